@@ -1,0 +1,537 @@
+//! Cgroups: detection of the host's layout (v1, hybrid, pure v2), a container's set of cgroup
+//! directories, and typed limits written in kernel units through one interface with a v1 and a
+//! v2 implementation. Every function takes paths, so unit tests run on fixture trees.
+
+mod v1;
+mod v2;
+
+use crate::error::{Context, Error, Result};
+use crate::units::Limit;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The cgroup layout of the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Version {
+    /// Controllers on v1 hierarchies only.
+    V1,
+    /// v1 controllers plus a cgroup2 mount (usually /sys/fs/cgroup/unified).
+    Hybrid,
+    /// One cgroup2 hierarchy.
+    V2,
+}
+
+impl Version {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::V1 => "v1",
+            Version::Hybrid => "hybrid",
+            Version::V2 => "v2",
+        }
+    }
+}
+
+/// One mounted hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Controllers bound to it (`["cpu", "cpuacct"]`, `["name=systemd"]`); empty for cgroup2.
+    pub controllers: Vec<String>,
+    pub mountpoint: PathBuf,
+    pub v2: bool,
+}
+
+impl Mount {
+    /// The key used in state files and JSON: controllers joined by ',' or "unified".
+    pub fn key(&self) -> String {
+        if self.v2 {
+            "unified".into()
+        } else {
+            self.controllers.join(",")
+        }
+    }
+}
+
+/// Every cgroup hierarchy mounted on the host.
+#[derive(Debug, Clone)]
+pub struct Hierarchy {
+    pub version: Version,
+    pub mounts: Vec<Mount>,
+}
+
+const V1_NON_CONTROLLER_OPTS: &[&str] = &["rw", "ro", "noprefix", "clone_children", "xattr", "cpuset_v2_mode"];
+
+impl Hierarchy {
+    /// Detect from /proc/self/mountinfo.
+    pub fn detect() -> Result<Hierarchy> {
+        let text = fs::read_to_string("/proc/self/mountinfo").ctx(|| "cannot read /proc/self/mountinfo")?;
+        Hierarchy::from_mountinfo(&text)
+            .ok_or_else(|| Error::failed("no cgroup filesystem is mounted (looked in /proc/self/mountinfo)"))
+    }
+
+    /// Parse mountinfo text. Returns None when no cgroup hierarchy is mounted.
+    pub fn from_mountinfo(text: &str) -> Option<Hierarchy> {
+        let mut mounts: Vec<Mount> = Vec::new();
+        for line in text.lines() {
+            let Some((pre, post)) = line.split_once(" - ") else { continue };
+            let pre: Vec<&str> = pre.split(' ').collect();
+            let post: Vec<&str> = post.split(' ').collect();
+            if pre.len() < 5 || post.len() < 3 {
+                continue;
+            }
+            let mountpoint = PathBuf::from(unescape_mountinfo(pre[4]));
+            let m = match post[0] {
+                "cgroup2" => Mount { controllers: vec![], mountpoint, v2: true },
+                "cgroup" => {
+                    let mut c: Vec<String> = post[2]
+                        .split(',')
+                        .filter(|o| !V1_NON_CONTROLLER_OPTS.contains(o) && !o.starts_with("release_agent="))
+                        .map(String::from)
+                        .collect();
+                    c.sort();
+                    Mount { controllers: c, mountpoint, v2: false }
+                }
+                _ => continue,
+            };
+            // The same hierarchy may be mounted twice (bind mounts): keep the first.
+            if !mounts.iter().any(|x| x.v2 == m.v2 && x.controllers == m.controllers) {
+                mounts.push(m);
+            }
+        }
+        let has_v1 = mounts.iter().any(|m| !m.v2 && m.controllers.iter().any(|c| !c.starts_with("name=")));
+        let has_v2 = mounts.iter().any(|m| m.v2);
+        let version = match (has_v1, has_v2) {
+            (true, true) => Version::Hybrid,
+            (true, false) => Version::V1,
+            (false, true) => Version::V2,
+            (false, false) => return None,
+        };
+        if version == Version::V2 {
+            mounts.retain(|m| m.v2);
+        }
+        Some(Hierarchy { version, mounts })
+    }
+
+    /// The mount that carries `controller` (v1 name, e.g. "memory"); on v2 the unified mount.
+    pub fn mount_for(&self, controller: &str) -> Option<&Mount> {
+        match self.version {
+            Version::V2 => self.mounts.iter().find(|m| m.v2),
+            _ => self.mounts.iter().find(|m| !m.v2 && m.controllers.iter().any(|c| c == controller)),
+        }
+    }
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() + 0 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One cgroup directory of a container (or process) in one hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dir {
+    /// Hierarchy key: "memory", "cpu,cpuacct", "name=systemd", "unified".
+    pub key: String,
+    /// Absolute path of the directory.
+    pub path: PathBuf,
+}
+
+/// The cgroup directories of one container, one per hierarchy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CgroupSet {
+    pub version: Version,
+    pub dirs: Vec<Dir>,
+}
+
+/// One file write of a limit change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// The controller whose hierarchy holds the file ("memory", "cpu", "pids", ...).
+    pub controller: &'static str,
+    pub file: &'static str,
+    pub value: String,
+}
+
+/// Limits as the user asked for them, in kernel units.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Memory limit in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Limit>,
+    /// Memory plus swap in bytes (docker's --memory-swap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_swap: Option<Limit>,
+    /// CPU quota in microseconds per `cpu_period_us`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_quota_us: Option<Limit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_period_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids: Option<Limit>,
+}
+
+pub const DEFAULT_CPU_PERIOD_US: u64 = 100_000;
+
+impl Limits {
+    /// docker's default: with --memory and no --memory-swap, memory plus swap is twice the
+    /// memory limit (where swap can be limited at all).
+    pub fn with_default_swap(mut self, set: &CgroupSet) -> Limits {
+        if let (Some(Limit::Value(m)), None) = (self.memory, self.memory_swap) {
+            if set.supports_swap_limit() {
+                self.memory_swap = Some(Limit::Value(m.saturating_mul(2)));
+            }
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    /// The controllers these limits need.
+    pub fn controllers(&self) -> Vec<&'static str> {
+        let mut c = vec![];
+        if self.memory.is_some() || self.memory_swap.is_some() {
+            c.push("memory");
+        }
+        if self.cpu_quota_us.is_some() {
+            c.push("cpu");
+        }
+        if self.pids.is_some() {
+            c.push("pids");
+        }
+        c
+    }
+
+    /// Check relations between values (memory+swap not below memory).
+    pub fn validate(&self) -> Result<()> {
+        if let (Some(Limit::Value(m)), Some(Limit::Value(s))) = (self.memory, self.memory_swap) {
+            if s < m {
+                return Err(Error::invalid(format!(
+                    "invalid --memory-swap {}: it is memory plus swap and must be at least --memory {}",
+                    crate::units::format_size(s),
+                    crate::units::format_size(m)
+                )));
+            }
+        }
+        if self.memory_swap.is_some() && self.memory.is_none() {
+            return Err(Error::invalid("--memory-swap needs --memory as well (example: --memory 256M --memory-swap 512M)"));
+        }
+        Ok(())
+    }
+
+    /// Short human summary for tables: "mem=256M pids=50 cpus=0.5".
+    pub fn summary(&self) -> String {
+        let mut parts = vec![];
+        let f = |l: Limit| match l {
+            Limit::Max => "max".to_string(),
+            Limit::Value(v) => crate::units::format_size(v),
+        };
+        if let Some(m) = self.memory {
+            parts.push(format!("mem={}", f(m)));
+        }
+        if let Some(s) = self.memory_swap {
+            parts.push(format!("mem+swap={}", f(s)));
+        }
+        if let Some(q) = self.cpu_quota_us {
+            let p = self.cpu_period_us.unwrap_or(DEFAULT_CPU_PERIOD_US);
+            match q {
+                Limit::Max => parts.push("cpus=max".into()),
+                Limit::Value(q) => parts.push(format!("cpus={}", q as f64 / p as f64)),
+            }
+        }
+        if let Some(p) = self.pids {
+            parts.push(match p {
+                Limit::Max => "pids=max".into(),
+                Limit::Value(v) => format!("pids={v}"),
+            });
+        }
+        parts.join(" ")
+    }
+}
+
+/// Values that files read back as when unlimited (v1 prints a huge number, v2 prints "max").
+fn is_unlimited(s: &str) -> bool {
+    s == "max" || s == "-1" || s.parse::<u64>().is_ok_and(|v| v >= 1 << 62)
+}
+
+/// Does the value read back from a file match what was written? The kernel rounds byte limits
+/// down to the page size and prints "unlimited" in its own way.
+fn same_value(wanted: &str, got: &str) -> bool {
+    let (w, g) = (wanted.trim(), got.trim());
+    if w == g {
+        return true;
+    }
+    let (wf, gf): (Vec<&str>, Vec<&str>) = (w.split_whitespace().collect(), g.split_whitespace().collect());
+    if wf.len() != gf.len() {
+        return false;
+    }
+    wf.iter().zip(&gf).all(|(w, g)| {
+        w == g
+            || (is_unlimited(w) && is_unlimited(g))
+            || matches!((w.parse::<u64>(), g.parse::<u64>()), (Ok(a), Ok(b)) if a & !4095 == b)
+    })
+}
+
+impl CgroupSet {
+    /// The directories `rel` (e.g. "nsk/<id>") names in every hierarchy a container joins: all
+    /// v1 hierarchies plus the unified one on hybrid hosts, or the single v2 hierarchy. Nothing
+    /// is created: the caller records the paths first, so a crash cannot leak them.
+    pub fn planned(h: &Hierarchy, rel: &str) -> CgroupSet {
+        let rel = rel.trim_start_matches('/');
+        let dirs = h.mounts.iter().map(|m| Dir { key: m.key(), path: m.mountpoint.join(rel) }).collect();
+        CgroupSet { version: h.version, dirs }
+    }
+
+    /// Create the planned directories. On failure, whatever was created is removed again.
+    pub fn create(&self, h: &Hierarchy, rel: &str, needed: &[&str]) -> Result<()> {
+        let r = self.create_inner(h, rel, needed);
+        if r.is_err() {
+            let _ = self.remove();
+        }
+        r
+    }
+
+    fn create_inner(&self, h: &Hierarchy, rel: &str, needed: &[&str]) -> Result<()> {
+        let rel = rel.trim_start_matches('/');
+        for c in needed {
+            if h.mount_for(c).is_none() {
+                return Err(Error::failed(format!(
+                    "the {c} cgroup controller is not mounted on this host; cannot apply that limit"
+                )));
+            }
+        }
+        for m in &h.mounts {
+            let path = m.mountpoint.join(rel);
+            match m.v2 {
+                // On a hybrid host the limits live on v1; the unified mount is only joined.
+                true if h.version == Version::V2 => v2::prepare_parents(&m.mountpoint, rel, needed)?,
+                true => v2::prepare_parents(&m.mountpoint, rel, &[])?,
+                false => v1::prepare_parents(m, rel)?,
+            }
+            match fs::create_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                    return Err(Error::failed(format!("cgroup {} already exists", path.display())))
+                }
+                Err(e) => return Err(e).ctx(|| format!("cannot create cgroup {}", path.display())),
+            }
+            if !m.v2 && m.controllers.iter().any(|c| c == "cpuset") {
+                v1::init_cpuset(&path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Move `pid` into every directory of the set.
+    pub fn attach(&self, pid: i32) -> Result<()> {
+        for d in &self.dirs {
+            let f = d.path.join("cgroup.procs");
+            fs::write(&f, pid.to_string()).ctx(|| format!("cannot move {pid} into {}", f.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The directory holding `controller`'s files.
+    pub fn dir_for(&self, controller: &str) -> Option<&Path> {
+        let key_has = |k: &str| k.split(',').any(|c| c == controller);
+        match self.version {
+            Version::V2 => self.dirs.iter().find(|d| d.key == "unified"),
+            _ => self.dirs.iter().find(|d| d.key != "unified" && key_has(&d.key)),
+        }
+        .map(|d| d.path.as_path())
+    }
+
+    /// The file writes that set `l` here, in a safe order.
+    pub fn plan(&self, l: &Limits) -> Result<Vec<Write>> {
+        match self.version {
+            Version::V2 => v2::plan(self, l),
+            _ => v1::plan(self, l),
+        }
+    }
+
+    /// Apply writes in order, reading each value back. If one fails, the values already written
+    /// are put back and the error names the file, the value and why.
+    pub fn apply(&self, writes: &[Write]) -> Result<()> {
+        let mut done: Vec<(PathBuf, String)> = vec![];
+        for w in writes {
+            let r = self.apply_one(w, &mut done);
+            if let Err(e) = r {
+                for (path, old) in done.iter().rev() {
+                    let _ = fs::write(path, old);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_one(&self, w: &Write, done: &mut Vec<(PathBuf, String)>) -> Result<()> {
+        let dir = self
+            .dir_for(w.controller)
+            .ok_or_else(|| Error::failed(format!("the {} cgroup controller is not available", w.controller)))?;
+        let path = dir.join(w.file);
+        let old = fs::read_to_string(&path).ctx(|| format!("cannot read {}", path.display()))?;
+        fs::write(&path, &w.value).ctx(|| format!("cannot write '{}' to {}", w.value, path.display()))?;
+        done.push((path.clone(), old.trim().to_string()));
+        let got = fs::read_to_string(&path).ctx(|| format!("cannot read back {}", path.display()))?;
+        if !same_value(&w.value, &got) {
+            return Err(Error::failed(format!(
+                "wrote '{}' to {} but it reads back as '{}'",
+                w.value,
+                path.display(),
+                got.trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether memory plus swap can be limited here (v1 memsw files, v2 memory.swap.max).
+    pub fn supports_swap_limit(&self) -> bool {
+        let file = match self.version {
+            Version::V2 => "memory.swap.max",
+            _ => "memory.memsw.limit_in_bytes",
+        };
+        self.dir_for("memory").is_some_and(|d| d.join(file).exists())
+    }
+
+    /// How many times the kernel OOM-killed a process in this cgroup (None if unknown).
+    pub fn oom_kills(&self) -> Option<u64> {
+        let dir = self.dir_for("memory")?;
+        match self.version {
+            Version::V2 => read_keyed(&dir.join("memory.events"), "oom_kill"),
+            _ => read_keyed(&dir.join("memory.oom_control"), "oom_kill"),
+        }
+    }
+
+    /// Remove every directory (leaf first), waiting briefly for dying tasks to leave. Missing
+    /// directories are fine: removal is idempotent. Empty parents named `parent` are removed too.
+    pub fn remove(&self) -> Result<()> {
+        let mut first_err = None;
+        for d in &self.dirs {
+            if let Err(e) = rmdir_retry(&d.path) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Remove the parent directory of each leaf if it is now empty (shared by all containers).
+    pub fn remove_empty_parents(&self) {
+        for d in &self.dirs {
+            if let Some(p) = d.path.parent() {
+                let _ = fs::remove_dir(p);
+            }
+        }
+    }
+}
+
+fn rmdir_retry(p: &Path) -> Result<()> {
+    let mut delay = std::time::Duration::from_millis(1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match fs::remove_dir(p) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(e).ctx(|| format!("cannot remove cgroup {}", p.display())),
+        }
+    }
+}
+
+/// Read `key N` from a flat keyed file (memory.events, memory.oom_control, memory.stat).
+pub fn read_keyed(path: &Path, key: &str) -> Option<u64> {
+    let text = fs::read_to_string(path).ok()?;
+    parse_keyed(&text, key)
+}
+
+pub fn parse_keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub const HYBRID: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset,clone_children
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,release_agent=/x,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
+    #[test]
+    fn detects_hybrid() {
+        let h = Hierarchy::from_mountinfo(HYBRID).unwrap();
+        assert_eq!(h.version, Version::Hybrid);
+        assert_eq!(h.mounts.len(), 7);
+        assert_eq!(h.mount_for("memory").unwrap().mountpoint, Path::new("/sys/fs/cgroup/memory"));
+        assert_eq!(h.mount_for("cpuset").unwrap().key(), "cpuset");
+        assert_eq!(h.mounts[5].key(), "name=systemd");
+        assert_eq!(h.mounts[6].key(), "unified");
+    }
+
+    #[test]
+    fn detects_v1_and_v2() {
+        let v1: String = HYBRID.lines().filter(|l| !l.contains("cgroup2")).map(|l| format!("{l}\n")).collect();
+        assert_eq!(Hierarchy::from_mountinfo(&v1).unwrap().version, Version::V1);
+        let v2 = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+        let h = Hierarchy::from_mountinfo(v2).unwrap();
+        assert_eq!(h.version, Version::V2);
+        assert_eq!(h.mount_for("memory").unwrap().mountpoint, Path::new("/sys/fs/cgroup"));
+        assert!(Hierarchy::from_mountinfo("1 2 0:1 / / rw - ext4 /dev/vda rw\n").is_none());
+        let combined = "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpuacct,cpu\n";
+        let h = Hierarchy::from_mountinfo(combined).unwrap();
+        assert_eq!(h.mounts[0].key(), "cpu,cpuacct");
+        assert_eq!(h.mounts[0].mountpoint, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
+    }
+
+    #[test]
+    fn readback_comparison() {
+        assert!(same_value("33554432", "33554432\n"));
+        assert!(same_value("33554433", "33554432"));
+        assert!(same_value("-1", "9223372036854771712"));
+        assert!(same_value("max", "max\n"));
+        assert!(same_value("50000 100000", "50000 100000\n"));
+        assert!(same_value("max 100000", "max 100000"));
+        assert!(!same_value("50", "max"));
+        assert!(!same_value("50000 100000", "max 100000"));
+    }
+
+    #[test]
+    fn keyed_files() {
+        let t = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+        assert_eq!(parse_keyed(t, "oom_kill"), Some(3));
+        assert_eq!(parse_keyed(t, "oom"), None);
+    }
+
+    #[test]
+    fn limits_validate() {
+        let l = Limits { memory_swap: Some(Limit::Value(1 << 20)), ..Default::default() };
+        assert!(l.validate().unwrap_err().to_string().contains("needs --memory"));
+        let l = Limits { memory: Some(Limit::Value(2 << 20)), memory_swap: Some(Limit::Value(1 << 20)), ..Default::default() };
+        assert!(l.validate().unwrap_err().to_string().contains("at least --memory 2M"));
+    }
+}

@@ -1,0 +1,99 @@
+//! cgroup v1: one directory per hierarchy, limits in per-controller files.
+
+use super::{CgroupSet, Limits, Mount, Write};
+use crate::error::{Context, Error, Result};
+use crate::units::Limit;
+use std::fs;
+use std::path::Path;
+
+/// Create the missing ancestors of `rel` in hierarchy `m` (the leaf itself is created by the
+/// caller). New cpuset ancestors get their parent's cpus and mems, without which no task fits.
+pub(super) fn prepare_parents(m: &Mount, rel: &str) -> Result<()> {
+    let mut cur = m.mountpoint.clone();
+    let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
+    for c in &comps[..comps.len().saturating_sub(1)] {
+        cur.push(c);
+        match fs::create_dir(&cur) {
+            Ok(()) => {
+                if m.controllers.iter().any(|c| c == "cpuset") {
+                    init_cpuset(&cur)?;
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => return Err(e).ctx(|| format!("cannot create cgroup {}", cur.display())),
+        }
+    }
+    Ok(())
+}
+
+/// Copy cpuset.cpus and cpuset.mems from the parent when they are empty.
+pub(super) fn init_cpuset(dir: &Path) -> Result<()> {
+    let Some(parent) = dir.parent() else { return Ok(()) };
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let p = dir.join(f);
+        let cur = fs::read_to_string(&p).ctx(|| format!("cannot read {}", p.display()))?;
+        if cur.trim().is_empty() {
+            let v = fs::read_to_string(parent.join(f)).ctx(|| format!("cannot read {}", parent.join(f).display()))?;
+            fs::write(&p, v.trim()).ctx(|| format!("cannot write {}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn bytes(l: Limit) -> String {
+    match l {
+        Limit::Max => "-1".into(),
+        Limit::Value(v) => v.to_string(),
+    }
+}
+
+fn read_u64(set: &CgroupSet, controller: &str, file: &str) -> Option<u64> {
+    let s = fs::read_to_string(set.dir_for(controller)?.join(file)).ok()?;
+    let s = s.trim();
+    if s == "-1" || s == "max" {
+        return Some(u64::MAX);
+    }
+    s.parse().ok()
+}
+
+pub(super) fn plan(set: &CgroupSet, l: &Limits) -> Result<Vec<Write>> {
+    let mut w = vec![];
+    let mem = l.memory.map(|m| Write { controller: "memory", file: "memory.limit_in_bytes", value: bytes(m) });
+    let swap = match l.memory_swap {
+        None => None,
+        Some(s) => {
+            let has = set.dir_for("memory").is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
+            if !has {
+                if s != Limit::Max {
+                    return Err(Error::failed(
+                        "cannot limit memory+swap: swap accounting is off on this host (memory.memsw.* is missing; boot with swapaccount=1)",
+                    ));
+                }
+                None
+            } else {
+                Some(Write { controller: "memory", file: "memory.memsw.limit_in_bytes", value: bytes(s) })
+            }
+        }
+    };
+    // memory.limit_in_bytes may never exceed memory.memsw.limit_in_bytes: when the new memory
+    // limit is above the current memsw limit, raise memsw first; otherwise lower memory first.
+    let new_mem = l.memory.map(|m| m.value().unwrap_or(u64::MAX));
+    let cur_memsw = read_u64(set, "memory", "memory.memsw.limit_in_bytes").unwrap_or(u64::MAX);
+    match (mem, swap) {
+        (Some(m), Some(s)) if new_mem.unwrap_or(0) > cur_memsw => w.extend([s, m]),
+        (m, s) => w.extend(m.into_iter().chain(s)),
+    }
+    if let Some(q) = l.cpu_quota_us {
+        let period = l.cpu_period_us.unwrap_or(super::DEFAULT_CPU_PERIOD_US);
+        w.push(Write { controller: "cpu", file: "cpu.cfs_period_us", value: period.to_string() });
+        w.push(Write { controller: "cpu", file: "cpu.cfs_quota_us", value: bytes(q) });
+    }
+    if let Some(p) = l.pids {
+        let v = match p {
+            Limit::Max => "max".into(),
+            Limit::Value(v) => v.to_string(),
+        };
+        w.push(Write { controller: "pids", file: "pids.max", value: v });
+    }
+    Ok(w)
+}

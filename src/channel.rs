@@ -1,0 +1,105 @@
+//! Typed messages between cooperating processes (monitor ↔ container init, host ↔ joining
+//! child) over a SOCK_SEQPACKET socketpair, with an optional fd passed by SCM_RIGHTS.
+
+use crate::error::{Context, Error, Result};
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
+use serde::{Deserialize, Serialize};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub enum Msg {
+    /// Parent → child: cgroups joined and id maps written; go on.
+    Go,
+    /// Child → parent: the PTY master follows as an fd.
+    Pty,
+    /// Child → parent: the command is running with this PID (in the parent's PID namespace
+    /// when known, else the child's own view).
+    Ready { pid: i32 },
+    /// Child → parent: setup failed; `code` is the exit code nsk should return.
+    Fail { msg: String, code: i32 },
+    /// Child → parent: the command ended with this raw wait status.
+    Exit { status: i32 },
+}
+
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+impl Channel {
+    /// A connected pair; both ends close on exec.
+    pub fn pair() -> Result<(Channel, Channel)> {
+        let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+            .ctx(|| "cannot create a socketpair")?;
+        Ok((Channel { fd: a }, Channel { fd: b }))
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub fn send(&self, m: &Msg, fd: Option<BorrowedFd<'_>>) -> Result<()> {
+        let buf = serde_json::to_vec(m).map_err(|e| Error::failed(format!("cannot encode message: {e}")))?;
+        let iov = [IoSlice::new(&buf)];
+        let fds: Vec<RawFd> = fd.map(|f| f.as_raw_fd()).into_iter().collect();
+        let cmsg = [ControlMessage::ScmRights(&fds)];
+        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+        sendmsg::<()>(self.fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)
+            .ctx(|| "cannot send to the container process")?;
+        Ok(())
+    }
+
+    /// Receive one message; None at end of stream (the peer closed or exec'd).
+    pub fn recv(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut cmsg_buf = nix::cmsg_space!([RawFd; 1]);
+        let (n, fd) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cmsg_buf), MsgFlags::MSG_CMSG_CLOEXEC) {
+                Ok(r) => {
+                    let mut fd = None;
+                    if let Ok(cmsgs) = r.cmsgs() {
+                        for c in cmsgs {
+                            if let ControlMessageOwned::ScmRights(fds) = c {
+                                for raw in fds {
+                                    // SAFETY: SCM_RIGHTS gave us a new fd that nobody else owns.
+                                    let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                                    fd.get_or_insert(owned);
+                                }
+                            }
+                        }
+                    }
+                    break (r.bytes, fd);
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).ctx(|| "cannot receive from the container process"),
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        let m = serde_json::from_slice(&buf[..n]).map_err(|e| Error::failed(format!("bad message from the container process: {e}")))?;
+        Ok(Some((m, fd)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_with_fd() {
+        let (a, b) = Channel::pair().unwrap();
+        let f = std::fs::File::open("/dev/null").unwrap();
+        a.send(&Msg::Ready { pid: 7 }, Some(f.as_fd())).unwrap();
+        let (m, fd) = b.recv().unwrap().unwrap();
+        assert_eq!(m, Msg::Ready { pid: 7 });
+        assert!(fd.is_some());
+        a.send(&Msg::Fail { msg: "x".into(), code: 127 }, None).unwrap();
+        assert_eq!(b.recv().unwrap().unwrap().0, Msg::Fail { msg: "x".into(), code: 127 });
+        drop(a);
+        assert!(b.recv().unwrap().is_none());
+    }
+}

@@ -1,0 +1,187 @@
+//! The command line, one `Args` struct per verb. Man pages and completions are generated from
+//! these definitions (`nsk generate`), so help text here is the documentation.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+pub const EXIT_CODES: &str = "\
+EXIT STATUS:
+  N        the container's command exited with code N
+  128+N    the command was killed by signal N (137 = SIGKILL, also after an OOM kill)
+  125      nsk itself failed (bad input, missing permission, setup error)
+  126      the command was found but could not be executed
+  127      the command was not found";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nsk",
+    version,
+    about = "Exec-debugging toolkit for Linux containers: run, inspect, enter and limit, straight from the kernel",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// State root holding one directory per container
+    #[arg(long, global = true, env = "NSK_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Print data as JSON (for scripts)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// When to color tables (NO_COLOR in the environment means never)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub cmd: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a container: new PID, UTS, mount, IPC, network and cgroup namespaces, limits, and an
+    /// overlay root filesystem (the host's / read-only by default)
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// List nsk's containers
+    Ps(PsArgs),
+    /// Stop a container: SIGTERM, then SIGKILL after a grace period
+    Stop(StopArgs),
+    /// Send a signal to a container's command
+    Kill(KillArgs),
+    /// Remove containers: cgroups, overlay directories and state
+    Rm(RmArgs),
+    /// Print the output of a detached container
+    Logs(LogsArgs),
+    /// Write man pages and shell completions (used to refresh man/ and completions/)
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetMode {
+    /// A new network namespace with only the loopback interface, up
+    None,
+    /// The host's network namespace
+    Host,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Root filesystem directory, used read-only as the overlay's lower layer [default: a
+    /// snapshot of the host's /, writes discarded]
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Container name, unique under the state root [default: the first 12 digits of the id]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Hostname inside the container [default: the name]
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Set an environment variable (KEY=VAL; a bare KEY copies the caller's value)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
+    pub env: Vec<String>,
+    /// Working directory inside the container (created if missing)
+    #[arg(short = 'w', long, value_name = "DIR", default_value = "/")]
+    pub workdir: String,
+    /// Run the command as USER[:GROUP], names or numbers from the container's /etc/passwd
+    #[arg(short = 'u', long, value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+    /// Network: none (a new namespace with lo up) or host
+    #[arg(long, value_enum, default_value_t = NetMode::None)]
+    pub net: NetMode,
+    /// Bind-mount a host path (HOST:CONTAINER[:ro]); nosuid and nodev always
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    pub volumes: Vec<String>,
+    /// Memory limit (512k, 256M, 1.5G, max)
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Memory plus swap limit, docker's meaning [default: twice --memory]
+    #[arg(long, value_name = "SIZE")]
+    pub memory_swap: Option<String>,
+    /// CPU limit as a number of CPUs (0.5, 2)
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<String>,
+    /// Maximum number of processes
+    #[arg(long, value_name = "N")]
+    pub pids: Option<String>,
+    /// Give the command a PTY from the container's own devpts [default: when stdin is a terminal]
+    #[arg(short = 't', long, conflicts_with = "no_tty")]
+    pub tty: bool,
+    /// Never allocate a PTY: the command gets the caller's stdin, stdout and stderr
+    #[arg(short = 'T', long)]
+    pub no_tty: bool,
+    /// Run in the background: print the name and return; output goes to `nsk logs`
+    #[arg(short = 'd', long, conflicts_with = "tty")]
+    pub detach: bool,
+    /// Remove the container when its command exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Add a user namespace mapping the caller to root inside (lets a non-root user run)
+    #[arg(long)]
+    pub userns: bool,
+    /// Keep every capability and leave /proc and /sys paths unmasked
+    #[arg(long)]
+    pub privileged: bool,
+    /// Parent cgroup of the container's cgroups, from each hierarchy's root
+    #[arg(long, value_name = "PATH", default_value = "nsk")]
+    pub cgroup_parent: String,
+    /// Command and arguments [default: /bin/sh]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show every container, not only running ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Container names
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Seconds to wait after SIGTERM before SIGKILL
+    #[arg(short = 't', long, default_value_t = 10)]
+    pub time: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Container name
+    pub name: String,
+    /// Signal name or number (KILL, SIGTERM, 15)
+    #[arg(default_value = "KILL")]
+    pub signal: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Container names
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Kill running containers first, and ignore names that do not exist
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Container name
+    pub name: String,
+    /// Keep printing new output until the container exits
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Directory that receives man/ and completions/
+    pub dir: PathBuf,
+}

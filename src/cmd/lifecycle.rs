@@ -1,0 +1,109 @@
+//! stop, kill, rm: signals go through a pidfd opened on the recorded PID and checked against
+//! the recorded start time, so a reused PID is never signalled.
+
+use super::Ctx;
+use crate::cli::{KillArgs, RmArgs, StopArgs};
+use crate::container::state::{State, Status};
+use crate::container::spawn;
+use crate::error::{Context, Error, Result};
+use crate::{output, process, sys};
+use std::time::Duration;
+
+fn pinned(st: &State) -> Option<std::os::fd::OwnedFd> {
+    if st.status != Status::Running {
+        return None;
+    }
+    process::pin(st.pid?, st.start_time?)
+}
+
+/// Parse a signal given as KILL, SIGKILL, kill or 9.
+pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
+    use std::str::FromStr;
+    let bad = || Error::invalid(format!("invalid signal '{s}' (examples: TERM, SIGKILL, 9)"));
+    if let Ok(n) = s.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n).map_err(|_| bad());
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    nix::sys::signal::Signal::from_str(&name).map_err(|_| bad())
+}
+
+/// SIGTERM, wait up to `grace`, then SIGKILL; returns once the init is gone.
+fn stop_one(st: &State, grace: Duration) -> Result<()> {
+    let Some(fd) = pinned(st) else { return Ok(()) };
+    let what = || format!("cannot signal container {}", st.name);
+    match sys::pidfd_send_signal(&fd, libc::SIGTERM) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(e) => return Err(e).ctx(what),
+    }
+    if process::wait_exit(&fd, grace) {
+        return Ok(());
+    }
+    match sys::pidfd_send_signal(&fd, libc::SIGKILL) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(e) => return Err(e).ctx(what),
+    }
+    if !process::wait_exit(&fd, Duration::from_secs(10)) {
+        return Err(Error::failed(format!("container {} did not exit after SIGKILL", st.name)));
+    }
+    Ok(())
+}
+
+pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
+    for n in &a.names {
+        let st = ctx.store.load(n)?;
+        stop_one(&st, Duration::from_secs(a.time))?;
+        output::print(&format!("{n}\n"));
+    }
+    Ok(0)
+}
+
+pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<i32> {
+    let sig = parse_signal(&a.signal)?;
+    let st = ctx.store.load(&a.name)?;
+    let fd = pinned(&st).ok_or_else(|| Error::failed(format!("container {} is not running", a.name)))?;
+    sys::pidfd_send_signal(&fd, sig as i32).ctx(|| format!("cannot send {sig} to container {}", a.name))?;
+    Ok(0)
+}
+
+pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32> {
+    for n in &a.names {
+        let _lock = match ctx.store.lock(n) {
+            Ok(l) => l,
+            Err(_) if a.force => continue,
+            Err(e) => return Err(e),
+        };
+        match ctx.store.load(n) {
+            Ok(st) => {
+                if st.status == Status::Running {
+                    if !a.force {
+                        return Err(Error::failed(format!("container {n} is running: stop it first, or use nsk rm -f {n}")));
+                    }
+                    stop_one(&st, Duration::ZERO)?;
+                }
+                spawn::remove(&ctx.store, &st)?;
+            }
+            // A directory without a readable state.json: a run killed while creating it.
+            Err(_) if ctx.store.dir(n).is_dir() => ctx.store.remove_dir(n)?,
+            Err(_) if a.force => continue,
+            Err(e) => return Err(e),
+        }
+        output::print(&format!("{n}\n"));
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        use nix::sys::signal::Signal::*;
+        assert_eq!(parse_signal("KILL").unwrap(), SIGKILL);
+        assert_eq!(parse_signal("sigterm").unwrap(), SIGTERM);
+        assert_eq!(parse_signal("10").unwrap(), SIGUSR1);
+        assert!(parse_signal("NOPE").unwrap_err().to_string().contains("'NOPE'"));
+        assert!(parse_signal("99").is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! One module per verb: arguments → library call → rendering.
+
+pub mod generate;
+pub mod lifecycle;
+pub mod logs;
+pub mod ps;
+pub mod run;
+
+use crate::container::state::Store;
+
+/// What every verb gets from the global options.
+pub struct Ctx {
+    pub store: Store,
+    pub json: bool,
+    pub color: bool,
+}

@@ -1,0 +1,167 @@
+//! The validated description of a container to start: everything `nsk run` was asked for,
+//! checked before anything is created.
+
+use crate::cgroup::Limits;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Net {
+    /// A new network namespace with only `lo`, up.
+    None,
+    /// The host's network namespace.
+    Host,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Volume {
+    pub host: PathBuf,
+    pub dest: String,
+    pub ro: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub name: String,
+    pub id: String,
+    pub hostname: String,
+    /// None: the embedded default, a snapshot of the host's `/` with writes discarded.
+    pub rootfs: Option<PathBuf>,
+    pub command: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: String,
+    pub user: Option<String>,
+    pub net: Net,
+    pub userns: bool,
+    pub volumes: Vec<Volume>,
+    pub limits: Limits,
+    pub tty: bool,
+    pub detach: bool,
+    pub remove: bool,
+    pub privileged: bool,
+    pub cgroup_parent: String,
+}
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Container names follow docker's rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 64 characters.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "invalid container name '{name}': use letters, digits, '_', '.' and '-', starting with a letter or digit (example: web-1)"
+        )))
+    }
+}
+
+/// Parse `-v HOST:CONTAINER[:ro|:rw]`. The host path must exist; the destination must be
+/// absolute and may not contain `..`.
+pub fn parse_volume(s: &str) -> Result<Volume> {
+    let bad = |why: &str| Error::invalid(format!("invalid volume '{s}': {why} (example: -v /srv/data:/data:ro)"));
+    let parts: Vec<&str> = s.split(':').collect();
+    let (host, dest, ro) = match parts.as_slice() {
+        [h, d] => (*h, *d, false),
+        [h, d, "ro"] => (*h, *d, true),
+        [h, d, "rw"] => (*h, *d, false),
+        [_, _, o] => return Err(bad(&format!("unknown option '{o}'"))),
+        _ => return Err(bad("expected HOST:CONTAINER[:ro]")),
+    };
+    if host.is_empty() || dest.is_empty() {
+        return Err(bad("empty path"));
+    }
+    if !dest.starts_with('/') {
+        return Err(bad("the container path must be absolute"));
+    }
+    if dest.split('/').any(|c| c == "..") {
+        return Err(bad("the container path may not contain '..'"));
+    }
+    if dest.trim_matches('/').is_empty() {
+        return Err(bad("cannot mount over the container's root"));
+    }
+    let host = std::fs::canonicalize(host).map_err(|e| {
+        Error::invalid(format!(
+            "invalid volume '{s}': host path {host}: {}",
+            crate::error::errno_text(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+        ))
+    })?;
+    Ok(Volume { host, dest: dest.to_string(), ro })
+}
+
+/// Parse `-e KEY=VAL`; a bare `KEY` takes the caller's value (and is dropped if unset).
+pub fn parse_env(s: &str) -> Result<Option<String>> {
+    let key = s.split('=').next().unwrap_or("");
+    if key.is_empty() || key.contains('\0') || s.contains('\0') {
+        return Err(Error::invalid(format!("invalid environment variable '{s}' (example: -e LANG=C.UTF-8)")));
+    }
+    if s.contains('=') {
+        return Ok(Some(s.to_string()));
+    }
+    Ok(std::env::var(s).ok().map(|v| format!("{s}={v}")))
+}
+
+/// The command's environment: docker's defaults (PATH, HOSTNAME, HOME, TERM with a tty), then
+/// the user's `-e` values, later ones winning.
+pub fn build_env(hostname: &str, tty: bool, user_env: &[String]) -> Vec<String> {
+    let mut env: Vec<String> = vec![format!("PATH={DEFAULT_PATH}"), format!("HOSTNAME={hostname}")];
+    if tty {
+        let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
+        env.push(format!("TERM={term}"));
+    }
+    for e in user_env {
+        let key = e.split('=').next().unwrap_or("");
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    env
+}
+
+/// A new random id: 32 hex digits.
+pub fn new_id() -> Result<String> {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| Error::Io { what: "cannot read /dev/urandom".into(), source: e })?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["a", "web-1", "x.y_z", "0abc"] {
+            validate_name(ok).unwrap();
+        }
+        for bad in ["", "-a", "a/b", "../x", "a b", &"x".repeat(65)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn volumes() {
+        let v = parse_volume("/tmp:/data:ro").unwrap();
+        assert_eq!(v, Volume { host: "/tmp".into(), dest: "/data".into(), ro: true });
+        assert!(!parse_volume("/tmp:/data").unwrap().ro);
+        for bad in ["/tmp", "/tmp:data", "/tmp:/a/../b", "/tmp:/x:rx", "/nonexistent-nsk:/x", "/tmp:/"] {
+            let e = parse_volume(bad).unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
+
+    #[test]
+    fn env() {
+        let e = build_env("h", false, &["A=1".into(), "PATH=/x".into(), "A=2".into()]);
+        assert_eq!(e, vec!["HOSTNAME=h", "PATH=/x", "A=2"]);
+        assert!(parse_env("=x").is_err());
+        assert_eq!(parse_env("NSK_SURELY_UNSET_VAR").unwrap(), None);
+    }
+}

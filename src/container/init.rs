@@ -1,0 +1,364 @@
+//! PID 1 of a container: finishes the setup inside the new namespaces, starts the command as
+//! PID 2, forwards signals to it, reaps every zombie and exits with the command's status.
+
+use super::config::{Config, DEFAULT_PATH};
+use super::rootfs;
+use crate::cgroup::Hierarchy;
+use crate::channel::{Channel, Msg};
+use crate::error::{Context, Error, Result};
+use crate::sys;
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{Gid, Pid, Uid};
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+/// Everything init needs, prepared by the parent before clone.
+pub struct InitArgs<'a> {
+    pub cfg: &'a Config,
+    pub state_dir: &'a Path,
+    pub hier: Option<&'a Hierarchy>,
+    pub chan: Channel,
+}
+
+/// Entry point in the cloned child. Never returns.
+pub fn main(a: InitArgs) -> ! {
+    match setup(&a) {
+        Ok(cmd) => reap(cmd, &a.chan),
+        Err((msg, code)) => {
+            let _ = a.chan.send(&Msg::Fail { msg, code }, None);
+            sys::exit_now(code)
+        }
+    }
+}
+
+type SetupResult<T> = std::result::Result<T, (String, i32)>;
+
+fn fail(e: Error) -> (String, i32) {
+    (e.to_string(), 125)
+}
+
+fn setup(a: &InitArgs) -> SetupResult<Pid> {
+    let cfg = a.cfg;
+    if !cfg.detach {
+        // A foreground container dies with the nsk that started it (kill -9 included).
+        sys::set_pdeathsig(libc::SIGKILL).ctx(|| "cannot set the parent-death signal").map_err(fail)?;
+    }
+    match a.chan.recv().map_err(fail)? {
+        Some((Msg::Go, _)) => {}
+        _ => sys::exit_now(125), // the parent gave up
+    }
+    if cfg.userns {
+        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).ctx(|| "cannot become gid 0 in the user namespace").map_err(fail)?;
+        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).ctx(|| "cannot become uid 0 in the user namespace").map_err(fail)?;
+    }
+    // The cgroup namespace is created here, after the parent moved us into our cgroups, so
+    // that they are its root.
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).ctx(|| "cannot create a cgroup namespace").map_err(fail)?;
+    nix::unistd::sethostname(&cfg.hostname).ctx(|| format!("cannot set hostname {}", cfg.hostname)).map_err(fail)?;
+    if cfg.net == super::config::Net::None {
+        sys::loopback_up().ctx(|| "cannot bring lo up").map_err(fail)?;
+    }
+    rootfs::setup(cfg, a.state_dir, a.hier).map_err(fail)?;
+    // Nothing inside may ptrace us or open our /proc files (our exe is the host's nsk binary).
+    sys::set_dumpable(false).ctx(|| "cannot make init non-dumpable").map_err(fail)?;
+    nix::unistd::setsid().ctx(|| "cannot start a session").map_err(fail)?;
+
+    let slave = if cfg.tty { Some(open_pty(&a.chan).map_err(fail)?) } else { None };
+    let (exec_r, exec_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "cannot create a pipe").map_err(fail)?;
+    let cmd = match sys::fork().ctx(|| "cannot fork the command").map_err(fail)? {
+        None => {
+            drop(exec_r);
+            let (errno, code, what) = exec_command(cfg, slave.as_ref());
+            let msg = format!("{}\n{}\n{}", errno as i32, code, what);
+            let _ = nix::unistd::write(&exec_w, msg.as_bytes());
+            sys::exit_now(code)
+        }
+        Some(pid) => pid,
+    };
+    drop(exec_w);
+    drop(slave);
+    let mut buf = [0u8; 4096];
+    let n = loop {
+        match nix::unistd::read(&exec_r, &mut buf) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => break r.unwrap_or(0),
+        }
+    };
+    if n > 0 {
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let mut it = text.splitn(3, '\n');
+        let errno = nix::errno::Errno::from_raw(it.next().and_then(|s| s.parse().ok()).unwrap_or(0));
+        let code: i32 = it.next().and_then(|s| s.parse().ok()).unwrap_or(127);
+        let what = it.next().unwrap_or("").to_string();
+        let _ = waitpid(cmd, None);
+        let why = match errno {
+            nix::errno::Errno::ENOENT if code == 127 => "command not found".to_string(),
+            e => crate::error::errno_text(e),
+        };
+        return Err((format!("cannot run {what}: {why}"), code));
+    }
+    a.chan.send(&Msg::Ready { pid: cmd.as_raw() }, None).map_err(fail)?;
+    Ok(cmd)
+}
+
+/// Allocate a PTY from the container's own devpts, send the master to the host side, and keep
+/// the slave for the command.
+fn open_pty(chan: &Channel) -> Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).ctx(|| "cannot open /dev/ptmx in the container")?;
+    nix::pty::grantpt(&master).ctx(|| "grantpt")?;
+    nix::pty::unlockpt(&master).ctx(|| "unlockpt")?;
+    let name = nix::pty::ptsname_r(&master).ctx(|| "ptsname")?;
+    let slave = nix::fcntl::open(Path::new(&name), OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .ctx(|| format!("cannot open {name}"))?;
+    chan.send(&Msg::Pty, Some(master.as_fd()))?;
+    // Wait until the host side has set the window size, so the command starts with it.
+    match chan.recv()? {
+        Some((Msg::Go, _)) => Ok(slave),
+        _ => sys::exit_now(125),
+    }
+}
+
+/// Capabilities a container keeps by default: docker's set, minus CAP_MKNOD.
+pub const DEFAULT_CAPS: &[caps::Capability] = {
+    use caps::Capability::*;
+    &[
+        CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP,
+        CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
+    ]
+};
+
+/// In the forked command process: session and terminal, directory, identity, capabilities,
+/// clean fds and signals, then exec. Returns only on failure: (errno, exit code, what).
+fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> (nix::errno::Errno, i32, String) {
+    use nix::errno::Errno;
+    let err = |e: Errno, what: &str| (e, 125, what.to_string());
+    // Signals: back to defaults (Rust ignores SIGPIPE) and nothing blocked.
+    for s in Signal::iterator() {
+        if s != Signal::SIGKILL && s != Signal::SIGSTOP {
+            // SAFETY: restoring the default disposition installs no handler code.
+            let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) };
+        }
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    if let Some(s) = slave {
+        if let Err(e) = nix::unistd::setsid() {
+            return err(e, "setsid");
+        }
+        if let Err(e) = sys::set_controlling_tty(s.as_raw_fd()) {
+            return err(e, "the terminal");
+        }
+        for fd in 0..3 {
+            // SAFETY: dup2 onto the standard descriptors, which we own in this process.
+            if let Err(e) = Errno::result(unsafe { libc::dup2(s.as_raw_fd(), fd) }) {
+                return err(e, "the terminal");
+            }
+        }
+    }
+    let ident = match resolve_user(cfg.user.as_deref()) {
+        Ok(i) => i,
+        Err(e) => return (Errno::EINVAL, 125, e),
+    };
+    let home = ident.home.clone().unwrap_or_else(|| "/".into());
+    if let Err(e) = std::fs::create_dir_all(&cfg.workdir) {
+        return (Errno::from_raw(e.raw_os_error().unwrap_or(0)), 125, format!("working directory {}", cfg.workdir));
+    }
+    if let Err(e) = nix::unistd::chdir(cfg.workdir.as_str()) {
+        return err(e, &format!("working directory {}", cfg.workdir));
+    }
+    if !cfg.privileged {
+        if let Err(e) = drop_bounding_caps() {
+            return err(e, "capabilities");
+        }
+    }
+    if let Err(e) = nix::unistd::setgroups(&ident.groups) {
+        if !cfg.userns {
+            return err(e, "setgroups");
+        }
+    }
+    if let Err(e) = nix::unistd::setresgid(ident.gid, ident.gid, ident.gid) {
+        return err(e, &format!("group {}", ident.gid));
+    }
+    if let Err(e) = nix::unistd::setresuid(ident.uid, ident.uid, ident.uid) {
+        return err(e, &format!("user {}", ident.uid));
+    }
+    if !cfg.privileged && ident.uid.is_root() {
+        let set: caps::CapsHashSet = DEFAULT_CAPS.iter().copied().collect();
+        for s in [caps::CapSet::Effective, caps::CapSet::Permitted, caps::CapSet::Inheritable] {
+            if caps::set(None, s, &set).is_err() {
+                return err(Errno::EPERM, "capabilities");
+            }
+        }
+    }
+    if let Err(e) = sys::cloexec_from(3) {
+        return err(e, "fds");
+    }
+    let mut env = cfg.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={home}"));
+    }
+    let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_string();
+    exec_search(&cfg.command, &env, &path)
+}
+
+fn drop_bounding_caps() -> std::result::Result<(), nix::errno::Errno> {
+    let keep: Vec<caps::Capability> = DEFAULT_CAPS.to_vec();
+    for c in caps::all() {
+        if !keep.contains(&c) && caps::has_cap(None, caps::CapSet::Bounding, c).unwrap_or(false) {
+            caps::drop(None, caps::CapSet::Bounding, c).map_err(|_| nix::errno::Errno::EPERM)?;
+        }
+    }
+    Ok(())
+}
+
+/// execvpe: search PATH for a bare command name. Returns only on failure, with docker's exit
+/// codes: 127 when nothing was found, 126 when something was found but could not run.
+pub fn exec_search(argv: &[String], env: &[String], path: &str) -> (nix::errno::Errno, i32, String) {
+    use nix::errno::Errno;
+    let name = &argv[0];
+    let to_c = |s: &str| CString::new(s).unwrap_or_default();
+    let cargv: Vec<CString> = argv.iter().map(|a| to_c(a)).collect();
+    let cenv: Vec<CString> = env.iter().map(|e| to_c(e)).collect();
+    if name.contains('/') {
+        let e = sys::execve(&to_c(name), &cargv, &cenv);
+        let code = if e == Errno::ENOENT { 127 } else { 126 };
+        return (e, code, name.clone());
+    }
+    let mut seen = None;
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let full = format!("{dir}/{name}");
+        let e = sys::execve(&to_c(&full), &cargv, &cenv);
+        if !matches!(e, Errno::ENOENT | Errno::ENOTDIR) {
+            seen.get_or_insert(e);
+        }
+    }
+    match seen {
+        Some(e) => (e, 126, name.clone()),
+        None => (Errno::ENOENT, 127, name.clone()),
+    }
+}
+
+pub struct Ident {
+    pub uid: Uid,
+    pub gid: Gid,
+    pub groups: Vec<Gid>,
+    pub home: Option<String>,
+}
+
+/// Resolve `USER[:GROUP]` (names or numbers) against the container's /etc/passwd and /etc/group.
+pub fn resolve_user(spec: Option<&str>) -> std::result::Result<Ident, String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    resolve_user_in(spec, &passwd, &group)
+}
+
+pub fn resolve_user_in(spec: Option<&str>, passwd: &str, group: &str) -> std::result::Result<Ident, String> {
+    let spec = spec.unwrap_or("0");
+    let (u, g) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let pw: Vec<Vec<&str>> = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).filter(|f| f.len() >= 7).collect();
+    let gr: Vec<Vec<&str>> = group.lines().map(|l| l.split(':').collect::<Vec<_>>()).filter(|f| f.len() >= 4).collect();
+    let entry = pw.iter().find(|f| f[0] == u || (u.parse::<u32>().is_ok() && f[2] == u));
+    let uid: u32 = match (u.parse::<u32>(), entry) {
+        (Ok(n), _) => n,
+        (Err(_), Some(f)) => f[2].parse().map_err(|_| format!("user {u}: bad /etc/passwd entry"))?,
+        (Err(_), None) => return Err(format!("user {u}: no such user in the container's /etc/passwd")),
+    };
+    let gid: u32 = match g {
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => gr
+                .iter()
+                .find(|f| f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| format!("group {g}: no such group in the container's /etc/group"))?,
+        },
+        None => entry.and_then(|f| f[3].parse().ok()).unwrap_or(if uid == 0 { 0 } else { uid }),
+    };
+    let mut groups = vec![Gid::from_raw(gid)];
+    if let Some(name) = entry.map(|f| f[0]) {
+        for f in &gr {
+            if f[3].split(',').any(|m| m == name) {
+                if let Ok(n) = f[2].parse::<u32>() {
+                    if !groups.contains(&Gid::from_raw(n)) {
+                        groups.push(Gid::from_raw(n));
+                    }
+                }
+            }
+        }
+    }
+    Ok(Ident { uid: Uid::from_raw(uid), gid: Gid::from_raw(gid), groups, home: entry.map(|f| f[5].to_string()) })
+}
+
+/// Wait for signals: forward them to the command, reap zombies, and when the command ends,
+/// report its status and exit with its code (every other process in the namespace dies with us).
+fn reap(cmd: Pid, chan: &Channel) -> ! {
+    let all = SigSet::all();
+    loop {
+        let sig = match all.wait() {
+            Ok(s) => s,
+            Err(_) => continue,
+        };
+        if sig != Signal::SIGCHLD {
+            let _ = kill(cmd, sig);
+            continue;
+        }
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == cmd => {
+                    let _ = chan.send(&Msg::Exit { status: (code & 0xff) << 8 }, None);
+                    sys::exit_now(code)
+                }
+                Ok(WaitStatus::Signaled(pid, s, core)) if pid == cmd => {
+                    let status = s as i32 | if core { 0x80 } else { 0 };
+                    let _ = chan.send(&Msg::Exit { status }, None);
+                    sys::exit_now(128 + s as i32)
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+    }
+}
+
+/// Turn a raw wait status into nsk's exit code: the code, or 128+N for signal N.
+pub fn exit_code(status: i32) -> i32 {
+    if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/false\n";
+    const GROUP: &str = "root:x:0:\nwww:x:33:\nadm:x:4:www\n";
+
+    #[test]
+    fn users() {
+        let i = resolve_user_in(None, PASSWD, GROUP).unwrap();
+        assert_eq!((i.uid.as_raw(), i.gid.as_raw(), i.home.as_deref()), (0, 0, Some("/root")));
+        let i = resolve_user_in(Some("www"), PASSWD, GROUP).unwrap();
+        assert_eq!((i.uid.as_raw(), i.gid.as_raw()), (33, 33));
+        assert_eq!(i.groups.iter().map(|g| g.as_raw()).collect::<Vec<_>>(), vec![33, 4]);
+        let i = resolve_user_in(Some("1000:adm"), PASSWD, GROUP).unwrap();
+        assert_eq!((i.uid.as_raw(), i.gid.as_raw()), (1000, 4));
+        assert!(resolve_user_in(Some("nobody"), PASSWD, GROUP).unwrap_err().contains("no such user"));
+        assert!(resolve_user_in(Some("0:nogroup"), PASSWD, GROUP).unwrap_err().contains("no such group"));
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(exit_code(3 << 8), 3);
+        assert_eq!(exit_code(9), 137);
+        assert_eq!(exit_code(15 | 0x80), 143);
+    }
+}

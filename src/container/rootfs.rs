@@ -1,0 +1,337 @@
+//! The container's filesystem, built inside its own mount namespace by its init: an overlay over
+//! the root filesystem (never written), pivot_root, /proc, /sys, /dev, volumes and masked paths.
+//! Nothing here is visible on the host: propagation is private from the first step.
+
+use super::config::{Config, Volume};
+use crate::cgroup::{Hierarchy, Version};
+use crate::error::{Context, Error, Result};
+use crate::sys;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{fstatat, mknod, Mode, SFlag};
+use nix::unistd::{chdir, pivot_root};
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+const OLDROOT: &str = ".nsk-oldroot";
+
+/// Paths hidden from the container (runc's defaults): files get /dev/null, directories an
+/// empty read-only tmpfs.
+const MASKED: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+const READONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+const DEVICES: &[(&str, u64, u64)] = &[("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+
+fn mnt(src: Option<&str>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<()> {
+    mount(src, target, fstype, flags, data).ctx(|| {
+        format!("cannot mount {} on {}", fstype.or(src).unwrap_or("(bind)"), target.display())
+    })
+}
+
+/// Escape a path for an overlayfs option string.
+fn ovl_escape(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | ',' | ':') {
+            o.push('\\');
+        }
+        o.push(c);
+    }
+    o
+}
+
+/// Host-side handles opened before pivot_root: volume sources, and device nodes to bind in a
+/// user namespace (where mknod is not allowed).
+struct HostHandles {
+    volumes: Vec<(Volume, OwnedFd)>,
+    devices: Vec<(&'static str, OwnedFd)>,
+}
+
+fn open_path(p: &Path) -> Result<OwnedFd> {
+    let f = nix::fcntl::open(p, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, Mode::empty())
+        .ctx(|| format!("cannot open {}", p.display()))?;
+    Ok(f)
+}
+
+/// Build the root filesystem and pivot into it. Runs in the container's init, in its new mount
+/// namespace, before the command starts. `state_dir` is the container's directory on the host.
+pub fn setup(cfg: &Config, state_dir: &Path, hier: Option<&Hierarchy>) -> Result<()> {
+    mnt(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+    let merged = state_dir.join("merged");
+    mount_overlay(cfg, state_dir, &merged)?;
+
+    let mut handles = HostHandles { volumes: vec![], devices: vec![] };
+    for v in &cfg.volumes {
+        handles.volumes.push((v.clone(), open_path(&v.host)?));
+    }
+    if cfg.userns {
+        for (name, _, _) in DEVICES {
+            handles.devices.push((name, open_path(&Path::new("/dev").join(name))?));
+        }
+    }
+
+    // pivot_root with the old root kept below the new one until /proc and /sys are mounted
+    // (the kernel allows a fresh proc or sysfs in a user namespace only while one is visible).
+    let old = merged.join(OLDROOT);
+    match fs::create_dir(&old) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+        Err(e) => return Err(e).ctx(|| format!("cannot create {}", old.display())),
+    }
+    ensure_real_dir(&old)?;
+    pivot_root(&merged, &old).ctx(|| format!("cannot pivot_root into {}", merged.display()))?;
+    chdir("/").ctx(|| "cannot chdir to the new root")?;
+    let old = PathBuf::from("/").join(OLDROOT);
+
+    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let proc_ = top_dir("proc")?;
+    mnt(Some("proc"), &proc_, Some("proc"), nosuid_nodev_noexec, None)?;
+    let sys_ = top_dir("sys")?;
+    let sysfs = mnt(Some("sysfs"), &sys_, Some("sysfs"), nosuid_nodev_noexec | MsFlags::MS_RDONLY, None);
+    if sysfs.is_err() {
+        // sysfs of the host's network namespace cannot be mounted from a user namespace: bind it.
+        mnt(Some("/.nsk-oldroot/sys"), &sys_, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        remount_ro(&sys_, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)?;
+    }
+    umount2(&old, MntFlags::MNT_DETACH).ctx(|| "cannot detach the old root")?;
+    let _ = fs::remove_dir(&old);
+
+    // From here on only the container's own tree is reachable.
+    setup_dev(cfg, &handles)?;
+    if let Some(h) = hier {
+        mount_cgroupfs(h);
+    }
+    for (v, fd) in &handles.volumes {
+        bind_volume(v, fd)?;
+    }
+    if !cfg.privileged {
+        mask_paths()?;
+    }
+    Ok(())
+}
+
+fn mount_overlay(cfg: &Config, state_dir: &Path, merged: &Path) -> Result<()> {
+    let (lower, upper, work) = match &cfg.rootfs {
+        Some(r) => (r.clone(), state_dir.join("upper"), state_dir.join("work")),
+        None => {
+            // The host's `/` as the lower layer: its upper and work dirs cannot live below it,
+            // so they go on a tmpfs private to this mount namespace (writes are discarded).
+            let scratch = state_dir.join("scratch");
+            mnt(Some("tmpfs"), &scratch, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0700"))?;
+            for d in ["upper", "work"] {
+                fs::create_dir(scratch.join(d)).ctx(|| format!("cannot create {}", scratch.join(d).display()))?;
+            }
+            (PathBuf::from("/"), scratch.join("upper"), scratch.join("work"))
+        }
+    };
+    let mut opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        ovl_escape(&lower),
+        ovl_escape(&upper),
+        ovl_escape(&work)
+    );
+    if cfg.userns {
+        opts.push_str(",userxattr");
+    }
+    // nodev: a device node shipped in the root filesystem must not open a host device.
+    mnt(Some("overlay"), merged, Some("overlay"), MsFlags::MS_NODEV, Some(&opts)).map_err(|e| match e.errno() {
+        Some(nix::errno::Errno::ELOOP) => Error::failed(format!(
+            "cannot mount the root filesystem {}: it overlaps the state root {} (use another --root)",
+            lower.display(),
+            state_dir.display()
+        )),
+        _ => e,
+    })
+}
+
+/// A directory directly below the new root, created if missing; a symlink there is refused
+/// (mounting through it could reach the old root).
+fn top_dir(name: &str) -> Result<PathBuf> {
+    let p = PathBuf::from("/").join(name);
+    match fs::create_dir(&p) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+        Err(e) => return Err(e).ctx(|| format!("cannot create /{name} in the root filesystem")),
+    }
+    ensure_real_dir(&p)?;
+    Ok(p)
+}
+
+fn ensure_real_dir(p: &Path) -> Result<()> {
+    let st = fstatat(nix::fcntl::AT_FDCWD, p, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .ctx(|| format!("cannot stat {}", p.display()))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Error::failed(format!(
+            "the root filesystem's {} is not a directory (a symlink there is refused)",
+            p.display()
+        )));
+    }
+    Ok(())
+}
+
+fn remount_ro(p: &Path, extra: MsFlags) -> Result<()> {
+    mnt(None, p, None, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | extra, None)
+}
+
+fn setup_dev(cfg: &Config, h: &HostHandles) -> Result<()> {
+    let dev = top_dir("dev")?;
+    mnt(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME, Some("mode=755,size=65536k"))?;
+    if cfg.userns {
+        for (name, fd) in &h.devices {
+            let target = dev.join(name);
+            fs::File::create(&target).ctx(|| format!("cannot create {}", target.display()))?;
+            let src = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            mnt(Some(&src), &target, None, MsFlags::MS_BIND, None)?;
+        }
+    } else {
+        for (name, major, minor) in DEVICES {
+            let target = dev.join(name);
+            mknod(&target, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), nix::sys::stat::makedev(*major, *minor))
+                .ctx(|| format!("cannot create {}", target.display()))?;
+            // mknod honours the umask; the devices must be usable by every user.
+            nix::sys::stat::fchmodat(
+                nix::fcntl::AT_FDCWD,
+                &target,
+                Mode::from_bits_truncate(0o666),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .ctx(|| format!("cannot chmod {}", target.display()))?;
+        }
+    }
+    let pts = dev.join("pts");
+    fs::create_dir(&pts).ctx(|| "cannot create /dev/pts")?;
+    let pts_opts = if cfg.userns { "newinstance,ptmxmode=0666,mode=0620" } else { "newinstance,ptmxmode=0666,mode=0620,gid=5" };
+    mnt(Some("devpts"), &pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some(pts_opts))?;
+    std::os::unix::fs::symlink("pts/ptmx", dev.join("ptmx")).ctx(|| "cannot create /dev/ptmx")?;
+    let shm = dev.join("shm");
+    fs::create_dir(&shm).ctx(|| "cannot create /dev/shm")?;
+    mnt(Some("shm"), &shm, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, Some("mode=1777,size=65536k"))?;
+    let mq = dev.join("mqueue");
+    fs::create_dir(&mq).ctx(|| "cannot create /dev/mqueue")?;
+    // An mqueue mount needs a new IPC namespace owned by our user namespace; skip it if refused.
+    let _ = mount(Some("mqueue"), &mq, Some("mqueue"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>);
+    for (l, t) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+        std::os::unix::fs::symlink(t, dev.join(l)).ctx(|| format!("cannot create /dev/{l}"))?;
+    }
+    Ok(())
+}
+
+/// The container's own view of its cgroups, read-only (tools and runtimes size themselves from
+/// it). Best effort: a user namespace may not mount v1 hierarchies.
+fn mount_cgroupfs(h: &Hierarchy) {
+    let base = Path::new("/sys/fs/cgroup");
+    let ro = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
+    if h.version == Version::V2 {
+        let _ = mount(Some("cgroup2"), base, Some("cgroup2"), ro, None::<&str>);
+        return;
+    }
+    if mount(Some("tmpfs"), base, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, Some("mode=755")).is_err() {
+        return;
+    }
+    for m in &h.mounts {
+        let name = m.mountpoint.file_name().map(PathBuf::from).unwrap_or_else(|| m.key().into());
+        let target = base.join(name);
+        if fs::create_dir(&target).is_err() {
+            continue;
+        }
+        let (fstype, data) = if m.v2 { ("cgroup2", String::new()) } else { ("cgroup", m.controllers.join(",")) };
+        let _ = mount(Some("cgroup"), &target, Some(fstype), ro, Some(data.as_str()));
+    }
+    let _ = mount(None::<&str>, base, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>);
+}
+
+/// Bind a volume: its destination is resolved beneath the container root (no `..`, no symlink
+/// that leaves the root), created in the overlay if missing, and mounted nosuid,nodev (and
+/// read-only for `:ro`) through the fds, so nothing can be swapped in between.
+fn bind_volume(v: &Volume, src: &OwnedFd) -> Result<()> {
+    let root = open_path(Path::new("/"))?;
+    let is_dir = fs::metadata(format!("/proc/self/fd/{}", src.as_raw_fd()))
+        .ctx(|| format!("cannot stat volume source {}", v.host.display()))?
+        .is_dir();
+    let rel = v.dest.trim_start_matches('/');
+    let refuse = |e: nix::errno::Errno| match e {
+        nix::errno::Errno::EXDEV | nix::errno::Errno::ELOOP => Error::invalid(format!(
+            "invalid volume destination {}: it leaves the container's root through '..' or a symlink",
+            v.dest
+        )),
+        e => Error::Os { what: format!("cannot resolve volume destination {}", v.dest), errno: e },
+    };
+    // Create each missing component (directories; the last one a file when the source is one).
+    let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
+    for i in 0..comps.len() {
+        let partial = comps[..=i].join("/");
+        match sys::open_beneath(&root, &partial, libc::O_PATH) {
+            Ok(_) => continue,
+            Err(nix::errno::Errno::ENOENT) => {}
+            Err(e) => return Err(refuse(e)),
+        }
+        let parent = if i == 0 { sys::open_beneath(&root, ".", libc::O_PATH | libc::O_DIRECTORY) } else { sys::open_beneath(&root, &comps[..i].join("/"), libc::O_PATH | libc::O_DIRECTORY) }
+            .map_err(refuse)?;
+        let last = i + 1 == comps.len();
+        let r = if last && !is_dir {
+            nix::fcntl::openat(&parent, comps[i], nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_EXCL | nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NOFOLLOW, Mode::from_bits_truncate(0o644)).map(drop)
+        } else {
+            nix::sys::stat::mkdirat(&parent, comps[i], Mode::from_bits_truncate(0o755))
+        };
+        match r {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e).ctx(|| format!("cannot create volume destination {}", v.dest)),
+        }
+    }
+    let target = sys::open_beneath(&root, rel, libc::O_PATH).map_err(refuse)?;
+    let tpath = PathBuf::from(format!("/proc/self/fd/{}", target.as_raw_fd()));
+    let spath = format!("/proc/self/fd/{}", src.as_raw_fd());
+    mnt(Some(&spath), &tpath, None, MsFlags::MS_BIND, None)?;
+    // Remount the new mount (now on top of the destination) with the wanted flags.
+    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    if v.ro {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    let mounted = PathBuf::from("/").join(rel);
+    mount(None::<&str>, &mounted, None::<&str>, flags, None::<&str>).ctx(|| format!("cannot remount volume {}", v.dest))?;
+    Ok(())
+}
+
+fn mask_paths() -> Result<()> {
+    for p in MASKED {
+        let p = Path::new(p);
+        let Ok(md) = fs::symlink_metadata(p) else { continue };
+        if md.is_dir() {
+            mnt(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, Some("size=0"))?;
+        } else {
+            mnt(Some("/dev/null"), p, None, MsFlags::MS_BIND, None)?;
+        }
+    }
+    for p in READONLY {
+        let p = Path::new(p);
+        if fs::symlink_metadata(p).is_err() {
+            continue;
+        }
+        mnt(Some(&p.to_string_lossy()), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        remount_ro(p, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_escaping() {
+        assert_eq!(ovl_escape(Path::new("/a,b:c\\d")), "/a\\,b\\:c\\\\d");
+        assert_eq!(ovl_escape(Path::new("/plain")), "/plain");
+    }
+}

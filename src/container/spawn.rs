@@ -1,0 +1,406 @@
+//! The host side of `nsk run`: reserve the name, create cgroups and limits, clone the container's
+//! init into its new namespaces, supervise it (signals, PTY, exit status) and record the outcome.
+//! Any failure before the command runs removes everything that was made.
+
+use super::config::Config;
+use super::init::{self, InitArgs};
+use super::state::{now_rfc3339, State, Status, Store};
+use crate::cgroup::{CgroupSet, Hierarchy};
+use crate::channel::{Channel, Msg};
+use crate::error::{Context, Error, Result};
+use crate::{process, pty, sys};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+/// The namespaces a container gets, in /proc/PID/ns names.
+pub const NS_KINDS: &[&str] = &["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"];
+
+/// Signals nsk forwards to the container.
+const FORWARDED: &[Signal] = &[
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// Removes what a failed run made: the init process, cgroups, the state directory.
+struct Cleanup<'a> {
+    store: &'a Store,
+    name: String,
+    cgroups: Option<CgroupSet>,
+    init: Option<Pid>,
+    armed: bool,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.init.take() {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        if let Some(cg) = self.cgroups.take() {
+            let _ = cg.remove();
+            cg.remove_empty_parents();
+        }
+        let _ = self.store.remove_dir(&self.name);
+    }
+}
+
+/// Start the container described by `cfg`; returns nsk's exit code (the command's).
+pub fn run(store: &Store, cfg: Config) -> Result<i32> {
+    if let Some(r) = &cfg.rootfs {
+        if !r.is_dir() {
+            return Err(Error::invalid(format!("invalid --rootfs {}: not a directory", r.display())));
+        }
+    }
+    let dir = store.create(&cfg.name)?;
+    let mut guard = Cleanup { store, name: cfg.name.clone(), cgroups: None, init: None, armed: true };
+    for d in ["merged", "upper", "work", "scratch"] {
+        std::fs::create_dir(dir.join(d)).ctx(|| format!("cannot create {}", dir.join(d).display()))?;
+    }
+    let mut st = State {
+        name: cfg.name.clone(),
+        id: cfg.id.clone(),
+        pid: None,
+        start_time: None,
+        created: now_rfc3339(),
+        status: Status::Created,
+        exit_code: None,
+        exit_signal: None,
+        rootfs: cfg.rootfs.clone(),
+        cgroups: None,
+        namespaces: Default::default(),
+        limits: cfg.limits.clone(),
+        command: cfg.command.clone(),
+        hostname: cfg.hostname.clone(),
+        detached: cfg.detach,
+    };
+    store.save(&st)?;
+
+    let root = nix::unistd::geteuid().is_root();
+    let hier = if root || !cfg.limits.is_empty() { Some(Hierarchy::detect()?) } else { None };
+    if let Some(h) = &hier {
+        let rel = format!("{}/{}", cfg.cgroup_parent.trim_matches('/'), cfg.id);
+        let needed = cfg.limits.controllers();
+        let set = CgroupSet::planned(h, &rel);
+        st.cgroups = Some(set.clone());
+        store.save(&st)?;
+        guard.cgroups = Some(set.clone());
+        set.create(h, &rel, &needed).map_err(|e| match e.errno() {
+            Some(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS) if !root => {
+                Error::failed(format!("limits need root or a delegated cgroup: {e}"))
+            }
+            _ => e,
+        })?;
+        st.limits = cfg.limits.clone().with_default_swap(&set);
+        set.apply(&set.plan(&st.limits)?)?;
+        store.save(&st)?;
+    }
+
+    if cfg.detach {
+        return detach(store, cfg, st, guard, hier);
+    }
+    let sigs = block_signals()?;
+    let (init_pid, chan, master) = launch(&cfg, &dir, hier.as_ref(), &mut guard)?;
+    record_running(store, &mut st, init_pid)?;
+    guard.armed = false;
+    let raw = pty::RawMode::stdin();
+    let status = supervise(init_pid, &chan, master, &sigs, raw.ok().flatten());
+    finish(store, &cfg, st, status)
+}
+
+fn block_signals() -> Result<SignalFd> {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(*s);
+    }
+    set.add(Signal::SIGCHLD);
+    set.thread_block().ctx(|| "cannot block signals")?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ctx(|| "cannot create a signalfd")
+}
+
+/// Clone init into its namespaces and drive it through setup. Returns its PID, the channel and
+/// the PTY master (with a tty).
+fn launch(cfg: &Config, dir: &std::path::Path, hier: Option<&Hierarchy>, guard: &mut Cleanup) -> Result<(Pid, Channel, Option<OwnedFd>)> {
+    let (parent, child) = Channel::pair()?;
+    let mut flags = CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    if cfg.net == super::config::Net::None {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    if cfg.userns {
+        flags |= CloneFlags::CLONE_NEWUSER;
+    }
+    let pid = match sys::clone_fork(flags).ctx(|| "cannot create the container's namespaces")? {
+        None => {
+            drop(parent);
+            let _ = SigSet::all().thread_block();
+            init::main(InitArgs { cfg, state_dir: dir, hier, chan: child })
+        }
+        Some(pid) => pid,
+    };
+    drop(child);
+    guard.init = Some(pid);
+    if cfg.userns {
+        write_id_maps(pid)?;
+    }
+    if let Some(cg) = &guard.cgroups {
+        cg.attach(pid.as_raw())?;
+    }
+    parent.send(&Msg::Go, None)?;
+    let mut master = None;
+    loop {
+        match parent.recv()? {
+            Some((Msg::Pty, Some(fd))) => {
+                pty::sync_winsize(&fd);
+                master = Some(fd);
+                parent.send(&Msg::Go, None)?;
+            }
+            Some((Msg::Ready { .. }, _)) => break,
+            Some((Msg::Fail { msg, code }, _)) => {
+                return Err(if code == 125 { Error::failed(msg) } else { Error::Exit { msg, code } });
+            }
+            Some((m, _)) => return Err(Error::failed(format!("unexpected message from the container's init: {m:?}"))),
+            None => {
+                let why = match waitpid(pid, None) {
+                    Ok(WaitStatus::Signaled(_, s, _)) => format!("killed by {s}"),
+                    Ok(WaitStatus::Exited(_, c)) => format!("exit code {c}"),
+                    _ => "unknown status".into(),
+                };
+                guard.init = None;
+                return Err(Error::failed(format!("the container's init died during setup ({why})")));
+            }
+        }
+    }
+    Ok((pid, parent, master))
+}
+
+/// Map the caller's uid and gid to root in the new user namespace.
+fn write_id_maps(pid: Pid) -> Result<()> {
+    let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    let base = PathBuf::from(format!("/proc/{pid}"));
+    std::fs::write(base.join("setgroups"), "deny").ctx(|| format!("cannot write /proc/{pid}/setgroups"))?;
+    std::fs::write(base.join("uid_map"), format!("0 {uid} 1")).ctx(|| format!("cannot write /proc/{pid}/uid_map"))?;
+    std::fs::write(base.join("gid_map"), format!("0 {gid} 1")).ctx(|| format!("cannot write /proc/{pid}/gid_map"))?;
+    Ok(())
+}
+
+fn record_running(store: &Store, st: &mut State, pid: Pid) -> Result<()> {
+    st.pid = Some(pid.as_raw());
+    st.start_time = Some(process::start_time(pid.as_raw())?);
+    for k in NS_KINDS {
+        if let Ok(ino) = process::ns_inode(pid.as_raw(), k) {
+            st.namespaces.insert(k.to_string(), ino);
+        }
+    }
+    st.status = Status::Running;
+    store.save(st)
+}
+
+/// Forward signals, proxy the PTY, and wait for init. Returns the command's raw wait status.
+fn supervise(init: Pid, chan: &Channel, master: Option<OwnedFd>, sigs: &SignalFd, raw: Option<pty::RawMode>) -> i32 {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut reported: Option<i32> = None;
+    let mut chan_open = true;
+    let mut stdin_open = master.is_some();
+    let mut master_open = master.is_some();
+    let mut buf = vec![0u8; 64 * 1024];
+    let init_status = loop {
+        let mut fds = vec![PollFd::new(sigs.as_fd(), PollFlags::POLLIN)];
+        let ci = chan_open.then(|| {
+            fds.push(PollFd::new(chan.fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let si = stdin_open.then(|| {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        let mi = match (&master, master_open) {
+            (Some(m), true) => {
+                fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
+                Some(fds.len() - 1)
+            }
+            _ => None,
+        };
+        if poll(&mut fds, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        let ready = |i: Option<usize>| i.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()));
+        let (sig_ready, c_ready, s_ready, m_ready) = (ready(Some(0)), ready(ci), ready(si), ready(mi));
+        drop(fds);
+        if m_ready {
+            let m = master.as_ref().expect("master polled");
+            match nix::unistd::read(m, &mut buf) {
+                Ok(0) | Err(nix::errno::Errno::EIO) => master_open = false,
+                Ok(n) => {
+                    if pty::write_all(&stdout, &buf[..n]).is_err() {
+                        master_open = false;
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+        if s_ready {
+            match nix::unistd::read(&stdin, &mut buf) {
+                Ok(0) | Err(nix::errno::Errno::EIO) | Err(nix::errno::Errno::EBADF) => stdin_open = false,
+                Ok(n) => {
+                    if let Some(m) = &master {
+                        let _ = pty::write_all(m, &buf[..n]);
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+        if c_ready {
+            match chan.recv() {
+                Ok(Some((Msg::Exit { status }, _))) => reported = Some(status),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => chan_open = false,
+            }
+        }
+        if sig_ready {
+            let mut done = None;
+            while let Ok(Some(si)) = sigs.read_signal() {
+                let sig = Signal::try_from(si.ssi_signo as i32).ok();
+                match sig {
+                    Some(Signal::SIGCHLD) => {
+                        if let Ok(WaitStatus::Exited(_, c)) = waitpid(init, Some(WaitPidFlag::WNOHANG)) {
+                            done = Some(c << 8);
+                        } else if let Ok(WaitStatus::Signaled(_, s, _)) = waitpid(init, Some(WaitPidFlag::WNOHANG)) {
+                            done = Some(s as i32);
+                        }
+                    }
+                    Some(Signal::SIGWINCH) if master.is_some() => pty::sync_winsize(master.as_ref().expect("master")),
+                    Some(s) => {
+                        let _ = kill(init, s);
+                    }
+                    None => {}
+                }
+            }
+            if let Some(d) = done {
+                break d;
+            }
+        }
+    };
+    // Drain what the command wrote last, and the exit report.
+    if let (Some(m), true) = (&master, master_open) {
+        let _ = nix::fcntl::fcntl(m, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+        while let Ok(n) = nix::unistd::read(m, &mut buf) {
+            if n == 0 || pty::write_all(&stdout, &buf[..n]).is_err() {
+                break;
+            }
+        }
+    }
+    if reported.is_none() && chan_open {
+        if let Ok(Some((Msg::Exit { status }, _))) = chan.recv() {
+            reported = Some(status);
+        }
+    }
+    drop(raw);
+    reported.unwrap_or(init_status)
+}
+
+/// Record how the container ended, remove it with --rm, and return nsk's exit code.
+fn finish(store: &Store, cfg: &Config, mut st: State, status: i32) -> Result<i32> {
+    let code = init::exit_code(status);
+    let oom = st.cgroups.as_ref().and_then(|c| c.oom_kills()).unwrap_or(0) > 0;
+    if cfg.remove {
+        remove(store, &st)?;
+        return Ok(code);
+    }
+    if let Ok(_lock) = store.lock(&st.name) {
+        st.status = if oom && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL { Status::OomKilled } else { Status::Exited };
+        if libc::WIFSIGNALED(status) {
+            st.exit_signal = Some(libc::WTERMSIG(status));
+        }
+        st.exit_code = Some(code);
+        let _ = store.save(&st);
+    }
+    Ok(code)
+}
+
+/// Remove a stopped container: its cgroups (waiting for dying tasks), then its directory.
+pub fn remove(store: &Store, st: &State) -> Result<()> {
+    if let Some(cg) = &st.cgroups {
+        cg.remove()?;
+        cg.remove_empty_parents();
+    }
+    store.remove_dir(&st.name)
+}
+
+/// `-d`: a monitor process, detached from the caller's session, owns the container; the caller
+/// waits for its word that the command started, prints the name and returns.
+fn detach(store: &Store, cfg: Config, mut st: State, mut guard: Cleanup, hier: Option<Hierarchy>) -> Result<i32> {
+    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "cannot create a pipe")?;
+    let dir = store.dir(&cfg.name);
+    match sys::fork().ctx(|| "cannot fork the monitor")? {
+        Some(_monitor) => {
+            guard.armed = false;
+            drop(wr);
+            // One write of less than PIPE_BUF, so one read has it all (the container's init keeps
+            // a copy of the write end, so end-of-file would only come when it exits).
+            let mut b = [0u8; 4096];
+            let n = loop {
+                match nix::unistd::read(&rd, &mut b) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    r => break r.unwrap_or(0),
+                }
+            };
+            let msg = String::from_utf8_lossy(&b[..n]).into_owned();
+            match msg.split_once('\n') {
+                Some(("ok", _)) => {
+                    println!("{}", cfg.name);
+                    Ok(0)
+                }
+                Some((code, m)) => {
+                    let code: i32 = code.parse().unwrap_or(125);
+                    Err(if code == 125 { Error::failed(m) } else { Error::Exit { msg: m.to_string(), code } })
+                }
+                None => Err(Error::failed("the container's monitor died during setup")),
+            }
+        }
+        None => {
+            drop(rd);
+            let _ = nix::unistd::setsid();
+            let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("log"));
+            let devnull = std::fs::File::open("/dev/null");
+            if let (Ok(log), Ok(null)) = (&log, &devnull) {
+                let _ = nix::unistd::dup2_stdin(null);
+                let _ = nix::unistd::dup2_stdout(log);
+                let _ = nix::unistd::dup2_stderr(log);
+            }
+            let started = block_signals().and_then(|sigs| {
+                let (pid, chan, _) = launch(&cfg, &dir, hier.as_ref(), &mut guard)?;
+                record_running(store, &mut st, pid)?;
+                Ok((sigs, pid, chan))
+            });
+            match started {
+                Ok((sigs, pid, chan)) => {
+                    guard.armed = false;
+                    let _ = nix::unistd::write(&wr, b"ok\n");
+                    drop(wr);
+                    let status = supervise(pid, &chan, None, &sigs, None);
+                    let _ = finish(store, &cfg, st, status);
+                    sys::exit_now(0)
+                }
+                Err(e) => {
+                    let _ = nix::unistd::write(&wr, format!("{}\n{e}", e.exit_code()).as_bytes());
+                    drop(guard);
+                    sys::exit_now(1)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(nsk::main_with_args());
+}

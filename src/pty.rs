@@ -1,0 +1,60 @@
+//! The host side of a PTY: the caller's terminal in raw mode (restored on every exit path),
+//! window size kept in step, and the copy loop between the terminal and the PTY master.
+
+use crate::error::{Context, Result};
+use crate::sys;
+use nix::sys::termios::{self, SetArg, Termios};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+/// Puts a terminal in raw mode and restores its settings when dropped.
+pub struct RawMode {
+    fd: BorrowedFd<'static>,
+    saved: Termios,
+}
+
+impl RawMode {
+    /// Raw mode on stdin if it is a terminal; None otherwise.
+    pub fn stdin() -> Result<Option<RawMode>> {
+        // SAFETY: fd 0 stays open for the whole life of the process.
+        let fd: BorrowedFd<'static> = unsafe { BorrowedFd::borrow_raw(0) };
+        if !nix::unistd::isatty(fd).unwrap_or(false) {
+            return Ok(None);
+        }
+        let saved = termios::tcgetattr(fd).ctx(|| "cannot read the terminal settings")?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(fd, SetArg::TCSADRAIN, &raw).ctx(|| "cannot set the terminal to raw mode")?;
+        Ok(Some(RawMode { fd, saved }))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(self.fd, SetArg::TCSADRAIN, &self.saved);
+    }
+}
+
+/// Copy the caller's window size (from stdin, else stdout) to the PTY.
+pub fn sync_winsize(master: &OwnedFd) {
+    let ws = sys::get_winsize(std::io::stdin()).or_else(|_| sys::get_winsize(std::io::stdout()));
+    if let Ok(ws) = ws {
+        let _ = sys::set_winsize(master, &ws);
+    }
+}
+
+/// Write all of `buf` to `fd`, retrying on EINTR/EAGAIN.
+pub fn write_all<F: AsFd>(fd: F, mut buf: &[u8]) -> std::result::Result<(), nix::errno::Errno> {
+    use nix::errno::Errno;
+    while !buf.is_empty() {
+        match nix::unistd::write(&fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                let mut p = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLOUT)];
+                let _ = nix::poll::poll(&mut p, nix::poll::PollTimeout::NONE);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

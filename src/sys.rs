@@ -1,0 +1,169 @@
+//! The few raw system calls nix does not wrap. Every `unsafe` block of nsk lives here.
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// `clone(2)` with fork semantics (no new stack): returns `None` in the child, the child's PID in
+/// the parent. `flags` are the namespace flags; SIGCHLD is added so the parent can wait.
+pub fn clone_fork(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
+    let f = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: a clone without CLONE_VM and with a NULL stack duplicates the address space exactly
+    // like fork(2); nsk is single-threaded at this point, so no lock can be held by another thread.
+    let r = unsafe { libc::syscall(libc::SYS_clone, f, 0usize, 0usize, 0usize, 0usize) };
+    match r {
+        -1 => Err(Errno::last()),
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
+}
+
+/// Plain fork(2).
+pub fn fork() -> Result<Option<Pid>, Errno> {
+    clone_fork(CloneFlags::empty())
+}
+
+/// Mark every fd from `first` up close-on-exec, so nothing but stdio reaches an exec'd command.
+pub fn cloexec_from(first: u32) -> Result<(), Errno> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes fd flags; it takes no pointers.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    Errno::result(r).map(drop)
+}
+
+fn prctl(op: libc::c_int, arg: libc::c_ulong) -> Result<(), Errno> {
+    // SAFETY: the prctl operations used here take integer arguments only.
+    let r = unsafe { libc::prctl(op, arg, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) };
+    Errno::result(r).map(drop)
+}
+
+/// PR_SET_DUMPABLE: a non-dumpable process cannot be ptraced, nor its /proc files opened, by
+/// processes without CAP_SYS_PTRACE (runc CVE-2016-9962).
+pub fn set_dumpable(on: bool) -> Result<(), Errno> {
+    prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong)
+}
+
+pub fn set_pdeathsig(sig: libc::c_int) -> Result<(), Errno> {
+    prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong)
+}
+
+pub fn set_no_new_privs() -> Result<(), Errno> {
+    prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
+}
+
+pub fn set_child_subreaper() -> Result<(), Errno> {
+    prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
+}
+
+/// Bring the loopback interface of the current network namespace up.
+pub fn loopback_up() -> Result<(), Errno> {
+    // SAFETY: socket(2) with constant arguments; the fd is owned right away.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    let sock = OwnedFd::from(Errno::result(s).map(|fd| {
+        // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    })?);
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we pass, which lives on our stack.
+    unsafe {
+        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr))?;
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr))?;
+    }
+    Ok(())
+}
+
+/// Make the terminal `fd` the controlling terminal of the calling session leader.
+pub fn set_controlling_tty(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: TIOCSCTTY takes an integer argument.
+    Errno::result(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) }).map(drop)
+}
+
+pub fn get_winsize<F: AsFd>(fd: F) -> Result<libc::winsize, Errno> {
+    // SAFETY: winsize is plain old data; TIOCGWINSZ fills it.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is to a live winsize on our stack.
+    Errno::result(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::TIOCGWINSZ, &mut ws) })?;
+    Ok(ws)
+}
+
+pub fn set_winsize<F: AsFd>(fd: F, ws: &libc::winsize) -> Result<(), Errno> {
+    // SAFETY: TIOCSWINSZ reads the winsize we point at.
+    Errno::result(unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), libc::TIOCSWINSZ, ws) }).map(drop)
+}
+
+/// pidfd_open(2): a handle that keeps naming this process even if its PID is reused.
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: integer arguments only; on success the returned fd is ours.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = Errno::result(r)?;
+    // SAFETY: fd was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// pidfd_send_signal(2).
+pub fn pidfd_send_signal<F: AsFd>(pidfd: F, sig: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: a NULL siginfo is allowed and means "as kill(2) would send it".
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_fd().as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS: `path` may not leave `dir`, through
+/// `..`, an absolute symlink or one that climbs out (EXDEV then).
+pub fn open_beneath<F: AsFd>(dir: F, path: &str, flags: libc::c_int) -> Result<OwnedFd, Errno> {
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+    const RESOLVE_BENEATH: u64 = 0x08;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `c` and `how` outlive the call; the size passed is the struct's.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_fd().as_raw_fd(),
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    let fd = Errno::result(r)?;
+    // SAFETY: fd was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Replace the process image (execve(2)) with an explicit environment. Returns only on failure.
+pub fn execve(path: &CString, argv: &[CString], env: &[CString]) -> Errno {
+    match nix::unistd::execve(path, argv, env) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    }
+}
+
+/// Exit at once without running Rust destructors or atexit handlers (for forked children).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and is async-signal-safe.
+    unsafe { libc::_exit(code) }
+}
