@@ -3,7 +3,8 @@
 
 use crate::error::{Context, Error, Result};
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
 };
 use serde::{Deserialize, Serialize};
 use std::io::{IoSlice, IoSliceMut};
@@ -31,8 +32,13 @@ pub struct Channel {
 impl Channel {
     /// A connected pair; both ends close on exec.
     pub fn pair() -> Result<(Channel, Channel)> {
-        let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-            .ctx(|| "cannot create a socketpair")?;
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .ctx(|| "cannot create a socketpair")?;
         Ok((Channel { fd: a }, Channel { fd: b }))
     }
 
@@ -41,13 +47,20 @@ impl Channel {
     }
 
     pub fn send(&self, m: &Msg, fd: Option<BorrowedFd<'_>>) -> Result<()> {
-        let buf = serde_json::to_vec(m).map_err(|e| Error::failed(format!("cannot encode message: {e}")))?;
+        let buf = serde_json::to_vec(m)
+            .map_err(|e| Error::failed(format!("cannot encode message: {e}")))?;
         let iov = [IoSlice::new(&buf)];
         let fds: Vec<RawFd> = fd.map(|f| f.as_raw_fd()).into_iter().collect();
         let cmsg = [ControlMessage::ScmRights(&fds)];
         let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
-        sendmsg::<()>(self.fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)
-            .ctx(|| "cannot send to the container process")?;
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &iov,
+            cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .ctx(|| "cannot send to the container process")?;
         Ok(())
     }
 
@@ -57,7 +70,12 @@ impl Channel {
         let mut cmsg_buf = nix::cmsg_space!([RawFd; 1]);
         let (n, fd) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cmsg_buf), MsgFlags::MSG_CMSG_CLOEXEC) {
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg_buf),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Ok(r) => {
                     let mut fd = None;
                     if let Ok(cmsgs) = r.cmsgs() {
@@ -80,7 +98,8 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        let m = serde_json::from_slice(&buf[..n]).map_err(|e| Error::failed(format!("bad message from the container process: {e}")))?;
+        let m = serde_json::from_slice(&buf[..n])
+            .map_err(|e| Error::failed(format!("bad message from the container process: {e}")))?;
         Ok(Some((m, fd)))
     }
 }
@@ -97,8 +116,21 @@ mod tests {
         let (m, fd) = b.recv().unwrap().unwrap();
         assert_eq!(m, Msg::Ready { pid: 7 });
         assert!(fd.is_some());
-        a.send(&Msg::Fail { msg: "x".into(), code: 127 }, None).unwrap();
-        assert_eq!(b.recv().unwrap().unwrap().0, Msg::Fail { msg: "x".into(), code: 127 });
+        a.send(
+            &Msg::Fail {
+                msg: "x".into(),
+                code: 127,
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            b.recv().unwrap().unwrap().0,
+            Msg::Fail {
+                msg: "x".into(),
+                code: 127
+            }
+        );
         drop(a);
         assert!(b.recv().unwrap().is_none());
     }

@@ -46,7 +46,7 @@ pub enum Command {
     /// Start a container: new PID, UTS, mount, IPC, network and cgroup namespaces, limits, and an
     /// overlay root filesystem (the host's / read-only by default)
     #[command(after_help = EXIT_CODES)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List nsk's containers
     Ps(PsArgs),
     /// Stop a container: SIGTERM, then SIGKILL after a grace period
@@ -131,7 +131,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", default_value = "nsk")]
     pub cgroup_parent: String,
     /// Command and arguments [default: /bin/sh]
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     pub command: Vec<String>,
 }
 

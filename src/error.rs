@@ -107,7 +107,8 @@ mod tests {
 
     #[test]
     fn one_line_with_hint() {
-        let e: Result<()> = Err(Errno::EPERM).ctx(|| "cannot create cgroup /sys/fs/cgroup/pids/nsk");
+        let e: Result<()> =
+            Err(Errno::EPERM).ctx(|| "cannot create cgroup /sys/fs/cgroup/pids/nsk");
         let s = e.unwrap_err().to_string();
         assert_eq!(
             s,
@@ -118,9 +119,16 @@ mod tests {
 
     #[test]
     fn io_errors_use_errno_text() {
-        let e: Result<()> = Err(std::io::Error::from_raw_os_error(libc::ENOENT)).ctx(|| "cannot read /x");
-        assert_eq!(e.unwrap_err().to_string(), "cannot read /x: no such file or directory");
+        let e: Result<()> =
+            Err(std::io::Error::from_raw_os_error(libc::ENOENT)).ctx(|| "cannot read /x");
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "cannot read /x: no such file or directory"
+        );
         let e: Result<()> = Err(std::io::Error::from_raw_os_error(libc::EBUSY)).ctx(|| "rmdir /y");
-        assert_eq!(e.unwrap_err().to_string(), "rmdir /y: device or resource busy");
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "rmdir /y: device or resource busy"
+        );
     }
 }

@@ -27,12 +27,16 @@ pub fn main_with_args() -> i32 {
         }
     };
     let ctx = cmd::Ctx {
-        store: container::state::Store::new(cli.root.clone().unwrap_or_else(container::state::default_root)),
+        store: container::state::Store::new(
+            cli.root
+                .clone()
+                .unwrap_or_else(container::state::default_root),
+        ),
         json: cli.json,
         color: output::use_color(cli.color),
     };
     let r = match cli.cmd {
-        Command::Run(a) => cmd::run::run(&ctx, a),
+        Command::Run(a) => cmd::run::run(&ctx, *a),
         Command::Ps(a) => cmd::ps::ps(&ctx, a),
         Command::Stop(a) => cmd::lifecycle::stop(&ctx, a),
         Command::Kill(a) => cmd::lifecycle::kill(&ctx, a),

@@ -32,7 +32,9 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut s = t.trim_fmt();
     s.push('\n');
     // comfy-table pads the first column with one space; drop it so output starts at column 0.
-    s.lines().map(|l| l.strip_prefix(' ').unwrap_or(l).to_string() + "\n").collect()
+    s.lines()
+        .map(|l| l.strip_prefix(' ').unwrap_or(l).to_string() + "\n")
+        .collect()
 }
 
 /// Color decision: `--color`, then NO_COLOR, then whether stdout is a terminal.

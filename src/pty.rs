@@ -23,7 +23,8 @@ impl RawMode {
         let saved = termios::tcgetattr(fd).ctx(|| "cannot read the terminal settings")?;
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(fd, SetArg::TCSADRAIN, &raw).ctx(|| "cannot set the terminal to raw mode")?;
+        termios::tcsetattr(fd, SetArg::TCSADRAIN, &raw)
+            .ctx(|| "cannot set the terminal to raw mode")?;
         Ok(Some(RawMode { fd, saved }))
     }
 }
@@ -50,7 +51,10 @@ pub fn write_all<F: AsFd>(fd: F, mut buf: &[u8]) -> std::result::Result<(), nix:
             Ok(n) => buf = &buf[n..],
             Err(Errno::EINTR) => {}
             Err(Errno::EAGAIN) => {
-                let mut p = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLOUT)];
+                let mut p = [nix::poll::PollFd::new(
+                    fd.as_fd(),
+                    nix::poll::PollFlags::POLLOUT,
+                )];
                 let _ = nix::poll::poll(&mut p, nix::poll::PollTimeout::NONE);
             }
             Err(e) => return Err(e),

@@ -95,7 +95,11 @@ pub fn parse_cpus(s: &str, period_us: u64) -> Result<Limit> {
     if t.eq_ignore_ascii_case("max") {
         return Ok(Limit::Max);
     }
-    let bad = |why: &str| Error::invalid(format!("invalid --cpus '{s}': {why} (examples: 0.5, 2, max)"));
+    let bad = |why: &str| {
+        Error::invalid(format!(
+            "invalid --cpus '{s}': {why} (examples: 0.5, 2, max)"
+        ))
+    };
     let v: f64 = t.parse().map_err(|_| bad("not a number"))?;
     if !v.is_finite() {
         return Err(bad("not a number"));
@@ -108,7 +112,9 @@ pub fn parse_cpus(s: &str, period_us: u64) -> Result<Limit> {
     }
     let quota = (v * period_us as f64).round() as u64;
     if quota < 1000 {
-        return Err(bad("too small: the kernel needs at least 1 ms of quota per period"));
+        return Err(bad(
+            "too small: the kernel needs at least 1 ms of quota per period",
+        ));
     }
     Ok(Limit::Value(quota))
 }
@@ -119,9 +125,15 @@ pub fn parse_count(opt: &str, s: &str, min: u64, max: u64, allow_max: bool) -> R
     if allow_max && (t.eq_ignore_ascii_case("max") || t == "-1") {
         return Ok(Limit::Max);
     }
-    let example = if allow_max { format!("{min}, 100, max") } else { format!("{min}, {max}") };
+    let example = if allow_max {
+        format!("{min}, 100, max")
+    } else {
+        format!("{min}, {max}")
+    };
     let v: u64 = t.parse().map_err(|_| {
-        Error::invalid(format!("invalid {opt} '{s}': not a whole number (examples: {example})"))
+        Error::invalid(format!(
+            "invalid {opt} '{s}': not a whole number (examples: {example})"
+        ))
     })?;
     if v < min || v > max {
         return Err(Error::invalid(format!(
@@ -173,7 +185,18 @@ mod tests {
 
     #[test]
     fn bad_sizes_name_the_value() {
-        for s in ["0", "-5", "abc", "12q", "1.5", "0.3k", "99999999999999999999G", "", "1..2M", "."] {
+        for s in [
+            "0",
+            "-5",
+            "abc",
+            "12q",
+            "1.5",
+            "0.3k",
+            "99999999999999999999G",
+            "",
+            "1..2M",
+            ".",
+        ] {
             let e = parse_size("--memory", s).unwrap_err().to_string();
             assert!(e.contains(&format!("'{s}'")), "{e}");
             assert!(e.contains("256M"), "{e}");
@@ -193,8 +216,14 @@ mod tests {
 
     #[test]
     fn counts() {
-        assert_eq!(parse_count("--pids", "50", 1, 1 << 22, true).unwrap(), Limit::Value(50));
-        assert_eq!(parse_count("--pids", "max", 1, 1 << 22, true).unwrap(), Limit::Max);
+        assert_eq!(
+            parse_count("--pids", "50", 1, 1 << 22, true).unwrap(),
+            Limit::Value(50)
+        );
+        assert_eq!(
+            parse_count("--pids", "max", 1, 1 << 22, true).unwrap(),
+            Limit::Max
+        );
         assert!(parse_count("--pids", "0", 1, 1 << 22, true).is_err());
         assert!(parse_count("--pids", "1.5", 1, 1 << 22, true).is_err());
         assert!(parse_count("--cpu-shares", "max", 2, 262144, false).is_err());

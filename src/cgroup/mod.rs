@@ -60,21 +60,32 @@ pub struct Hierarchy {
     pub mounts: Vec<Mount>,
 }
 
-const V1_NON_CONTROLLER_OPTS: &[&str] = &["rw", "ro", "noprefix", "clone_children", "xattr", "cpuset_v2_mode"];
+const V1_NON_CONTROLLER_OPTS: &[&str] = &[
+    "rw",
+    "ro",
+    "noprefix",
+    "clone_children",
+    "xattr",
+    "cpuset_v2_mode",
+];
 
 impl Hierarchy {
     /// Detect from /proc/self/mountinfo.
     pub fn detect() -> Result<Hierarchy> {
-        let text = fs::read_to_string("/proc/self/mountinfo").ctx(|| "cannot read /proc/self/mountinfo")?;
-        Hierarchy::from_mountinfo(&text)
-            .ok_or_else(|| Error::failed("no cgroup filesystem is mounted (looked in /proc/self/mountinfo)"))
+        let text = fs::read_to_string("/proc/self/mountinfo")
+            .ctx(|| "cannot read /proc/self/mountinfo")?;
+        Hierarchy::from_mountinfo(&text).ok_or_else(|| {
+            Error::failed("no cgroup filesystem is mounted (looked in /proc/self/mountinfo)")
+        })
     }
 
     /// Parse mountinfo text. Returns None when no cgroup hierarchy is mounted.
     pub fn from_mountinfo(text: &str) -> Option<Hierarchy> {
         let mut mounts: Vec<Mount> = Vec::new();
         for line in text.lines() {
-            let Some((pre, post)) = line.split_once(" - ") else { continue };
+            let Some((pre, post)) = line.split_once(" - ") else {
+                continue;
+            };
             let pre: Vec<&str> = pre.split(' ').collect();
             let post: Vec<&str> = post.split(' ').collect();
             if pre.len() < 5 || post.len() < 3 {
@@ -82,24 +93,39 @@ impl Hierarchy {
             }
             let mountpoint = PathBuf::from(unescape_mountinfo(pre[4]));
             let m = match post[0] {
-                "cgroup2" => Mount { controllers: vec![], mountpoint, v2: true },
+                "cgroup2" => Mount {
+                    controllers: vec![],
+                    mountpoint,
+                    v2: true,
+                },
                 "cgroup" => {
                     let mut c: Vec<String> = post[2]
                         .split(',')
-                        .filter(|o| !V1_NON_CONTROLLER_OPTS.contains(o) && !o.starts_with("release_agent="))
+                        .filter(|o| {
+                            !V1_NON_CONTROLLER_OPTS.contains(o) && !o.starts_with("release_agent=")
+                        })
                         .map(String::from)
                         .collect();
                     c.sort();
-                    Mount { controllers: c, mountpoint, v2: false }
+                    Mount {
+                        controllers: c,
+                        mountpoint,
+                        v2: false,
+                    }
                 }
                 _ => continue,
             };
             // The same hierarchy may be mounted twice (bind mounts): keep the first.
-            if !mounts.iter().any(|x| x.v2 == m.v2 && x.controllers == m.controllers) {
+            if !mounts
+                .iter()
+                .any(|x| x.v2 == m.v2 && x.controllers == m.controllers)
+            {
                 mounts.push(m);
             }
         }
-        let has_v1 = mounts.iter().any(|m| !m.v2 && m.controllers.iter().any(|c| !c.starts_with("name=")));
+        let has_v1 = mounts
+            .iter()
+            .any(|m| !m.v2 && m.controllers.iter().any(|c| !c.starts_with("name=")));
         let has_v2 = mounts.iter().any(|m| m.v2);
         let version = match (has_v1, has_v2) {
             (true, true) => Version::Hybrid,
@@ -117,7 +143,10 @@ impl Hierarchy {
     pub fn mount_for(&self, controller: &str) -> Option<&Mount> {
         match self.version {
             Version::V2 => self.mounts.iter().find(|m| m.v2),
-            _ => self.mounts.iter().find(|m| !m.v2 && m.controllers.iter().any(|c| c == controller)),
+            _ => self
+                .mounts
+                .iter()
+                .find(|m| !m.v2 && m.controllers.iter().any(|c| c == controller)),
         }
     }
 }
@@ -127,7 +156,10 @@ fn unescape_mountinfo(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() + 0 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -227,7 +259,9 @@ impl Limits {
             }
         }
         if self.memory_swap.is_some() && self.memory.is_none() {
-            return Err(Error::invalid("--memory-swap needs --memory as well (example: --memory 256M --memory-swap 512M)"));
+            return Err(Error::invalid(
+                "--memory-swap needs --memory as well (example: --memory 256M --memory-swap 512M)",
+            ));
         }
         Ok(())
     }
@@ -274,7 +308,10 @@ fn same_value(wanted: &str, got: &str) -> bool {
     if w == g {
         return true;
     }
-    let (wf, gf): (Vec<&str>, Vec<&str>) = (w.split_whitespace().collect(), g.split_whitespace().collect());
+    let (wf, gf): (Vec<&str>, Vec<&str>) = (
+        w.split_whitespace().collect(),
+        g.split_whitespace().collect(),
+    );
     if wf.len() != gf.len() {
         return false;
     }
@@ -291,8 +328,18 @@ impl CgroupSet {
     /// is created: the caller records the paths first, so a crash cannot leak them.
     pub fn planned(h: &Hierarchy, rel: &str) -> CgroupSet {
         let rel = rel.trim_start_matches('/');
-        let dirs = h.mounts.iter().map(|m| Dir { key: m.key(), path: m.mountpoint.join(rel) }).collect();
-        CgroupSet { version: h.version, dirs }
+        let dirs = h
+            .mounts
+            .iter()
+            .map(|m| Dir {
+                key: m.key(),
+                path: m.mountpoint.join(rel),
+            })
+            .collect();
+        CgroupSet {
+            version: h.version,
+            dirs,
+        }
     }
 
     /// Create the planned directories. On failure, whatever was created is removed again.
@@ -317,14 +364,19 @@ impl CgroupSet {
             let path = m.mountpoint.join(rel);
             match m.v2 {
                 // On a hybrid host the limits live on v1; the unified mount is only joined.
-                true if h.version == Version::V2 => v2::prepare_parents(&m.mountpoint, rel, needed)?,
+                true if h.version == Version::V2 => {
+                    v2::prepare_parents(&m.mountpoint, rel, needed)?
+                }
                 true => v2::prepare_parents(&m.mountpoint, rel, &[])?,
                 false => v1::prepare_parents(m, rel)?,
             }
             match fs::create_dir(&path) {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-                    return Err(Error::failed(format!("cgroup {} already exists", path.display())))
+                    return Err(Error::failed(format!(
+                        "cgroup {} already exists",
+                        path.display()
+                    )))
                 }
                 Err(e) => return Err(e).ctx(|| format!("cannot create cgroup {}", path.display())),
             }
@@ -339,7 +391,8 @@ impl CgroupSet {
     pub fn attach(&self, pid: i32) -> Result<()> {
         for d in &self.dirs {
             let f = d.path.join("cgroup.procs");
-            fs::write(&f, pid.to_string()).ctx(|| format!("cannot move {pid} into {}", f.display()))?;
+            fs::write(&f, pid.to_string())
+                .ctx(|| format!("cannot move {pid} into {}", f.display()))?;
         }
         Ok(())
     }
@@ -349,7 +402,10 @@ impl CgroupSet {
         let key_has = |k: &str| k.split(',').any(|c| c == controller);
         match self.version {
             Version::V2 => self.dirs.iter().find(|d| d.key == "unified"),
-            _ => self.dirs.iter().find(|d| d.key != "unified" && key_has(&d.key)),
+            _ => self
+                .dirs
+                .iter()
+                .find(|d| d.key != "unified" && key_has(&d.key)),
         }
         .map(|d| d.path.as_path())
     }
@@ -379,14 +435,19 @@ impl CgroupSet {
     }
 
     fn apply_one(&self, w: &Write, done: &mut Vec<(PathBuf, String)>) -> Result<()> {
-        let dir = self
-            .dir_for(w.controller)
-            .ok_or_else(|| Error::failed(format!("the {} cgroup controller is not available", w.controller)))?;
+        let dir = self.dir_for(w.controller).ok_or_else(|| {
+            Error::failed(format!(
+                "the {} cgroup controller is not available",
+                w.controller
+            ))
+        })?;
         let path = dir.join(w.file);
         let old = fs::read_to_string(&path).ctx(|| format!("cannot read {}", path.display()))?;
-        fs::write(&path, &w.value).ctx(|| format!("cannot write '{}' to {}", w.value, path.display()))?;
+        fs::write(&path, &w.value)
+            .ctx(|| format!("cannot write '{}' to {}", w.value, path.display()))?;
         done.push((path.clone(), old.trim().to_string()));
-        let got = fs::read_to_string(&path).ctx(|| format!("cannot read back {}", path.display()))?;
+        let got =
+            fs::read_to_string(&path).ctx(|| format!("cannot read back {}", path.display()))?;
         if !same_value(&w.value, &got) {
             return Err(Error::failed(format!(
                 "wrote '{}' to {} but it reads back as '{}'",
@@ -404,7 +465,8 @@ impl CgroupSet {
             Version::V2 => "memory.swap.max",
             _ => "memory.memsw.limit_in_bytes",
         };
-        self.dir_for("memory").is_some_and(|d| d.join(file).exists())
+        self.dir_for("memory")
+            .is_some_and(|d| d.join(file).exists())
     }
 
     /// How many times the kernel OOM-killed a process in this cgroup (None if unknown).
@@ -445,7 +507,10 @@ fn rmdir_retry(p: &Path) -> Result<()> {
         match fs::remove_dir(p) {
             Ok(()) => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && std::time::Instant::now() < deadline => {
+            Err(e)
+                if e.raw_os_error() == Some(libc::EBUSY)
+                    && std::time::Instant::now() < deadline =>
+            {
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(std::time::Duration::from_millis(100));
             }
@@ -487,7 +552,10 @@ mod tests {
         let h = Hierarchy::from_mountinfo(HYBRID).unwrap();
         assert_eq!(h.version, Version::Hybrid);
         assert_eq!(h.mounts.len(), 7);
-        assert_eq!(h.mount_for("memory").unwrap().mountpoint, Path::new("/sys/fs/cgroup/memory"));
+        assert_eq!(
+            h.mount_for("memory").unwrap().mountpoint,
+            Path::new("/sys/fs/cgroup/memory")
+        );
         assert_eq!(h.mount_for("cpuset").unwrap().key(), "cpuset");
         assert_eq!(h.mounts[5].key(), "name=systemd");
         assert_eq!(h.mounts[6].key(), "unified");
@@ -495,17 +563,28 @@ mod tests {
 
     #[test]
     fn detects_v1_and_v2() {
-        let v1: String = HYBRID.lines().filter(|l| !l.contains("cgroup2")).map(|l| format!("{l}\n")).collect();
+        let v1: String = HYBRID
+            .lines()
+            .filter(|l| !l.contains("cgroup2"))
+            .map(|l| format!("{l}\n"))
+            .collect();
         assert_eq!(Hierarchy::from_mountinfo(&v1).unwrap().version, Version::V1);
         let v2 = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
         let h = Hierarchy::from_mountinfo(v2).unwrap();
         assert_eq!(h.version, Version::V2);
-        assert_eq!(h.mount_for("memory").unwrap().mountpoint, Path::new("/sys/fs/cgroup"));
+        assert_eq!(
+            h.mount_for("memory").unwrap().mountpoint,
+            Path::new("/sys/fs/cgroup")
+        );
         assert!(Hierarchy::from_mountinfo("1 2 0:1 / / rw - ext4 /dev/vda rw\n").is_none());
-        let combined = "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpuacct,cpu\n";
+        let combined =
+            "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpuacct,cpu\n";
         let h = Hierarchy::from_mountinfo(combined).unwrap();
         assert_eq!(h.mounts[0].key(), "cpu,cpuacct");
-        assert_eq!(h.mounts[0].mountpoint, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
+        assert_eq!(
+            h.mounts[0].mountpoint,
+            Path::new("/sys/fs/cgroup/cpu,cpuacct")
+        );
     }
 
     #[test]
@@ -529,9 +608,24 @@ mod tests {
 
     #[test]
     fn limits_validate() {
-        let l = Limits { memory_swap: Some(Limit::Value(1 << 20)), ..Default::default() };
-        assert!(l.validate().unwrap_err().to_string().contains("needs --memory"));
-        let l = Limits { memory: Some(Limit::Value(2 << 20)), memory_swap: Some(Limit::Value(1 << 20)), ..Default::default() };
-        assert!(l.validate().unwrap_err().to_string().contains("at least --memory 2M"));
+        let l = Limits {
+            memory_swap: Some(Limit::Value(1 << 20)),
+            ..Default::default()
+        };
+        assert!(l
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("needs --memory"));
+        let l = Limits {
+            memory: Some(Limit::Value(2 << 20)),
+            memory_swap: Some(Limit::Value(1 << 20)),
+            ..Default::default()
+        };
+        assert!(l
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("at least --memory 2M"));
     }
 }

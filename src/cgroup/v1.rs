@@ -28,12 +28,15 @@ pub(super) fn prepare_parents(m: &Mount, rel: &str) -> Result<()> {
 
 /// Copy cpuset.cpus and cpuset.mems from the parent when they are empty.
 pub(super) fn init_cpuset(dir: &Path) -> Result<()> {
-    let Some(parent) = dir.parent() else { return Ok(()) };
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
     for f in ["cpuset.cpus", "cpuset.mems"] {
         let p = dir.join(f);
         let cur = fs::read_to_string(&p).ctx(|| format!("cannot read {}", p.display()))?;
         if cur.trim().is_empty() {
-            let v = fs::read_to_string(parent.join(f)).ctx(|| format!("cannot read {}", parent.join(f).display()))?;
+            let v = fs::read_to_string(parent.join(f))
+                .ctx(|| format!("cannot read {}", parent.join(f).display()))?;
             fs::write(&p, v.trim()).ctx(|| format!("cannot write {}", p.display()))?;
         }
     }
@@ -58,11 +61,17 @@ fn read_u64(set: &CgroupSet, controller: &str, file: &str) -> Option<u64> {
 
 pub(super) fn plan(set: &CgroupSet, l: &Limits) -> Result<Vec<Write>> {
     let mut w = vec![];
-    let mem = l.memory.map(|m| Write { controller: "memory", file: "memory.limit_in_bytes", value: bytes(m) });
+    let mem = l.memory.map(|m| Write {
+        controller: "memory",
+        file: "memory.limit_in_bytes",
+        value: bytes(m),
+    });
     let swap = match l.memory_swap {
         None => None,
         Some(s) => {
-            let has = set.dir_for("memory").is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
+            let has = set
+                .dir_for("memory")
+                .is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
             if !has {
                 if s != Limit::Max {
                     return Err(Error::failed(
@@ -71,7 +80,11 @@ pub(super) fn plan(set: &CgroupSet, l: &Limits) -> Result<Vec<Write>> {
                 }
                 None
             } else {
-                Some(Write { controller: "memory", file: "memory.memsw.limit_in_bytes", value: bytes(s) })
+                Some(Write {
+                    controller: "memory",
+                    file: "memory.memsw.limit_in_bytes",
+                    value: bytes(s),
+                })
             }
         }
     };
@@ -85,15 +98,27 @@ pub(super) fn plan(set: &CgroupSet, l: &Limits) -> Result<Vec<Write>> {
     }
     if let Some(q) = l.cpu_quota_us {
         let period = l.cpu_period_us.unwrap_or(super::DEFAULT_CPU_PERIOD_US);
-        w.push(Write { controller: "cpu", file: "cpu.cfs_period_us", value: period.to_string() });
-        w.push(Write { controller: "cpu", file: "cpu.cfs_quota_us", value: bytes(q) });
+        w.push(Write {
+            controller: "cpu",
+            file: "cpu.cfs_period_us",
+            value: period.to_string(),
+        });
+        w.push(Write {
+            controller: "cpu",
+            file: "cpu.cfs_quota_us",
+            value: bytes(q),
+        });
     }
     if let Some(p) = l.pids {
         let v = match p {
             Limit::Max => "max".into(),
             Limit::Value(v) => v.to_string(),
         };
-        w.push(Write { controller: "pids", file: "pids.max", value: v });
+        w.push(Write {
+            controller: "pids",
+            file: "pids.max",
+            value: v,
+        });
     }
     Ok(w)
 }

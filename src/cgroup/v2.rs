@@ -27,7 +27,8 @@ pub(super) fn prepare_parents(root: &Path, rel: &str, needed: &[&str]) -> Result
 /// Enable in `dir`'s subtree_control the `needed` controllers (an error if one is not offered)
 /// and, for a cgroup nsk created (`all`), every controller it is offered.
 fn enable_controllers(dir: &Path, needed: &[&str], all: bool) -> Result<()> {
-    let avail = fs::read_to_string(dir.join("cgroup.controllers")).ctx(|| format!("cannot read {}/cgroup.controllers", dir.display()))?;
+    let avail = fs::read_to_string(dir.join("cgroup.controllers"))
+        .ctx(|| format!("cannot read {}/cgroup.controllers", dir.display()))?;
     let on = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
     let avail: Vec<&str> = avail.split_whitespace().collect();
     let on: Vec<&str> = on.split_whitespace().collect();
@@ -49,7 +50,8 @@ fn enable_controllers(dir: &Path, needed: &[&str], all: bool) -> Result<()> {
         return Ok(());
     }
     let f = dir.join("cgroup.subtree_control");
-    fs::write(&f, want.join(" ")).ctx(|| format!("cannot enable {} in {}", want.join(" "), f.display()))
+    fs::write(&f, want.join(" "))
+        .ctx(|| format!("cannot enable {} in {}", want.join(" "), f.display()))
 }
 
 fn val(l: Limit) -> String {
@@ -62,7 +64,11 @@ fn val(l: Limit) -> String {
 pub(super) fn plan(set: &CgroupSet, l: &Limits) -> Result<Vec<Write>> {
     let mut w = vec![];
     if let Some(m) = l.memory {
-        w.push(Write { controller: "memory", file: "memory.max", value: val(m) });
+        w.push(Write {
+            controller: "memory",
+            file: "memory.max",
+            value: val(m),
+        });
     }
     if let Some(s) = l.memory_swap {
         // docker's memory-swap is memory plus swap; v2 limits swap alone.
@@ -77,9 +83,15 @@ pub(super) fn plan(set: &CgroupSet, l: &Limits) -> Result<Vec<Write>> {
             (Limit::Max, _) | (_, None) => "max".to_string(),
             (Limit::Value(t), Some(m)) => t.saturating_sub(m).to_string(),
         };
-        let has = set.dir_for("memory").is_some_and(|d| d.join("memory.swap.max").exists());
+        let has = set
+            .dir_for("memory")
+            .is_some_and(|d| d.join("memory.swap.max").exists());
         if has {
-            w.push(Write { controller: "memory", file: "memory.swap.max", value: swap });
+            w.push(Write {
+                controller: "memory",
+                file: "memory.swap.max",
+                value: swap,
+            });
         } else if s != Limit::Max {
             return Err(crate::error::Error::failed(
                 "cannot limit memory+swap: this kernel has no swap controller (memory.swap.max is missing)",
@@ -88,10 +100,18 @@ pub(super) fn plan(set: &CgroupSet, l: &Limits) -> Result<Vec<Write>> {
     }
     if let Some(q) = l.cpu_quota_us {
         let period = l.cpu_period_us.unwrap_or(super::DEFAULT_CPU_PERIOD_US);
-        w.push(Write { controller: "cpu", file: "cpu.max", value: format!("{} {period}", val(q)) });
+        w.push(Write {
+            controller: "cpu",
+            file: "cpu.max",
+            value: format!("{} {period}", val(q)),
+        });
     }
     if let Some(p) = l.pids {
-        w.push(Write { controller: "pids", file: "pids.max", value: val(p) });
+        w.push(Write {
+            controller: "pids",
+            file: "pids.max",
+            value: val(p),
+        });
     }
     Ok(w)
 }

@@ -41,7 +41,8 @@ fn write_all(dir: &Path) -> Result<()> {
     for (rel, body) in render() {
         let p = dir.join(&rel);
         if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).ctx(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .ctx(|| format!("cannot create {}", parent.display()))?;
         }
         std::fs::write(&p, body).ctx(|| format!("cannot write {}", p.display()))?;
     }

@@ -3,8 +3,8 @@
 
 use super::Ctx;
 use crate::cli::{KillArgs, RmArgs, StopArgs};
-use crate::container::state::{State, Status};
 use crate::container::spawn;
+use crate::container::state::{State, Status};
 use crate::error::{Context, Error, Result};
 use crate::{output, process, sys};
 use std::time::Duration;
@@ -24,7 +24,11 @@ pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
         return nix::sys::signal::Signal::try_from(n).map_err(|_| bad());
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     nix::sys::signal::Signal::from_str(&name).map_err(|_| bad())
 }
 
@@ -44,7 +48,10 @@ fn stop_one(st: &State, grace: Duration) -> Result<()> {
         Err(e) => return Err(e).ctx(what),
     }
     if !process::wait_exit(&fd, Duration::from_secs(10)) {
-        return Err(Error::failed(format!("container {} did not exit after SIGKILL", st.name)));
+        return Err(Error::failed(format!(
+            "container {} did not exit after SIGKILL",
+            st.name
+        )));
     }
     Ok(())
 }
@@ -61,8 +68,10 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<i32> {
     let sig = parse_signal(&a.signal)?;
     let st = ctx.store.load(&a.name)?;
-    let fd = pinned(&st).ok_or_else(|| Error::failed(format!("container {} is not running", a.name)))?;
-    sys::pidfd_send_signal(&fd, sig as i32).ctx(|| format!("cannot send {sig} to container {}", a.name))?;
+    let fd =
+        pinned(&st).ok_or_else(|| Error::failed(format!("container {} is not running", a.name)))?;
+    sys::pidfd_send_signal(&fd, sig as i32)
+        .ctx(|| format!("cannot send {sig} to container {}", a.name))?;
     Ok(0)
 }
 
@@ -77,14 +86,16 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32> {
             Ok(st) => {
                 if st.status == Status::Running {
                     if !a.force {
-                        return Err(Error::failed(format!("container {n} is running: stop it first, or use nsk rm -f {n}")));
+                        return Err(Error::failed(format!(
+                            "container {n} is running: stop it first, or use nsk rm -f {n}"
+                        )));
                     }
                     stop_one(&st, Duration::ZERO)?;
                 }
                 spawn::remove(&ctx.store, &st)?;
             }
             // A directory without a readable state.json: a run killed while creating it.
-            Err(_) if ctx.store.dir(n).is_dir() => ctx.store.remove_dir(n)?,
+            Err(_) if ctx.store.dir(n).is_ok_and(|d| d.is_dir()) => ctx.store.remove_dir(n)?,
             Err(_) if a.force => continue,
             Err(e) => return Err(e),
         }
@@ -103,7 +114,10 @@ mod tests {
         assert_eq!(parse_signal("KILL").unwrap(), SIGKILL);
         assert_eq!(parse_signal("sigterm").unwrap(), SIGTERM);
         assert_eq!(parse_signal("10").unwrap(), SIGUSR1);
-        assert!(parse_signal("NOPE").unwrap_err().to_string().contains("'NOPE'"));
+        assert!(parse_signal("NOPE")
+            .unwrap_err()
+            .to_string()
+            .contains("'NOPE'"));
         assert!(parse_signal("99").is_err());
     }
 }

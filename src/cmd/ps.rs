@@ -35,7 +35,10 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
         output::print_json(&serde_json::Value::Array(v));
         return Ok(0);
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let table_rows = rows
         .iter()
         .map(|r| match r {
@@ -53,10 +56,17 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
                 }
                 vec![
                     st.name.clone(),
-                    st.pid.filter(|_| st.status == Status::Running).map_or("-".into(), |p| p.to_string()),
+                    st.pid
+                        .filter(|_| st.status == Status::Running)
+                        .map_or("-".into(), |p| p.to_string()),
                     output::paint(&status, color, ctx.color),
-                    parse_rfc3339(&st.created).map_or_else(|| st.created.clone(), |t| output::ago(now.saturating_sub(t))),
-                    st.rootfs.as_ref().map_or("host /".into(), |r| r.display().to_string()),
+                    parse_rfc3339(&st.created).map_or_else(
+                        || st.created.clone(),
+                        |t| output::ago(now.saturating_sub(t)),
+                    ),
+                    st.rootfs
+                        .as_ref()
+                        .map_or("host /".into(), |r| r.display().to_string()),
                     cmd,
                     match st.limits.summary() {
                         s if s.is_empty() => "-".into(),
@@ -64,9 +74,22 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
                     },
                 ]
             }
-            Row::Broken(n) => vec![n.clone(), "-".into(), "created".into(), "-".into(), "-".into(), "-".into(), "-".into()],
+            Row::Broken(n) => vec![
+                n.clone(),
+                "-".into(),
+                "created".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ],
         })
         .collect();
-    output::print(&output::table(&["NAME", "PID", "STATUS", "CREATED", "ROOTFS", "COMMAND", "LIMITS"], table_rows));
+    output::print(&output::table(
+        &[
+            "NAME", "PID", "STATUS", "CREATED", "ROOTFS", "COMMAND", "LIMITS",
+        ],
+        table_rows,
+    ));
     Ok(0)
 }

@@ -8,11 +8,27 @@ use crate::units;
 
 pub fn limits_from(a: &RunArgs) -> Result<Limits> {
     let mut l = Limits {
-        memory: a.memory.as_deref().map(|s| units::parse_size("--memory", s)).transpose()?,
-        memory_swap: a.memory_swap.as_deref().map(|s| units::parse_size("--memory-swap", s)).transpose()?,
-        cpu_quota_us: a.cpus.as_deref().map(|s| units::parse_cpus(s, DEFAULT_CPU_PERIOD_US)).transpose()?,
+        memory: a
+            .memory
+            .as_deref()
+            .map(|s| units::parse_size("--memory", s))
+            .transpose()?,
+        memory_swap: a
+            .memory_swap
+            .as_deref()
+            .map(|s| units::parse_size("--memory-swap", s))
+            .transpose()?,
+        cpu_quota_us: a
+            .cpus
+            .as_deref()
+            .map(|s| units::parse_cpus(s, DEFAULT_CPU_PERIOD_US))
+            .transpose()?,
         cpu_period_us: None,
-        pids: a.pids.as_deref().map(|s| units::parse_count("--pids", s, 1, 1 << 22, true)).transpose()?,
+        pids: a
+            .pids
+            .as_deref()
+            .map(|s| units::parse_count("--pids", s, 1, 1 << 22, true))
+            .transpose()?,
     };
     if l.cpu_quota_us.is_some() {
         l.cpu_period_us = Some(DEFAULT_CPU_PERIOD_US);
@@ -27,10 +43,16 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     config::validate_name(&name)?;
     let hostname = a.hostname.clone().unwrap_or_else(|| name.clone());
     if hostname.is_empty() || hostname.len() > 64 {
-        return Err(crate::error::Error::invalid(format!("invalid --hostname '{hostname}': 1 to 64 characters")));
+        return Err(crate::error::Error::invalid(format!(
+            "invalid --hostname '{hostname}': 1 to 64 characters"
+        )));
     }
     let limits = limits_from(&a)?;
-    let volumes = a.volumes.iter().map(|v| config::parse_volume(v)).collect::<Result<Vec<_>>>()?;
+    let volumes = a
+        .volumes
+        .iter()
+        .map(|v| config::parse_volume(v))
+        .collect::<Result<Vec<_>>>()?;
     let mut user_env = vec![];
     for e in &a.env {
         user_env.extend(config::parse_env(e)?);
@@ -38,13 +60,25 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     let stdin_tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
     let tty = !a.no_tty && !a.detach && (a.tty || stdin_tty);
     if !a.workdir.starts_with('/') {
-        return Err(crate::error::Error::invalid(format!("invalid --workdir '{}': must be an absolute path", a.workdir)));
+        return Err(crate::error::Error::invalid(format!(
+            "invalid --workdir '{}': must be an absolute path",
+            a.workdir
+        )));
     }
     let rootfs = match &a.rootfs {
-        Some(r) => Some(std::fs::canonicalize(r).map_err(|e| crate::error::Error::Io { what: format!("invalid --rootfs {}", r.display()), source: e })?),
+        Some(r) => Some(
+            std::fs::canonicalize(r).map_err(|e| crate::error::Error::Io {
+                what: format!("invalid --rootfs {}", r.display()),
+                source: e,
+            })?,
+        ),
         None => None,
     };
-    let command = if a.command.is_empty() { vec!["/bin/sh".to_string()] } else { a.command.clone() };
+    let command = if a.command.is_empty() {
+        vec!["/bin/sh".to_string()]
+    } else {
+        a.command.clone()
+    };
     let cfg = Config {
         env: config::build_env(&hostname, tty, &user_env),
         name,

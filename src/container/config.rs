@@ -50,8 +50,13 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 pub fn validate_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if ok {
         Ok(())
     } else {
@@ -64,7 +69,11 @@ pub fn validate_name(name: &str) -> Result<()> {
 /// Parse `-v HOST:CONTAINER[:ro|:rw]`. The host path must exist; the destination must be
 /// absolute and may not contain `..`.
 pub fn parse_volume(s: &str) -> Result<Volume> {
-    let bad = |why: &str| Error::invalid(format!("invalid volume '{s}': {why} (example: -v /srv/data:/data:ro)"));
+    let bad = |why: &str| {
+        Error::invalid(format!(
+            "invalid volume '{s}': {why} (example: -v /srv/data:/data:ro)"
+        ))
+    };
     let parts: Vec<&str> = s.split(':').collect();
     let (host, dest, ro) = match parts.as_slice() {
         [h, d] => (*h, *d, false),
@@ -91,14 +100,20 @@ pub fn parse_volume(s: &str) -> Result<Volume> {
             crate::error::errno_text(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))
         ))
     })?;
-    Ok(Volume { host, dest: dest.to_string(), ro })
+    Ok(Volume {
+        host,
+        dest: dest.to_string(),
+        ro,
+    })
 }
 
 /// Parse `-e KEY=VAL`; a bare `KEY` takes the caller's value (and is dropped if unset).
 pub fn parse_env(s: &str) -> Result<Option<String>> {
     let key = s.split('=').next().unwrap_or("");
     if key.is_empty() || key.contains('\0') || s.contains('\0') {
-        return Err(Error::invalid(format!("invalid environment variable '{s}' (example: -e LANG=C.UTF-8)")));
+        return Err(Error::invalid(format!(
+            "invalid environment variable '{s}' (example: -e LANG=C.UTF-8)"
+        )));
     }
     if s.contains('=') {
         return Ok(Some(s.to_string()));
@@ -109,7 +124,10 @@ pub fn parse_env(s: &str) -> Result<Option<String>> {
 /// The command's environment: docker's defaults (PATH, HOSTNAME, HOME, TERM with a tty), then
 /// the user's `-e` values, later ones winning.
 pub fn build_env(hostname: &str, tty: bool, user_env: &[String]) -> Vec<String> {
-    let mut env: Vec<String> = vec![format!("PATH={DEFAULT_PATH}"), format!("HOSTNAME={hostname}")];
+    let mut env: Vec<String> = vec![
+        format!("PATH={DEFAULT_PATH}"),
+        format!("HOSTNAME={hostname}"),
+    ];
     if tty {
         let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
         env.push(format!("TERM={term}"));
@@ -128,7 +146,10 @@ pub fn new_id() -> Result<String> {
     let mut b = [0u8; 16];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|e| Error::Io { what: "cannot read /dev/urandom".into(), source: e })?;
+        .map_err(|e| Error::Io {
+            what: "cannot read /dev/urandom".into(),
+            source: e,
+        })?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
@@ -149,9 +170,23 @@ mod tests {
     #[test]
     fn volumes() {
         let v = parse_volume("/tmp:/data:ro").unwrap();
-        assert_eq!(v, Volume { host: "/tmp".into(), dest: "/data".into(), ro: true });
+        assert_eq!(
+            v,
+            Volume {
+                host: "/tmp".into(),
+                dest: "/data".into(),
+                ro: true
+            }
+        );
         assert!(!parse_volume("/tmp:/data").unwrap().ro);
-        for bad in ["/tmp", "/tmp:data", "/tmp:/a/../b", "/tmp:/x:rx", "/nonexistent-nsk:/x", "/tmp:/"] {
+        for bad in [
+            "/tmp",
+            "/tmp:data",
+            "/tmp:/a/../b",
+            "/tmp:/x:rx",
+            "/nonexistent-nsk:/x",
+            "/tmp:/",
+        ] {
             let e = parse_volume(bad).unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }

@@ -43,31 +43,56 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
     let cfg = a.cfg;
     if !cfg.detach {
         // A foreground container dies with the nsk that started it (kill -9 included).
-        sys::set_pdeathsig(libc::SIGKILL).ctx(|| "cannot set the parent-death signal").map_err(fail)?;
+        sys::set_pdeathsig(libc::SIGKILL)
+            .ctx(|| "cannot set the parent-death signal")
+            .map_err(fail)?;
     }
     match a.chan.recv().map_err(fail)? {
         Some((Msg::Go, _)) => {}
         _ => sys::exit_now(125), // the parent gave up
     }
     if cfg.userns {
-        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).ctx(|| "cannot become gid 0 in the user namespace").map_err(fail)?;
-        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).ctx(|| "cannot become uid 0 in the user namespace").map_err(fail)?;
+        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .ctx(|| "cannot become gid 0 in the user namespace")
+            .map_err(fail)?;
+        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .ctx(|| "cannot become uid 0 in the user namespace")
+            .map_err(fail)?;
     }
     // The cgroup namespace is created here, after the parent moved us into our cgroups, so
     // that they are its root.
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).ctx(|| "cannot create a cgroup namespace").map_err(fail)?;
-    nix::unistd::sethostname(&cfg.hostname).ctx(|| format!("cannot set hostname {}", cfg.hostname)).map_err(fail)?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .ctx(|| "cannot create a cgroup namespace")
+        .map_err(fail)?;
+    nix::unistd::sethostname(&cfg.hostname)
+        .ctx(|| format!("cannot set hostname {}", cfg.hostname))
+        .map_err(fail)?;
     if cfg.net == super::config::Net::None {
-        sys::loopback_up().ctx(|| "cannot bring lo up").map_err(fail)?;
+        sys::loopback_up()
+            .ctx(|| "cannot bring lo up")
+            .map_err(fail)?;
     }
     rootfs::setup(cfg, a.state_dir, a.hier).map_err(fail)?;
     // Nothing inside may ptrace us or open our /proc files (our exe is the host's nsk binary).
-    sys::set_dumpable(false).ctx(|| "cannot make init non-dumpable").map_err(fail)?;
-    nix::unistd::setsid().ctx(|| "cannot start a session").map_err(fail)?;
+    sys::set_dumpable(false)
+        .ctx(|| "cannot make init non-dumpable")
+        .map_err(fail)?;
+    nix::unistd::setsid()
+        .ctx(|| "cannot start a session")
+        .map_err(fail)?;
 
-    let slave = if cfg.tty { Some(open_pty(&a.chan).map_err(fail)?) } else { None };
-    let (exec_r, exec_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "cannot create a pipe").map_err(fail)?;
-    let cmd = match sys::fork().ctx(|| "cannot fork the command").map_err(fail)? {
+    let slave = if cfg.tty {
+        Some(open_pty(&a.chan).map_err(fail)?)
+    } else {
+        None
+    };
+    let (exec_r, exec_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .ctx(|| "cannot create a pipe")
+        .map_err(fail)?;
+    let cmd = match sys::fork()
+        .ctx(|| "cannot fork the command")
+        .map_err(fail)?
+    {
         None => {
             drop(exec_r);
             let (errno, code, what) = exec_command(cfg, slave.as_ref());
@@ -89,7 +114,8 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
     if n > 0 {
         let text = String::from_utf8_lossy(&buf[..n]).into_owned();
         let mut it = text.splitn(3, '\n');
-        let errno = nix::errno::Errno::from_raw(it.next().and_then(|s| s.parse().ok()).unwrap_or(0));
+        let errno =
+            nix::errno::Errno::from_raw(it.next().and_then(|s| s.parse().ok()).unwrap_or(0));
         let code: i32 = it.next().and_then(|s| s.parse().ok()).unwrap_or(127);
         let what = it.next().unwrap_or("").to_string();
         let _ = waitpid(cmd, None);
@@ -99,7 +125,9 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
         };
         return Err((format!("cannot run {what}: {why}"), code));
     }
-    a.chan.send(&Msg::Ready { pid: cmd.as_raw() }, None).map_err(fail)?;
+    a.chan
+        .send(&Msg::Ready { pid: cmd.as_raw() }, None)
+        .map_err(fail)?;
     Ok(cmd)
 }
 
@@ -107,12 +135,17 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
 /// the slave for the command.
 fn open_pty(chan: &Channel) -> Result<OwnedFd> {
     use nix::fcntl::OFlag;
-    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).ctx(|| "cannot open /dev/ptmx in the container")?;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .ctx(|| "cannot open /dev/ptmx in the container")?;
     nix::pty::grantpt(&master).ctx(|| "grantpt")?;
     nix::pty::unlockpt(&master).ctx(|| "unlockpt")?;
     let name = nix::pty::ptsname_r(&master).ctx(|| "ptsname")?;
-    let slave = nix::fcntl::open(Path::new(&name), OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .ctx(|| format!("cannot open {name}"))?;
+    let slave = nix::fcntl::open(
+        Path::new(&name),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("cannot open {name}"))?;
     chan.send(&Msg::Pty, Some(master.as_fd()))?;
     // Wait until the host side has set the window size, so the command starts with it.
     match chan.recv()? {
@@ -125,8 +158,19 @@ fn open_pty(chan: &Channel) -> Result<OwnedFd> {
 pub const DEFAULT_CAPS: &[caps::Capability] = {
     use caps::Capability::*;
     &[
-        CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP,
-        CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
+        CAP_CHOWN,
+        CAP_DAC_OVERRIDE,
+        CAP_FSETID,
+        CAP_FOWNER,
+        CAP_NET_RAW,
+        CAP_SETGID,
+        CAP_SETUID,
+        CAP_SETFCAP,
+        CAP_SETPCAP,
+        CAP_NET_BIND_SERVICE,
+        CAP_SYS_CHROOT,
+        CAP_KILL,
+        CAP_AUDIT_WRITE,
     ]
 };
 
@@ -163,7 +207,11 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> (nix::errno::Errno, i3
     };
     let home = ident.home.clone().unwrap_or_else(|| "/".into());
     if let Err(e) = std::fs::create_dir_all(&cfg.workdir) {
-        return (Errno::from_raw(e.raw_os_error().unwrap_or(0)), 125, format!("working directory {}", cfg.workdir));
+        return (
+            Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            125,
+            format!("working directory {}", cfg.workdir),
+        );
     }
     if let Err(e) = nix::unistd::chdir(cfg.workdir.as_str()) {
         return err(e, &format!("working directory {}", cfg.workdir));
@@ -186,7 +234,11 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> (nix::errno::Errno, i3
     }
     if !cfg.privileged && ident.uid.is_root() {
         let set: caps::CapsHashSet = DEFAULT_CAPS.iter().copied().collect();
-        for s in [caps::CapSet::Effective, caps::CapSet::Permitted, caps::CapSet::Inheritable] {
+        for s in [
+            caps::CapSet::Effective,
+            caps::CapSet::Permitted,
+            caps::CapSet::Inheritable,
+        ] {
             if caps::set(None, s, &set).is_err() {
                 return err(Errno::EPERM, "capabilities");
             }
@@ -199,7 +251,11 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> (nix::errno::Errno, i3
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={home}"));
     }
-    let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_string();
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH)
+        .to_string();
     exec_search(&cfg.command, &env, &path)
 }
 
@@ -215,7 +271,11 @@ fn drop_bounding_caps() -> std::result::Result<(), nix::errno::Errno> {
 
 /// execvpe: search PATH for a bare command name. Returns only on failure, with docker's exit
 /// codes: 127 when nothing was found, 126 when something was found but could not run.
-pub fn exec_search(argv: &[String], env: &[String], path: &str) -> (nix::errno::Errno, i32, String) {
+pub fn exec_search(
+    argv: &[String],
+    env: &[String],
+    path: &str,
+) -> (nix::errno::Errno, i32, String) {
     use nix::errno::Errno;
     let name = &argv[0];
     let to_c = |s: &str| CString::new(s).unwrap_or_default();
@@ -241,6 +301,7 @@ pub fn exec_search(argv: &[String], env: &[String], path: &str) -> (nix::errno::
     }
 }
 
+#[derive(Debug)]
 pub struct Ident {
     pub uid: Uid,
     pub gid: Gid,
@@ -255,19 +316,39 @@ pub fn resolve_user(spec: Option<&str>) -> std::result::Result<Ident, String> {
     resolve_user_in(spec, &passwd, &group)
 }
 
-pub fn resolve_user_in(spec: Option<&str>, passwd: &str, group: &str) -> std::result::Result<Ident, String> {
+pub fn resolve_user_in(
+    spec: Option<&str>,
+    passwd: &str,
+    group: &str,
+) -> std::result::Result<Ident, String> {
     let spec = spec.unwrap_or("0");
     let (u, g) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let pw: Vec<Vec<&str>> = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).filter(|f| f.len() >= 7).collect();
-    let gr: Vec<Vec<&str>> = group.lines().map(|l| l.split(':').collect::<Vec<_>>()).filter(|f| f.len() >= 4).collect();
-    let entry = pw.iter().find(|f| f[0] == u || (u.parse::<u32>().is_ok() && f[2] == u));
+    let pw: Vec<Vec<&str>> = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 7)
+        .collect();
+    let gr: Vec<Vec<&str>> = group
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 4)
+        .collect();
+    let entry = pw
+        .iter()
+        .find(|f| f[0] == u || (u.parse::<u32>().is_ok() && f[2] == u));
     let uid: u32 = match (u.parse::<u32>(), entry) {
         (Ok(n), _) => n,
-        (Err(_), Some(f)) => f[2].parse().map_err(|_| format!("user {u}: bad /etc/passwd entry"))?,
-        (Err(_), None) => return Err(format!("user {u}: no such user in the container's /etc/passwd")),
+        (Err(_), Some(f)) => f[2]
+            .parse()
+            .map_err(|_| format!("user {u}: bad /etc/passwd entry"))?,
+        (Err(_), None) => {
+            return Err(format!(
+                "user {u}: no such user in the container's /etc/passwd"
+            ))
+        }
     };
     let gid: u32 = match g {
         Some(g) => match g.parse::<u32>() {
@@ -278,7 +359,9 @@ pub fn resolve_user_in(spec: Option<&str>, passwd: &str, group: &str) -> std::re
                 .and_then(|f| f[2].parse().ok())
                 .ok_or_else(|| format!("group {g}: no such group in the container's /etc/group"))?,
         },
-        None => entry.and_then(|f| f[3].parse().ok()).unwrap_or(if uid == 0 { 0 } else { uid }),
+        None => entry
+            .and_then(|f| f[3].parse().ok())
+            .unwrap_or(if uid == 0 { 0 } else { uid }),
     };
     let mut groups = vec![Gid::from_raw(gid)];
     if let Some(name) = entry.map(|f| f[0]) {
@@ -292,7 +375,12 @@ pub fn resolve_user_in(spec: Option<&str>, passwd: &str, group: &str) -> std::re
             }
         }
     }
-    Ok(Ident { uid: Uid::from_raw(uid), gid: Gid::from_raw(gid), groups, home: entry.map(|f| f[5].to_string()) })
+    Ok(Ident {
+        uid: Uid::from_raw(uid),
+        gid: Gid::from_raw(gid),
+        groups,
+        home: entry.map(|f| f[5].to_string()),
+    })
 }
 
 /// Wait for signals: forward them to the command, reap zombies, and when the command ends,
@@ -311,7 +399,12 @@ fn reap(cmd: Pid, chan: &Channel) -> ! {
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) if pid == cmd => {
-                    let _ = chan.send(&Msg::Exit { status: (code & 0xff) << 8 }, None);
+                    let _ = chan.send(
+                        &Msg::Exit {
+                            status: (code & 0xff) << 8,
+                        },
+                        None,
+                    );
                     sys::exit_now(code)
                 }
                 Ok(WaitStatus::Signaled(pid, s, core)) if pid == cmd => {
@@ -345,14 +438,24 @@ mod tests {
     #[test]
     fn users() {
         let i = resolve_user_in(None, PASSWD, GROUP).unwrap();
-        assert_eq!((i.uid.as_raw(), i.gid.as_raw(), i.home.as_deref()), (0, 0, Some("/root")));
+        assert_eq!(
+            (i.uid.as_raw(), i.gid.as_raw(), i.home.as_deref()),
+            (0, 0, Some("/root"))
+        );
         let i = resolve_user_in(Some("www"), PASSWD, GROUP).unwrap();
         assert_eq!((i.uid.as_raw(), i.gid.as_raw()), (33, 33));
-        assert_eq!(i.groups.iter().map(|g| g.as_raw()).collect::<Vec<_>>(), vec![33, 4]);
+        assert_eq!(
+            i.groups.iter().map(|g| g.as_raw()).collect::<Vec<_>>(),
+            vec![33, 4]
+        );
         let i = resolve_user_in(Some("1000:adm"), PASSWD, GROUP).unwrap();
         assert_eq!((i.uid.as_raw(), i.gid.as_raw()), (1000, 4));
-        assert!(resolve_user_in(Some("nobody"), PASSWD, GROUP).unwrap_err().contains("no such user"));
-        assert!(resolve_user_in(Some("0:nogroup"), PASSWD, GROUP).unwrap_err().contains("no such group"));
+        assert!(resolve_user_in(Some("nobody"), PASSWD, GROUP)
+            .unwrap_err()
+            .contains("no such user"));
+        assert!(resolve_user_in(Some("0:nogroup"), PASSWD, GROUP)
+            .unwrap_err()
+            .contains("no such group"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{fstatat, mknod, Mode, SFlag};
 use nix::unistd::{chdir, pivot_root};
 use std::fs;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 const OLDROOT: &str = ".nsk-oldroot";
@@ -30,12 +30,35 @@ const MASKED: &[&str] = &[
     "/sys/firmware",
     "/sys/devices/virtual/powercap",
 ];
-const READONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
-const DEVICES: &[(&str, u64, u64)] = &[("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+const READONLY: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+const DEVICES: &[(&str, u64, u64)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
 
-fn mnt(src: Option<&str>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<()> {
+fn mnt(
+    src: Option<&str>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<()> {
     mount(src, target, fstype, flags, data).ctx(|| {
-        format!("cannot mount {} on {}", fstype.or(src).unwrap_or("(bind)"), target.display())
+        format!(
+            "cannot mount {} on {}",
+            fstype.or(src).unwrap_or("(bind)"),
+            target.display()
+        )
     })
 }
 
@@ -52,33 +75,60 @@ fn ovl_escape(p: &Path) -> String {
     o
 }
 
-/// Host-side handles opened before pivot_root: volume sources, and device nodes to bind in a
-/// user namespace (where mknod is not allowed).
+/// Detached copies of host mounts made before pivot_root (open_tree): volume sources, and
+/// device nodes to bind in a user namespace (where mknod is not allowed). They are attached with
+/// move_mount once only the container's tree is left.
 struct HostHandles {
-    volumes: Vec<(Volume, OwnedFd)>,
+    /// The volume, whether its source is a directory, and its detached clone.
+    volumes: Vec<(Volume, bool, OwnedFd)>,
     devices: Vec<(&'static str, OwnedFd)>,
 }
 
 fn open_path(p: &Path) -> Result<OwnedFd> {
-    let f = nix::fcntl::open(p, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, Mode::empty())
-        .ctx(|| format!("cannot open {}", p.display()))?;
+    let f = nix::fcntl::open(
+        p,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("cannot open {}", p.display()))?;
     Ok(f)
 }
 
 /// Build the root filesystem and pivot into it. Runs in the container's init, in its new mount
 /// namespace, before the command starts. `state_dir` is the container's directory on the host.
 pub fn setup(cfg: &Config, state_dir: &Path, hier: Option<&Hierarchy>) -> Result<()> {
-    mnt(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+    mnt(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )?;
     let merged = state_dir.join("merged");
     mount_overlay(cfg, state_dir, &merged)?;
 
-    let mut handles = HostHandles { volumes: vec![], devices: vec![] };
+    let mut handles = HostHandles {
+        volumes: vec![],
+        devices: vec![],
+    };
     for v in &cfg.volumes {
-        handles.volumes.push((v.clone(), open_path(&v.host)?));
+        let tree = sys::open_tree_clone(&v.host, true)
+            .ctx(|| format!("cannot clone volume source {}", v.host.display()))?;
+        let mut attr = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+        if v.ro {
+            attr |= sys::MOUNT_ATTR_RDONLY;
+        }
+        sys::mount_setattr(&tree, attr)
+            .ctx(|| format!("cannot set mount flags of volume {}", v.dest))?;
+        handles.volumes.push((v.clone(), v.host.is_dir(), tree));
     }
     if cfg.userns {
         for (name, _, _) in DEVICES {
-            handles.devices.push((name, open_path(&Path::new("/dev").join(name))?));
+            let p = Path::new("/dev").join(name);
+            handles.devices.push((
+                name,
+                sys::open_tree_clone(&p, false).ctx(|| format!("cannot clone {}", p.display()))?,
+            ));
         }
     }
 
@@ -97,13 +147,34 @@ pub fn setup(cfg: &Config, state_dir: &Path, hier: Option<&Hierarchy>) -> Result
 
     let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let proc_ = top_dir("proc")?;
-    mnt(Some("proc"), &proc_, Some("proc"), nosuid_nodev_noexec, None)?;
+    mnt(
+        Some("proc"),
+        &proc_,
+        Some("proc"),
+        nosuid_nodev_noexec,
+        None,
+    )?;
     let sys_ = top_dir("sys")?;
-    let sysfs = mnt(Some("sysfs"), &sys_, Some("sysfs"), nosuid_nodev_noexec | MsFlags::MS_RDONLY, None);
+    let sysfs = mnt(
+        Some("sysfs"),
+        &sys_,
+        Some("sysfs"),
+        nosuid_nodev_noexec | MsFlags::MS_RDONLY,
+        None,
+    );
     if sysfs.is_err() {
         // sysfs of the host's network namespace cannot be mounted from a user namespace: bind it.
-        mnt(Some("/.nsk-oldroot/sys"), &sys_, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-        remount_ro(&sys_, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)?;
+        mnt(
+            Some("/.nsk-oldroot/sys"),
+            &sys_,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        remount_ro(
+            &sys_,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        )?;
     }
     umount2(&old, MntFlags::MNT_DETACH).ctx(|| "cannot detach the old root")?;
     let _ = fs::remove_dir(&old);
@@ -113,8 +184,8 @@ pub fn setup(cfg: &Config, state_dir: &Path, hier: Option<&Hierarchy>) -> Result
     if let Some(h) = hier {
         mount_cgroupfs(h);
     }
-    for (v, fd) in &handles.volumes {
-        bind_volume(v, fd)?;
+    for (v, is_dir, tree) in &handles.volumes {
+        bind_volume(v, *is_dir, tree)?;
     }
     if !cfg.privileged {
         mask_paths()?;
@@ -129,11 +200,22 @@ fn mount_overlay(cfg: &Config, state_dir: &Path, merged: &Path) -> Result<()> {
             // The host's `/` as the lower layer: its upper and work dirs cannot live below it,
             // so they go on a tmpfs private to this mount namespace (writes are discarded).
             let scratch = state_dir.join("scratch");
-            mnt(Some("tmpfs"), &scratch, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0700"))?;
+            mnt(
+                Some("tmpfs"),
+                &scratch,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some("mode=0700"),
+            )?;
             for d in ["upper", "work"] {
-                fs::create_dir(scratch.join(d)).ctx(|| format!("cannot create {}", scratch.join(d).display()))?;
+                fs::create_dir(scratch.join(d))
+                    .ctx(|| format!("cannot create {}", scratch.join(d).display()))?;
             }
-            (PathBuf::from("/"), scratch.join("upper"), scratch.join("work"))
+            (
+                PathBuf::from("/"),
+                scratch.join("upper"),
+                scratch.join("work"),
+            )
         }
     };
     let mut opts = format!(
@@ -170,8 +252,12 @@ fn top_dir(name: &str) -> Result<PathBuf> {
 }
 
 fn ensure_real_dir(p: &Path) -> Result<()> {
-    let st = fstatat(nix::fcntl::AT_FDCWD, p, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-        .ctx(|| format!("cannot stat {}", p.display()))?;
+    let st = fstatat(
+        nix::fcntl::AT_FDCWD,
+        p,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .ctx(|| format!("cannot stat {}", p.display()))?;
     if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
         return Err(Error::failed(format!(
             "the root filesystem's {} is not a directory (a symlink there is refused)",
@@ -182,24 +268,41 @@ fn ensure_real_dir(p: &Path) -> Result<()> {
 }
 
 fn remount_ro(p: &Path, extra: MsFlags) -> Result<()> {
-    mnt(None, p, None, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | extra, None)
+    mnt(
+        None,
+        p,
+        None,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | extra,
+        None,
+    )
 }
 
 fn setup_dev(cfg: &Config, h: &HostHandles) -> Result<()> {
     let dev = top_dir("dev")?;
-    mnt(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME, Some("mode=755,size=65536k"))?;
+    mnt(
+        Some("tmpfs"),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )?;
     if cfg.userns {
-        for (name, fd) in &h.devices {
+        for (name, tree) in &h.devices {
             let target = dev.join(name);
-            fs::File::create(&target).ctx(|| format!("cannot create {}", target.display()))?;
-            let src = format!("/proc/self/fd/{}", fd.as_raw_fd());
-            mnt(Some(&src), &target, None, MsFlags::MS_BIND, None)?;
+            let f =
+                fs::File::create(&target).ctx(|| format!("cannot create {}", target.display()))?;
+            sys::move_mount(tree, &f).ctx(|| format!("cannot bind {}", target.display()))?;
         }
     } else {
         for (name, major, minor) in DEVICES {
             let target = dev.join(name);
-            mknod(&target, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), nix::sys::stat::makedev(*major, *minor))
-                .ctx(|| format!("cannot create {}", target.display()))?;
+            mknod(
+                &target,
+                SFlag::S_IFCHR,
+                Mode::from_bits_truncate(0o666),
+                nix::sys::stat::makedev(*major, *minor),
+            )
+            .ctx(|| format!("cannot create {}", target.display()))?;
             // mknod honours the umask; the devices must be usable by every user.
             nix::sys::stat::fchmodat(
                 nix::fcntl::AT_FDCWD,
@@ -212,17 +315,44 @@ fn setup_dev(cfg: &Config, h: &HostHandles) -> Result<()> {
     }
     let pts = dev.join("pts");
     fs::create_dir(&pts).ctx(|| "cannot create /dev/pts")?;
-    let pts_opts = if cfg.userns { "newinstance,ptmxmode=0666,mode=0620" } else { "newinstance,ptmxmode=0666,mode=0620,gid=5" };
-    mnt(Some("devpts"), &pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some(pts_opts))?;
+    let pts_opts = if cfg.userns {
+        "newinstance,ptmxmode=0666,mode=0620"
+    } else {
+        "newinstance,ptmxmode=0666,mode=0620,gid=5"
+    };
+    mnt(
+        Some("devpts"),
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some(pts_opts),
+    )?;
     std::os::unix::fs::symlink("pts/ptmx", dev.join("ptmx")).ctx(|| "cannot create /dev/ptmx")?;
     let shm = dev.join("shm");
     fs::create_dir(&shm).ctx(|| "cannot create /dev/shm")?;
-    mnt(Some("shm"), &shm, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, Some("mode=1777,size=65536k"))?;
+    mnt(
+        Some("shm"),
+        &shm,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )?;
     let mq = dev.join("mqueue");
     fs::create_dir(&mq).ctx(|| "cannot create /dev/mqueue")?;
     // An mqueue mount needs a new IPC namespace owned by our user namespace; skip it if refused.
-    let _ = mount(Some("mqueue"), &mq, Some("mqueue"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>);
-    for (l, t) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+    let _ = mount(
+        Some("mqueue"),
+        &mq,
+        Some("mqueue"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    );
+    for (l, t) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
         std::os::unix::fs::symlink(t, dev.join(l)).ctx(|| format!("cannot create /dev/{l}"))?;
     }
     Ok(())
@@ -237,36 +367,68 @@ fn mount_cgroupfs(h: &Hierarchy) {
         let _ = mount(Some("cgroup2"), base, Some("cgroup2"), ro, None::<&str>);
         return;
     }
-    if mount(Some("tmpfs"), base, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, Some("mode=755")).is_err() {
+    if mount(
+        Some("tmpfs"),
+        base,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=755"),
+    )
+    .is_err()
+    {
         return;
     }
     for m in &h.mounts {
-        let name = m.mountpoint.file_name().map(PathBuf::from).unwrap_or_else(|| m.key().into());
+        let name = m
+            .mountpoint
+            .file_name()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| m.key().into());
         let target = base.join(name);
         if fs::create_dir(&target).is_err() {
             continue;
         }
-        let (fstype, data) = if m.v2 { ("cgroup2", String::new()) } else { ("cgroup", m.controllers.join(",")) };
-        let _ = mount(Some("cgroup"), &target, Some(fstype), ro, Some(data.as_str()));
+        let (fstype, data) = if m.v2 {
+            ("cgroup2", String::new())
+        } else {
+            ("cgroup", m.controllers.join(","))
+        };
+        let _ = mount(
+            Some("cgroup"),
+            &target,
+            Some(fstype),
+            ro,
+            Some(data.as_str()),
+        );
     }
-    let _ = mount(None::<&str>, base, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>);
+    let _ = mount(
+        None::<&str>,
+        base,
+        None::<&str>,
+        MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    );
 }
 
-/// Bind a volume: its destination is resolved beneath the container root (no `..`, no symlink
-/// that leaves the root), created in the overlay if missing, and mounted nosuid,nodev (and
-/// read-only for `:ro`) through the fds, so nothing can be swapped in between.
-fn bind_volume(v: &Volume, src: &OwnedFd) -> Result<()> {
+/// Attach a volume: its destination is resolved beneath the container root (no `..`, no symlink
+/// that leaves the root), created in the overlay if missing, and the detached clone of the
+/// source (already nosuid, nodev, and read-only for `:ro`) is moved onto it through fds, so
+/// nothing can be swapped in between.
+fn bind_volume(v: &Volume, is_dir: bool, tree: &OwnedFd) -> Result<()> {
     let root = open_path(Path::new("/"))?;
-    let is_dir = fs::metadata(format!("/proc/self/fd/{}", src.as_raw_fd()))
-        .ctx(|| format!("cannot stat volume source {}", v.host.display()))?
-        .is_dir();
     let rel = v.dest.trim_start_matches('/');
-    let refuse = |e: nix::errno::Errno| match e {
+    let refuse = |e: nix::errno::Errno| {
+        match e {
         nix::errno::Errno::EXDEV | nix::errno::Errno::ELOOP => Error::invalid(format!(
             "invalid volume destination {}: it leaves the container's root through '..' or a symlink",
             v.dest
         )),
         e => Error::Os { what: format!("cannot resolve volume destination {}", v.dest), errno: e },
+    }
     };
     // Create each missing component (directories; the last one a file when the source is one).
     let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
@@ -277,11 +439,29 @@ fn bind_volume(v: &Volume, src: &OwnedFd) -> Result<()> {
             Err(nix::errno::Errno::ENOENT) => {}
             Err(e) => return Err(refuse(e)),
         }
-        let parent = if i == 0 { sys::open_beneath(&root, ".", libc::O_PATH | libc::O_DIRECTORY) } else { sys::open_beneath(&root, &comps[..i].join("/"), libc::O_PATH | libc::O_DIRECTORY) }
-            .map_err(refuse)?;
+        let parent = if i == 0 {
+            sys::open_beneath(&root, ".", libc::O_PATH | libc::O_DIRECTORY)
+        } else {
+            sys::open_beneath(
+                &root,
+                &comps[..i].join("/"),
+                libc::O_PATH | libc::O_DIRECTORY,
+            )
+        }
+        .map_err(refuse)?;
         let last = i + 1 == comps.len();
         let r = if last && !is_dir {
-            nix::fcntl::openat(&parent, comps[i], nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_EXCL | nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NOFOLLOW, Mode::from_bits_truncate(0o644)).map(drop)
+            nix::fcntl::openat(
+                &parent,
+                comps[i],
+                nix::fcntl::OFlag::O_CREAT
+                    | nix::fcntl::OFlag::O_EXCL
+                    | nix::fcntl::OFlag::O_WRONLY
+                    | nix::fcntl::OFlag::O_CLOEXEC
+                    | nix::fcntl::OFlag::O_NOFOLLOW,
+                Mode::from_bits_truncate(0o644),
+            )
+            .map(drop)
         } else {
             nix::sys::stat::mkdirat(&parent, comps[i], Mode::from_bits_truncate(0o755))
         };
@@ -291,25 +471,25 @@ fn bind_volume(v: &Volume, src: &OwnedFd) -> Result<()> {
         }
     }
     let target = sys::open_beneath(&root, rel, libc::O_PATH).map_err(refuse)?;
-    let tpath = PathBuf::from(format!("/proc/self/fd/{}", target.as_raw_fd()));
-    let spath = format!("/proc/self/fd/{}", src.as_raw_fd());
-    mnt(Some(&spath), &tpath, None, MsFlags::MS_BIND, None)?;
-    // Remount the new mount (now on top of the destination) with the wanted flags.
-    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    if v.ro {
-        flags |= MsFlags::MS_RDONLY;
-    }
-    let mounted = PathBuf::from("/").join(rel);
-    mount(None::<&str>, &mounted, None::<&str>, flags, None::<&str>).ctx(|| format!("cannot remount volume {}", v.dest))?;
+    sys::move_mount(tree, &target)
+        .ctx(|| format!("cannot mount volume {} on {}", v.host.display(), v.dest))?;
     Ok(())
 }
 
 fn mask_paths() -> Result<()> {
     for p in MASKED {
         let p = Path::new(p);
-        let Ok(md) = fs::symlink_metadata(p) else { continue };
+        let Ok(md) = fs::symlink_metadata(p) else {
+            continue;
+        };
         if md.is_dir() {
-            mnt(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, Some("size=0"))?;
+            mnt(
+                Some("tmpfs"),
+                p,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                Some("size=0"),
+            )?;
         } else {
             mnt(Some("/dev/null"), p, None, MsFlags::MS_BIND, None)?;
         }
@@ -319,8 +499,17 @@ fn mask_paths() -> Result<()> {
         if fs::symlink_metadata(p).is_err() {
             continue;
         }
-        mnt(Some(&p.to_string_lossy()), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-        remount_ro(p, MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)?;
+        mnt(
+            Some(&p.to_string_lossy()),
+            p,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        remount_ro(
+            p,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        )?;
     }
     Ok(())
 }

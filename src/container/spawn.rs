@@ -62,13 +62,23 @@ impl Drop for Cleanup<'_> {
 pub fn run(store: &Store, cfg: Config) -> Result<i32> {
     if let Some(r) = &cfg.rootfs {
         if !r.is_dir() {
-            return Err(Error::invalid(format!("invalid --rootfs {}: not a directory", r.display())));
+            return Err(Error::invalid(format!(
+                "invalid --rootfs {}: not a directory",
+                r.display()
+            )));
         }
     }
     let dir = store.create(&cfg.name)?;
-    let mut guard = Cleanup { store, name: cfg.name.clone(), cgroups: None, init: None, armed: true };
+    let mut guard = Cleanup {
+        store,
+        name: cfg.name.clone(),
+        cgroups: None,
+        init: None,
+        armed: true,
+    };
     for d in ["merged", "upper", "work", "scratch"] {
-        std::fs::create_dir(dir.join(d)).ctx(|| format!("cannot create {}", dir.join(d).display()))?;
+        std::fs::create_dir(dir.join(d))
+            .ctx(|| format!("cannot create {}", dir.join(d).display()))?;
     }
     let mut st = State {
         name: cfg.name.clone(),
@@ -90,7 +100,11 @@ pub fn run(store: &Store, cfg: Config) -> Result<i32> {
     store.save(&st)?;
 
     let root = nix::unistd::geteuid().is_root();
-    let hier = if root || !cfg.limits.is_empty() { Some(Hierarchy::detect()?) } else { None };
+    let hier = if root || !cfg.limits.is_empty() {
+        Some(Hierarchy::detect()?)
+    } else {
+        None
+    };
     if let Some(h) = &hier {
         let rel = format!("{}/{}", cfg.cgroup_parent.trim_matches('/'), cfg.id);
         let needed = cfg.limits.controllers();
@@ -99,9 +113,9 @@ pub fn run(store: &Store, cfg: Config) -> Result<i32> {
         store.save(&st)?;
         guard.cgroups = Some(set.clone());
         set.create(h, &rel, &needed).map_err(|e| match e.errno() {
-            Some(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS) if !root => {
-                Error::failed(format!("limits need root or a delegated cgroup: {e}"))
-            }
+            Some(
+                nix::errno::Errno::EACCES | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS,
+            ) if !root => Error::failed(format!("limits need root or a delegated cgroup: {e}")),
             _ => e,
         })?;
         st.limits = cfg.limits.clone().with_default_swap(&set);
@@ -128,14 +142,23 @@ fn block_signals() -> Result<SignalFd> {
     }
     set.add(Signal::SIGCHLD);
     set.thread_block().ctx(|| "cannot block signals")?;
-    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ctx(|| "cannot create a signalfd")
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .ctx(|| "cannot create a signalfd")
 }
 
 /// Clone init into its namespaces and drive it through setup. Returns its PID, the channel and
 /// the PTY master (with a tty).
-fn launch(cfg: &Config, dir: &std::path::Path, hier: Option<&Hierarchy>, guard: &mut Cleanup) -> Result<(Pid, Channel, Option<OwnedFd>)> {
+fn launch(
+    cfg: &Config,
+    dir: &std::path::Path,
+    hier: Option<&Hierarchy>,
+    guard: &mut Cleanup,
+) -> Result<(Pid, Channel, Option<OwnedFd>)> {
     let (parent, child) = Channel::pair()?;
-    let mut flags = CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    let mut flags = CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC;
     if cfg.net == super::config::Net::None {
         flags |= CloneFlags::CLONE_NEWNET;
     }
@@ -146,7 +169,12 @@ fn launch(cfg: &Config, dir: &std::path::Path, hier: Option<&Hierarchy>, guard: 
         None => {
             drop(parent);
             let _ = SigSet::all().thread_block();
-            init::main(InitArgs { cfg, state_dir: dir, hier, chan: child })
+            init::main(InitArgs {
+                cfg,
+                state_dir: dir,
+                hier,
+                chan: child,
+            })
         }
         Some(pid) => pid,
     };
@@ -169,9 +197,17 @@ fn launch(cfg: &Config, dir: &std::path::Path, hier: Option<&Hierarchy>, guard: 
             }
             Some((Msg::Ready { .. }, _)) => break,
             Some((Msg::Fail { msg, code }, _)) => {
-                return Err(if code == 125 { Error::failed(msg) } else { Error::Exit { msg, code } });
+                return Err(if code == 125 {
+                    Error::failed(msg)
+                } else {
+                    Error::Exit { msg, code }
+                });
             }
-            Some((m, _)) => return Err(Error::failed(format!("unexpected message from the container's init: {m:?}"))),
+            Some((m, _)) => {
+                return Err(Error::failed(format!(
+                    "unexpected message from the container's init: {m:?}"
+                )))
+            }
             None => {
                 let why = match waitpid(pid, None) {
                     Ok(WaitStatus::Signaled(_, s, _)) => format!("killed by {s}"),
@@ -179,7 +215,9 @@ fn launch(cfg: &Config, dir: &std::path::Path, hier: Option<&Hierarchy>, guard: 
                     _ => "unknown status".into(),
                 };
                 guard.init = None;
-                return Err(Error::failed(format!("the container's init died during setup ({why})")));
+                return Err(Error::failed(format!(
+                    "the container's init died during setup ({why})"
+                )));
             }
         }
     }
@@ -190,9 +228,12 @@ fn launch(cfg: &Config, dir: &std::path::Path, hier: Option<&Hierarchy>, guard: 
 fn write_id_maps(pid: Pid) -> Result<()> {
     let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
     let base = PathBuf::from(format!("/proc/{pid}"));
-    std::fs::write(base.join("setgroups"), "deny").ctx(|| format!("cannot write /proc/{pid}/setgroups"))?;
-    std::fs::write(base.join("uid_map"), format!("0 {uid} 1")).ctx(|| format!("cannot write /proc/{pid}/uid_map"))?;
-    std::fs::write(base.join("gid_map"), format!("0 {gid} 1")).ctx(|| format!("cannot write /proc/{pid}/gid_map"))?;
+    std::fs::write(base.join("setgroups"), "deny")
+        .ctx(|| format!("cannot write /proc/{pid}/setgroups"))?;
+    std::fs::write(base.join("uid_map"), format!("0 {uid} 1"))
+        .ctx(|| format!("cannot write /proc/{pid}/uid_map"))?;
+    std::fs::write(base.join("gid_map"), format!("0 {gid} 1"))
+        .ctx(|| format!("cannot write /proc/{pid}/gid_map"))?;
     Ok(())
 }
 
@@ -209,7 +250,13 @@ fn record_running(store: &Store, st: &mut State, pid: Pid) -> Result<()> {
 }
 
 /// Forward signals, proxy the PTY, and wait for init. Returns the command's raw wait status.
-fn supervise(init: Pid, chan: &Channel, master: Option<OwnedFd>, sigs: &SignalFd, raw: Option<pty::RawMode>) -> i32 {
+fn supervise(
+    init: Pid,
+    chan: &Channel,
+    master: Option<OwnedFd>,
+    sigs: &SignalFd,
+    raw: Option<pty::RawMode>,
+) -> i32 {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut reported: Option<i32> = None;
@@ -237,8 +284,10 @@ fn supervise(init: Pid, chan: &Channel, master: Option<OwnedFd>, sigs: &SignalFd
         if poll(&mut fds, PollTimeout::NONE).is_err() {
             continue;
         }
-        let ready = |i: Option<usize>| i.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()));
-        let (sig_ready, c_ready, s_ready, m_ready) = (ready(Some(0)), ready(ci), ready(si), ready(mi));
+        let ready =
+            |i: Option<usize>| i.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()));
+        let (sig_ready, c_ready, s_ready, m_ready) =
+            (ready(Some(0)), ready(ci), ready(si), ready(mi));
         drop(fds);
         if m_ready {
             let m = master.as_ref().expect("master polled");
@@ -254,7 +303,9 @@ fn supervise(init: Pid, chan: &Channel, master: Option<OwnedFd>, sigs: &SignalFd
         }
         if s_ready {
             match nix::unistd::read(&stdin, &mut buf) {
-                Ok(0) | Err(nix::errno::Errno::EIO) | Err(nix::errno::Errno::EBADF) => stdin_open = false,
+                Ok(0) | Err(nix::errno::Errno::EIO) | Err(nix::errno::Errno::EBADF) => {
+                    stdin_open = false
+                }
                 Ok(n) => {
                     if let Some(m) = &master {
                         let _ = pty::write_all(m, &buf[..n]);
@@ -275,14 +326,14 @@ fn supervise(init: Pid, chan: &Channel, master: Option<OwnedFd>, sigs: &SignalFd
             while let Ok(Some(si)) = sigs.read_signal() {
                 let sig = Signal::try_from(si.ssi_signo as i32).ok();
                 match sig {
-                    Some(Signal::SIGCHLD) => {
-                        if let Ok(WaitStatus::Exited(_, c)) = waitpid(init, Some(WaitPidFlag::WNOHANG)) {
-                            done = Some(c << 8);
-                        } else if let Ok(WaitStatus::Signaled(_, s, _)) = waitpid(init, Some(WaitPidFlag::WNOHANG)) {
-                            done = Some(s as i32);
-                        }
+                    Some(Signal::SIGCHLD) => match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
+                        Ok(WaitStatus::Exited(_, c)) => done = Some(c << 8),
+                        Ok(WaitStatus::Signaled(_, s, _)) => done = Some(s as i32),
+                        _ => {}
+                    },
+                    Some(Signal::SIGWINCH) if master.is_some() => {
+                        pty::sync_winsize(master.as_ref().expect("master"))
                     }
-                    Some(Signal::SIGWINCH) if master.is_some() => pty::sync_winsize(master.as_ref().expect("master")),
                     Some(s) => {
                         let _ = kill(init, s);
                     }
@@ -296,7 +347,10 @@ fn supervise(init: Pid, chan: &Channel, master: Option<OwnedFd>, sigs: &SignalFd
     };
     // Drain what the command wrote last, and the exit report.
     if let (Some(m), true) = (&master, master_open) {
-        let _ = nix::fcntl::fcntl(m, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+        let _ = nix::fcntl::fcntl(
+            m,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
         while let Ok(n) = nix::unistd::read(m, &mut buf) {
             if n == 0 || pty::write_all(&stdout, &buf[..n]).is_err() {
                 break;
@@ -321,7 +375,11 @@ fn finish(store: &Store, cfg: &Config, mut st: State, status: i32) -> Result<i32
         return Ok(code);
     }
     if let Ok(_lock) = store.lock(&st.name) {
-        st.status = if oom && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL { Status::OomKilled } else { Status::Exited };
+        st.status = if oom && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL {
+            Status::OomKilled
+        } else {
+            Status::Exited
+        };
         if libc::WIFSIGNALED(status) {
             st.exit_signal = Some(libc::WTERMSIG(status));
         }
@@ -342,9 +400,16 @@ pub fn remove(store: &Store, st: &State) -> Result<()> {
 
 /// `-d`: a monitor process, detached from the caller's session, owns the container; the caller
 /// waits for its word that the command started, prints the name and returns.
-fn detach(store: &Store, cfg: Config, mut st: State, mut guard: Cleanup, hier: Option<Hierarchy>) -> Result<i32> {
-    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "cannot create a pipe")?;
-    let dir = store.dir(&cfg.name);
+fn detach(
+    store: &Store,
+    cfg: Config,
+    mut st: State,
+    mut guard: Cleanup,
+    hier: Option<Hierarchy>,
+) -> Result<i32> {
+    let (rd, wr) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "cannot create a pipe")?;
+    let dir = store.dir(&cfg.name)?;
     match sys::fork().ctx(|| "cannot fork the monitor")? {
         Some(_monitor) => {
             guard.armed = false;
@@ -366,7 +431,14 @@ fn detach(store: &Store, cfg: Config, mut st: State, mut guard: Cleanup, hier: O
                 }
                 Some((code, m)) => {
                     let code: i32 = code.parse().unwrap_or(125);
-                    Err(if code == 125 { Error::failed(m) } else { Error::Exit { msg: m.to_string(), code } })
+                    Err(if code == 125 {
+                        Error::failed(m)
+                    } else {
+                        Error::Exit {
+                            msg: m.to_string(),
+                            code,
+                        }
+                    })
                 }
                 None => Err(Error::failed("the container's monitor died during setup")),
             }
@@ -374,7 +446,10 @@ fn detach(store: &Store, cfg: Config, mut st: State, mut guard: Cleanup, hier: O
         None => {
             drop(rd);
             let _ = nix::unistd::setsid();
-            let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("log"));
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("log"));
             let devnull = std::fs::File::open("/dev/null");
             if let (Ok(log), Ok(null)) = (&log, &devnull) {
                 let _ = nix::unistd::dup2_stdin(null);

@@ -63,7 +63,7 @@ impl State {
             return;
         }
         let alive = match (self.pid, self.start_time) {
-            (Some(pid), Some(st)) => process::start_time(pid).ok() == Some(st),
+            (Some(pid), Some(st)) => process::is_running(pid, st),
             _ => false,
         };
         if !alive {
@@ -109,21 +109,30 @@ impl Store {
 
     fn ensure_root(&self) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
-        match fs::DirBuilder::new().recursive(true).mode(0o711).create(&self.root) {
+        match fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(&self.root)
+        {
             Ok(()) => Ok(()),
             Err(e) => Err(e).ctx(|| format!("cannot create state root {}", self.root.display())),
         }
     }
 
-    pub fn dir(&self, name: &str) -> PathBuf {
-        self.root.join(name)
+    /// The directory of container `name`. Every path the store builds comes from here, and a
+    /// name that is not a plain container name (`/`, `..`, empty) is refused: no caller can
+    /// reach outside the state root through a name.
+    pub fn dir(&self, name: &str) -> Result<PathBuf> {
+        crate::container::config::validate_name(name).map_err(|_| no_such(name))?;
+        Ok(self.root.join(name))
     }
 
     /// Reserve `name`: creating its directory is atomic, so of two runs with the same name at the
     /// same moment exactly one succeeds.
     pub fn create(&self, name: &str) -> Result<PathBuf> {
+        crate::container::config::validate_name(name)?;
         self.ensure_root()?;
-        let d = self.dir(name);
+        let d = self.dir(name)?;
         match fs::create_dir(&d) {
             Ok(()) => Ok(d),
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Err(Error::failed(format!(
@@ -135,33 +144,44 @@ impl Store {
 
     /// Lock a container's directory for a read-modify-write.
     pub fn lock(&self, name: &str) -> Result<Flock<fs::File>> {
-        let d = self.dir(name);
+        let d = self.dir(name)?;
         let f = fs::File::open(&d).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOENT) => no_such(name),
-            _ => Error::Io { what: format!("cannot open {}", d.display()), source: e },
+            _ => Error::Io {
+                what: format!("cannot open {}", d.display()),
+                source: e,
+            },
         })?;
-        Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Error::Os { what: format!("cannot lock {}", d.display()), errno: e })
+        Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Error::Os {
+            what: format!("cannot lock {}", d.display()),
+            errno: e,
+        })
     }
 
     pub fn load(&self, name: &str) -> Result<State> {
-        crate::container::config::validate_name(name).map_err(|_| no_such(name))?;
-        let p = self.dir(name).join("state.json");
+        let p = self.dir(name)?.join("state.json");
         let text = fs::read(&p).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOENT) => no_such(name),
-            _ => Error::Io { what: format!("cannot read {}", p.display()), source: e },
+            _ => Error::Io {
+                what: format!("cannot read {}", p.display()),
+                source: e,
+            },
         })?;
-        let mut st: State = serde_json::from_slice(&text).map_err(|e| Error::failed(format!("corrupt state file {}: {e}", p.display())))?;
+        let mut st: State = serde_json::from_slice(&text)
+            .map_err(|e| Error::failed(format!("corrupt state file {}: {e}", p.display())))?;
         st.refresh();
         Ok(st)
     }
 
     /// Write state.json atomically. Fails with ENOENT when the container was removed meanwhile.
     pub fn save(&self, st: &State) -> Result<()> {
-        let d = self.dir(&st.name);
+        let d = self.dir(&st.name)?;
         let tmp = d.join(format!(".state.json.{}", std::process::id()));
-        let body = serde_json::to_vec_pretty(st).map_err(|e| Error::failed(format!("cannot encode state: {e}")))?;
+        let body = serde_json::to_vec_pretty(st)
+            .map_err(|e| Error::failed(format!("cannot encode state: {e}")))?;
         fs::write(&tmp, body).ctx(|| format!("cannot write {}", tmp.display()))?;
-        fs::rename(&tmp, d.join("state.json")).ctx(|| format!("cannot write {}", d.join("state.json").display()))
+        fs::rename(&tmp, d.join("state.json"))
+            .ctx(|| format!("cannot write {}", d.join("state.json").display()))
     }
 
     /// Names of every container directory (including half-created ones without state.json).
@@ -169,7 +189,9 @@ impl Store {
         let rd = match fs::read_dir(&self.root) {
             Ok(r) => r,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(vec![]),
-            Err(e) => return Err(e).ctx(|| format!("cannot read state root {}", self.root.display())),
+            Err(e) => {
+                return Err(e).ctx(|| format!("cannot read state root {}", self.root.display()))
+            }
         };
         let mut v: Vec<String> = rd
             .filter_map(|e| e.ok())
@@ -183,11 +205,38 @@ impl Store {
 
     /// Remove a container's directory tree (upper dir included). Missing is fine.
     pub fn remove_dir(&self, name: &str) -> Result<()> {
-        let d = self.dir(name);
+        let d = self.dir(name)?;
+        // overlayfs leaves work/work with mode 000; in a user namespace it belongs to the
+        // caller, who can only empty it after making it accessible again.
+        open_up_dirs(&d);
         match fs::remove_dir_all(&d) {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
             Err(e) => Err(e).ctx(|| format!("cannot remove {}", d.display())),
+        }
+    }
+}
+
+/// Give the owner rwx on every directory below `d` (symlinks are never followed).
+fn open_up_dirs(d: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(md) = fs::symlink_metadata(d) else {
+        return;
+    };
+    if !md.is_dir() {
+        return;
+    }
+    if md.permissions().mode() & 0o700 != 0o700 {
+        let _ = fs::set_permissions(
+            d,
+            fs::Permissions::from_mode(md.permissions().mode() | 0o700),
+        );
+    }
+    if let Ok(rd) = fs::read_dir(d) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                open_up_dirs(&e.path());
+            }
         }
     }
 }
@@ -210,11 +259,19 @@ pub fn rfc3339(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 pub fn now_rfc3339() -> String {
-    let s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     rfc3339(s)
 }
 
@@ -244,7 +301,7 @@ mod tests {
     #[test]
     fn time_roundtrip() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_401_865), "2026-11-23T04:44:25Z");
+        assert_eq!(rfc3339(1_795_401_865), "2026-11-23T02:44:25Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         for t in [0, 951_782_400, 1_795_401_865, 4_102_444_800] {
             assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
@@ -260,9 +317,27 @@ mod tests {
         let e = s.create("a").unwrap_err().to_string();
         assert!(e.contains("'a' is already in use"), "{e}");
         assert_eq!(s.names().unwrap(), vec!["a"]);
-        assert!(s.load("a").unwrap_err().to_string().contains("no such container: a"));
-        assert!(s.load("../etc").unwrap_err().to_string().contains("no such container"));
+        assert!(s
+            .load("a")
+            .unwrap_err()
+            .to_string()
+            .contains("no such container: a"));
+        assert!(s
+            .load("../etc")
+            .unwrap_err()
+            .to_string()
+            .contains("no such container"));
         s.remove_dir("a").unwrap();
         s.remove_dir("a").unwrap();
+        // Names never reach outside the root: a sibling directory survives every call.
+        let outside = t.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        for bad in ["../outside", "..", ".", "", "a/../../outside", "/tmp"] {
+            assert!(s.dir(bad).is_err(), "{bad}");
+            assert!(s.remove_dir(bad).is_err(), "{bad}");
+            assert!(s.lock(bad).is_err(), "{bad}");
+            assert!(s.load(bad).is_err(), "{bad}");
+        }
+        assert!(outside.is_dir());
     }
 }

@@ -1,0 +1,122 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_nsk_global_optspecs
+    string join \n root= json color= h/help V/version
+end
+
+function __fish_nsk_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_nsk_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_nsk_using_subcommand
+    set -l cmd (__fish_nsk_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c nsk -n "__fish_nsk_needs_command" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_needs_command" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_needs_command" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_needs_command" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_needs_command" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "run" -d 'Start a container: new PID, UTS, mount, IPC, network and cgroup namespaces, limits, and an overlay root filesystem (the host\'s / read-only by default)'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "ps" -d 'List nsk\'s containers'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "stop" -d 'Stop a container: SIGTERM, then SIGKILL after a grace period'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "kill" -d 'Send a signal to a container\'s command'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "rm" -d 'Remove containers: cgroups, overlay directories and state'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "logs" -d 'Print the output of a detached container'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "generate" -d 'Write man pages and shell completions (used to refresh man/ and completions/)'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l rootfs -d 'Root filesystem directory, used read-only as the overlay\'s lower layer [default: a snapshot of the host\'s /, writes discarded]' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l name -d 'Container name, unique under the state root [default: the first 12 digits of the id]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l hostname -d 'Hostname inside the container [default: the name]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -s e -l env -d 'Set an environment variable (KEY=VAL; a bare KEY copies the caller\'s value)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -s w -l workdir -d 'Working directory inside the container (created if missing)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -s u -l user -d 'Run the command as USER[:GROUP], names or numbers from the container\'s /etc/passwd' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l net -d 'Network: none (a new namespace with lo up) or host' -r -f -a "none\t'A new network namespace with only the loopback interface, up'
+host\t'The host\'s network namespace'"
+complete -c nsk -n "__fish_nsk_using_subcommand run" -s v -l volume -d 'Bind-mount a host path (HOST:CONTAINER[:ro]); nosuid and nodev always' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l memory -d 'Memory limit (512k, 256M, 1.5G, max)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l memory-swap -d 'Memory plus swap limit, docker\'s meaning [default: twice --memory]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l cpus -d 'CPU limit as a number of CPUs (0.5, 2)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l pids -d 'Maximum number of processes' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l cgroup-parent -d 'Parent cgroup of the container\'s cgroups, from each hierarchy\'s root' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand run" -s t -l tty -d 'Give the command a PTY from the container\'s own devpts [default: when stdin is a terminal]'
+complete -c nsk -n "__fish_nsk_using_subcommand run" -s T -l no-tty -d 'Never allocate a PTY: the command gets the caller\'s stdin, stdout and stderr'
+complete -c nsk -n "__fish_nsk_using_subcommand run" -s d -l detach -d 'Run in the background: print the name and return; output goes to `nsk logs`'
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l rm -d 'Remove the container when its command exits'
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l userns -d 'Add a user namespace mapping the caller to root inside (lets a non-root user run)'
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l privileged -d 'Keep every capability and leave /proc and /sys paths unmasked'
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nsk -n "__fish_nsk_using_subcommand run" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand ps" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand ps" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand ps" -s a -l all -d 'Show every container, not only running ones'
+complete -c nsk -n "__fish_nsk_using_subcommand ps" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand ps" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_using_subcommand ps" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand stop" -s t -l time -d 'Seconds to wait after SIGTERM before SIGKILL' -r
+complete -c nsk -n "__fish_nsk_using_subcommand stop" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand stop" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand stop" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_using_subcommand stop" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand kill" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand kill" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand kill" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand kill" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_using_subcommand kill" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand rm" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand rm" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand rm" -s f -l force -d 'Kill running containers first, and ignore names that do not exist'
+complete -c nsk -n "__fish_nsk_using_subcommand rm" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand rm" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_using_subcommand rm" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand logs" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand logs" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand logs" -s f -l follow -d 'Keep printing new output until the container exits'
+complete -c nsk -n "__fish_nsk_using_subcommand logs" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand generate" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand generate" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand generate" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand generate" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_using_subcommand generate" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps stop kill rm logs generate help" -f -a "run" -d 'Start a container: new PID, UTS, mount, IPC, network and cgroup namespaces, limits, and an overlay root filesystem (the host\'s / read-only by default)'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps stop kill rm logs generate help" -f -a "ps" -d 'List nsk\'s containers'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps stop kill rm logs generate help" -f -a "stop" -d 'Stop a container: SIGTERM, then SIGKILL after a grace period'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps stop kill rm logs generate help" -f -a "kill" -d 'Send a signal to a container\'s command'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps stop kill rm logs generate help" -f -a "rm" -d 'Remove containers: cgroups, overlay directories and state'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps stop kill rm logs generate help" -f -a "logs" -d 'Print the output of a detached container'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps stop kill rm logs generate help" -f -a "generate" -d 'Write man pages and shell completions (used to refresh man/ and completions/)'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps stop kill rm logs generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

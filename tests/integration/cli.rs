@@ -1,0 +1,107 @@
+//! The command line itself: errors, exit codes, generated documentation.
+
+use crate::util::*;
+
+#[test]
+fn bad_input_gives_one_line_and_exit_125() {
+    let env = Env::new();
+    for (args, want) in [
+        (vec!["stop", "ghost"], "nsk: no such container: ghost\n"),
+        (vec!["logs", "ghost"], "nsk: no such container: ghost\n"),
+        (vec!["kill", "ghost"], "nsk: no such container: ghost\n"),
+    ] {
+        let o = env.nsk(&args);
+        assert_eq!((o.code, o.stderr.as_str()), (125, want), "{args:?}");
+    }
+    // A name that climbs out of the state root is refused by every verb. The target is a
+    // directory this test made next to the state root, never a host path.
+    let parent = tempfile::tempdir().unwrap();
+    let victim = parent.path().join("victim");
+    std::fs::create_dir_all(victim.join("upper")).unwrap();
+    let mut c = env.cmd();
+    c.env("NSK_ROOT", parent.path().join("state"));
+    std::fs::create_dir(parent.path().join("state")).unwrap();
+    for verb in [&["rm"][..], &["rm", "-f"], &["stop"], &["logs"], &["kill"]] {
+        let mut c = env.cmd();
+        let o: Out = c
+            .env("NSK_ROOT", parent.path().join("state"))
+            .args(verb)
+            .arg("../victim")
+            .output()
+            .unwrap()
+            .into();
+        assert!(
+            victim.join("upper").is_dir(),
+            "{verb:?} removed a directory outside the state root"
+        );
+        if verb != ["rm", "-f"] {
+            assert_eq!(
+                (o.code, o.stderr.as_str()),
+                (125, "nsk: no such container: ../victim\n"),
+                "{verb:?}"
+            );
+        }
+    }
+    let o = env.nsk(&["frobnicate"]);
+    assert_eq!(o.code, 125);
+    assert!(!o.stderr.contains("panicked"));
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let env = Env::new();
+    let o = env.nsk(&["run", "--help"]);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stdout.contains("128+N") && o.stdout.contains("125") && o.stdout.contains("127"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let env = Env::new();
+    for i in 0..3 {
+        env.run(&["--name", &format!("c{i}"), "--", "true"]);
+    }
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "NSK_ROOT={} {NSK} ps -a | head -c 1 >/dev/null; echo ${{PIPESTATUS:-ok}}",
+            env.root.path().display()
+        ))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).is_empty(), "{o:?}");
+}
+
+#[test]
+fn committed_man_pages_and_completions_are_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(NSK)
+        .arg("generate")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stale = vec![];
+    for sub in ["man", "completions"] {
+        let mut names: Vec<_> = std::fs::read_dir(dir.path().join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        for n in names {
+            let fresh = std::fs::read(dir.path().join(sub).join(&n)).unwrap();
+            let committed = std::fs::read(repo.join(sub).join(&n)).unwrap_or_default();
+            if fresh != committed {
+                stale.push(format!("{sub}/{}", n.to_string_lossy()));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale generated files (run: cargo run -- generate .): {stale:?}"
+    );
+}

@@ -1,0 +1,5 @@
+//! Integration tests: the real nsk binary against real namespaces and cgroups (as root).
+
+mod cli;
+mod run;
+mod util;

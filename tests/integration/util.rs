@@ -1,0 +1,305 @@
+//! Test harness: each test gets its own state root and cgroup parent, a shared busybox root
+//! filesystem built from Debian's busybox-static, and a teardown that removes (and checks)
+//! everything the test made.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+pub const NSK: &str = env!("CARGO_BIN_EXE_nsk");
+
+/// Tests need real namespaces and cgroups: without root they fail loudly, never skip.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the integration tests need root (namespaces, mounts, cgroups): run them as root"
+    );
+}
+
+/// A busybox root filesystem shared by all tests (read-only for them: nsk never writes it).
+pub fn rootfs() -> &'static Path {
+    static R: OnceLock<PathBuf> = OnceLock::new();
+    R.get_or_init(|| {
+        require_root();
+        // Under target/ (or NSK_TEST_TMPDIR), rebuilt by each run, so nothing lands in /tmp.
+        let base = std::env::var_os("NSK_TEST_TMPDIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+        let dir = base.join("busybox-rootfs");
+        build_rootfs(&dir);
+        dir
+    })
+}
+
+/// Build a busybox rootfs at `dir` (static busybox, applet symlinks, passwd, group).
+pub fn build_rootfs(dir: &Path) {
+    let bb = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+        .expect("busybox-static is not installed (apt-get install busybox-static)");
+    let _ = std::fs::remove_dir_all(dir);
+    for d in ["bin", "etc", "tmp", "root", "proc", "sys", "dev"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::copy(bb, dir.join("bin/busybox")).unwrap();
+    // Ask the original for its applets: executing the fresh copy races with forks in other
+    // test threads that still hold it open for writing (ETXTBSY).
+    let out = Command::new(bb).arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&out.stdout).lines() {
+        let _ = std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet));
+    }
+    std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nwww:x:33:33:www:/var/www:/bin/sh\n").unwrap();
+    std::fs::write(
+        dir.join("etc/group"),
+        "root:x:0:\nwww:x:33:\nnogroup:x:65534:\nadm:x:4:www\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("etc/hostname"), "rootfs\n").unwrap();
+}
+
+/// A digest of a directory tree (names, modes, sizes, symlink targets, file contents).
+pub fn tree_digest(dir: &Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("cd \"$1\" && find . -printf '%p %m %s %l\\n' | sort && find . -type f -exec md5sum {} + | sort")
+        .arg("sh")
+        .arg(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// One test's world: a state root and a cgroup parent of its own.
+pub struct Env {
+    pub root: tempfile::TempDir,
+    pub cgroup_parent: String,
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl From<Output> for Out {
+    fn from(o: Output) -> Out {
+        use std::os::unix::process::ExitStatusExt;
+        Out {
+            code: o
+                .status
+                .code()
+                .unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0)),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        require_root();
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        Env {
+            root: tempfile::Builder::new()
+                .prefix("nsk-test-state-")
+                .tempdir()
+                .unwrap(),
+            cgroup_parent: format!("nsk-test-{}-{n}", std::process::id()),
+        }
+    }
+
+    /// `nsk` with this test's state root.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(NSK);
+        c.env("NSK_ROOT", self.root.path())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Run nsk with `args` and collect its output.
+    pub fn nsk(&self, args: &[&str]) -> Out {
+        self.cmd().args(args).output().unwrap().into()
+    }
+
+    /// `nsk run` on the busybox rootfs and this test's cgroup parent, then `args`.
+    pub fn run_cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.cmd();
+        c.args(["run", "--rootfs"])
+            .arg(rootfs())
+            .args(["--cgroup-parent", &self.cgroup_parent])
+            .args(args);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        self.run_cmd(args).output().unwrap().into()
+    }
+
+    pub fn state(&self, name: &str) -> serde_json::Value {
+        let p = self.root.path().join(name).join("state.json");
+        serde_json::from_slice(
+            &std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        )
+        .unwrap()
+    }
+
+    pub fn pid(&self, name: &str) -> i32 {
+        self.state(name)["pid"].as_i64().expect("pid") as i32
+    }
+
+    /// The cgroup directory of container `name` that holds `controller`.
+    pub fn cgroup_dir(&self, name: &str, controller: &str) -> PathBuf {
+        let st = self.state(name);
+        let dirs = st["cgroups"]["dirs"].as_array().expect("cgroups").clone();
+        let v2 = st["cgroups"]["version"] == "v2";
+        dirs.iter()
+            .find(|d| {
+                let k = d["key"].as_str().unwrap();
+                if v2 {
+                    k == "unified"
+                } else {
+                    k.split(',').any(|c| c == controller)
+                }
+            })
+            .map(|d| PathBuf::from(d["path"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("no {controller} cgroup in {st}"))
+    }
+
+    /// Every cgroup directory under this test's parent, in any hierarchy.
+    pub fn leftover_cgroups(&self) -> Vec<PathBuf> {
+        let mut v = vec![];
+        for m in cgroup_mounts() {
+            let p = m.join(&self.cgroup_parent);
+            if p.exists() {
+                v.push(p);
+            }
+        }
+        v
+    }
+
+    /// Container directories left in the state root.
+    pub fn leftover_state(&self) -> Vec<String> {
+        std::fs::read_dir(self.root.path())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Mounts on the host that name this test's state root.
+    pub fn leftover_mounts(&self) -> Vec<String> {
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let root = self.root.path().to_string_lossy().into_owned();
+        mi.lines()
+            .filter(|l| l.contains(&root))
+            .map(String::from)
+            .collect()
+    }
+
+    pub fn assert_clean(&self) {
+        assert_eq!(
+            self.leftover_state(),
+            Vec::<String>::new(),
+            "state left behind"
+        );
+        assert_eq!(
+            self.leftover_cgroups(),
+            Vec::<PathBuf>::new(),
+            "cgroups left behind"
+        );
+        assert_eq!(
+            self.leftover_mounts(),
+            Vec::<String>::new(),
+            "mounts left behind"
+        );
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Remove every container this test made, then whatever cgroup dirs remain under its
+        // parent (only this test's, by name), so a failing test still leaves nothing behind.
+        let names = self.leftover_state();
+        if !names.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(names.iter().map(|s| s.as_str()));
+            let _ = self.nsk(&args);
+        }
+        for p in self.leftover_cgroups() {
+            let _ = remove_cgroup_tree(&p);
+        }
+    }
+}
+
+fn remove_cgroup_tree(p: &Path) -> std::io::Result<()> {
+    for e in std::fs::read_dir(p)?.flatten() {
+        if e.file_type()?.is_dir() {
+            remove_cgroup_tree(&e.path())?;
+        }
+    }
+    for _ in 0..50 {
+        match std::fs::remove_dir(p) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            r => return r,
+        }
+    }
+    Ok(())
+}
+
+/// Mount points of every cgroup hierarchy on this host.
+pub fn cgroup_mounts() -> Vec<PathBuf> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mi.lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split(' ').next()?;
+            (fstype == "cgroup" || fstype == "cgroup2")
+                .then(|| PathBuf::from(pre.split(' ').nth(4).unwrap()))
+        })
+        .collect()
+}
+
+pub fn is_cgroup_v2() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(" /sys/fs/cgroup ") && l.contains(" - cgroup2 "))
+}
+
+/// Poll `f` until it returns true or 10 s pass.
+pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+pub fn pid_alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+}
