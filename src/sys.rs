@@ -245,3 +245,54 @@ pub fn move_mount<F: AsFd, T: AsFd>(from: F, to: T) -> Result<(), Errno> {
     };
     Errno::result(r).map(drop)
 }
+
+/// clone3(2) with fork semantics, optionally straight into the cgroup v2 directory `cgroup`
+/// (CLONE_INTO_CGROUP): the child starts there, with no migration afterwards.
+pub fn clone3_fork<F: AsFd>(flags: CloneFlags, cgroup: Option<F>) -> Result<Option<Pid>, Errno> {
+    #[repr(C)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let mut args = CloneArgs {
+        flags: flags.bits() as u64,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: 0,
+    };
+    if let Some(cg) = &cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = cg.as_fd().as_raw_fd() as u64;
+    }
+    // SAFETY: with no stack given, clone3 duplicates the address space like fork(2); nsk is
+    // single-threaded here. `args` lives across the call and its size is passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match r {
+        -1 => Err(Errno::last()),
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
+}

@@ -323,14 +323,26 @@ fn same_value(wanted: &str, got: &str) -> bool {
 }
 
 impl CgroupSet {
-    /// The directories `rel` (e.g. "nsk/<id>") names in every hierarchy a container joins: all
-    /// v1 hierarchies plus the unified one on hybrid hosts, or the single v2 hierarchy. Nothing
-    /// is created: the caller records the paths first, so a crash cannot leak them.
+    /// The directories `rel` (e.g. "nsk/<id>") names in every hierarchy a container joins: on
+    /// v1 and hybrid hosts each v1 hierarchy with a resource controller (not `devices`, whose
+    /// rules nsk does not set, nor named ones like `name=systemd`); on v2 the one hierarchy.
+    /// Nothing is created: the caller records the paths first, so a crash cannot leak them.
     pub fn planned(h: &Hierarchy, rel: &str) -> CgroupSet {
         let rel = rel.trim_start_matches('/');
+        let joined = |m: &&Mount| match h.version {
+            Version::V2 => m.v2,
+            _ => {
+                !m.v2
+                    && !m
+                        .controllers
+                        .iter()
+                        .any(|c| c.starts_with("name=") || c == "devices")
+            }
+        };
         let dirs = h
             .mounts
             .iter()
+            .filter(joined)
             .map(|m| Dir {
                 key: m.key(),
                 path: m.mountpoint.join(rel),
@@ -360,28 +372,28 @@ impl CgroupSet {
                 )));
             }
         }
-        for m in &h.mounts {
-            let path = m.mountpoint.join(rel);
+        for d in &self.dirs {
+            let Some(m) = h.mounts.iter().find(|m| m.key() == d.key) else {
+                continue;
+            };
             match m.v2 {
-                // On a hybrid host the limits live on v1; the unified mount is only joined.
-                true if h.version == Version::V2 => {
-                    v2::prepare_parents(&m.mountpoint, rel, needed)?
-                }
-                true => v2::prepare_parents(&m.mountpoint, rel, &[])?,
+                true => v2::prepare_parents(&m.mountpoint, rel, needed)?,
                 false => v1::prepare_parents(m, rel)?,
             }
-            match fs::create_dir(&path) {
+            match fs::create_dir(&d.path) {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
                     return Err(Error::failed(format!(
                         "cgroup {} already exists",
-                        path.display()
+                        d.path.display()
                     )))
                 }
-                Err(e) => return Err(e).ctx(|| format!("cannot create cgroup {}", path.display())),
+                Err(e) => {
+                    return Err(e).ctx(|| format!("cannot create cgroup {}", d.path.display()))
+                }
             }
             if !m.v2 && m.controllers.iter().any(|c| c == "cpuset") {
-                v1::init_cpuset(&path)?;
+                v1::init_cpuset(&d.path)?;
             }
         }
         Ok(())
@@ -395,6 +407,56 @@ impl CgroupSet {
                 .ctx(|| format!("cannot move {pid} into {}", f.display()))?;
         }
         Ok(())
+    }
+
+    /// Handles to join the v1 hierarchies later, from anywhere: for each v1 directory, its
+    /// hierarchy's root (opened now, while the host's cgroupfs is reachable) and the path of
+    /// the `tasks` file below it. `rel` is the path the set was planned with.
+    pub fn v1_join_handles(&self, rel: &str) -> Result<Vec<(std::os::fd::OwnedFd, PathBuf)>> {
+        let rel = rel.trim_matches('/');
+        let depth = rel.split('/').filter(|c| !c.is_empty()).count();
+        let mut v = vec![];
+        for d in self.dirs.iter().filter(|d| d.key != "unified") {
+            let root = d.path.ancestors().nth(depth).unwrap_or(&d.path);
+            let fd = nix::fcntl::open(
+                root,
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ctx(|| format!("cannot open {}", root.display()))?;
+            v.push((fd, Path::new(rel).join("tasks")));
+        }
+        Ok(v)
+    }
+}
+
+/// Move the calling single-threaded process into v1 cgroups by writing "0" to their `tasks`
+/// files. The kernel moves a task that moves itself without taking the global threadgroup
+/// lock, whose RCU grace period makes a `cgroup.procs` write take milliseconds.
+pub fn join_self_v1(handles: &[(std::os::fd::OwnedFd, PathBuf)]) -> Result<()> {
+    use nix::fcntl::OFlag;
+    for (root, tasks) in handles {
+        let fd = nix::fcntl::openat(
+            root,
+            tasks.as_path(),
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| format!("cannot open cgroup file {}", tasks.display()))?;
+        nix::unistd::write(&fd, b"0").ctx(|| format!("cannot join cgroup {}", tasks.display()))?;
+    }
+    Ok(())
+}
+
+impl CgroupSet {
+    /// The cgroup2 directory of the set, if any (pure v2, or the unified mount of a hybrid host).
+    pub fn v2_dir(&self) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|d| d.key == "unified")
+            .map(|d| d.path.as_path())
     }
 
     /// The directory holding `controller`'s files.
@@ -559,6 +621,14 @@ mod tests {
         assert_eq!(h.mount_for("cpuset").unwrap().key(), "cpuset");
         assert_eq!(h.mounts[5].key(), "name=systemd");
         assert_eq!(h.mounts[6].key(), "unified");
+        let set = CgroupSet::planned(&h, "nsk/abc");
+        let keys: Vec<&str> = set.dirs.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(keys, ["cpu", "cpuacct", "cpuset", "memory", "pids"]);
+        assert_eq!(
+            set.dir_for("memory").unwrap(),
+            Path::new("/sys/fs/cgroup/memory/nsk/abc")
+        );
+        assert_eq!(set.v2_dir(), None);
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub struct InitArgs<'a> {
     pub cfg: &'a Config,
     pub state_dir: &'a Path,
     pub hier: Option<&'a Hierarchy>,
+    /// v1 cgroups to join (made by the parent while init builds its filesystem).
+    pub join_v1: Option<&'a crate::cgroup::CgroupSet>,
+    /// The path the cgroups were planned with, below each hierarchy's root.
+    pub cgroup_rel: &'a str,
     pub chan: Channel,
 }
 
@@ -47,6 +51,16 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
             .ctx(|| "cannot set the parent-death signal")
             .map_err(fail)?;
     }
+    // Handles to the v1 hierarchies, opened while the host's cgroupfs is still reachable.
+    let join = match a.join_v1 {
+        Some(cg) => cg.v1_join_handles(a.cgroup_rel).map_err(fail)?,
+        None => vec![],
+    };
+    // Without a user namespace the filesystem is built at once; with one, the parent must
+    // write the id maps first.
+    if !cfg.userns {
+        build(cfg, a).map_err(fail)?;
+    }
     match a.chan.recv().map_err(fail)? {
         Some((Msg::Go, _)) => {}
         _ => sys::exit_now(125), // the parent gave up
@@ -58,21 +72,18 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
         nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .ctx(|| "cannot become uid 0 in the user namespace")
             .map_err(fail)?;
+        build(cfg, a).map_err(fail)?;
     }
-    // The cgroup namespace is created here, after the parent moved us into our cgroups, so
-    // that they are its root.
+    crate::cgroup::join_self_v1(&join).map_err(fail)?;
+    drop(join);
+    // The cgroup namespace is created here, after we joined our cgroups, so
+    // that they are its root; the container's view of cgroupfs is mounted inside it.
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
         .ctx(|| "cannot create a cgroup namespace")
         .map_err(fail)?;
-    nix::unistd::sethostname(&cfg.hostname)
-        .ctx(|| format!("cannot set hostname {}", cfg.hostname))
-        .map_err(fail)?;
-    if cfg.net == super::config::Net::None {
-        sys::loopback_up()
-            .ctx(|| "cannot bring lo up")
-            .map_err(fail)?;
+    if let Some(h) = a.hier {
+        rootfs::mount_cgroupfs(h);
     }
-    rootfs::setup(cfg, a.state_dir, a.hier).map_err(fail)?;
     // Nothing inside may ptrace us or open our /proc files (our exe is the host's nsk binary).
     sys::set_dumpable(false)
         .ctx(|| "cannot make init non-dumpable")
@@ -129,6 +140,16 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
         .send(&Msg::Ready { pid: cmd.as_raw() }, None)
         .map_err(fail)?;
     Ok(cmd)
+}
+
+/// Hostname, loopback, and the root filesystem.
+fn build(cfg: &Config, a: &InitArgs) -> Result<()> {
+    nix::unistd::sethostname(&cfg.hostname)
+        .ctx(|| format!("cannot set hostname {}", cfg.hostname))?;
+    if cfg.net == super::config::Net::None {
+        sys::loopback_up().ctx(|| "cannot bring lo up")?;
+    }
+    rootfs::setup(cfg, a.state_dir)
 }
 
 /// Allocate a PTY from the container's own devpts, send the master to the host side, and keep

@@ -96,7 +96,7 @@ fn open_path(p: &Path) -> Result<OwnedFd> {
 
 /// Build the root filesystem and pivot into it. Runs in the container's init, in its new mount
 /// namespace, before the command starts. `state_dir` is the container's directory on the host.
-pub fn setup(cfg: &Config, state_dir: &Path, hier: Option<&Hierarchy>) -> Result<()> {
+pub fn setup(cfg: &Config, state_dir: &Path) -> Result<()> {
     mnt(
         None,
         Path::new("/"),
@@ -104,7 +104,9 @@ pub fn setup(cfg: &Config, state_dir: &Path, hier: Option<&Hierarchy>) -> Result
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None,
     )?;
-    let merged = state_dir.join("merged");
+    // The overlay goes on the state directory itself: in this mount namespace it then hides the
+    // upper and work dirs (already resolved by the mount), and no mount point is needed.
+    let merged = state_dir.to_path_buf();
     mount_overlay(cfg, state_dir, &merged)?;
 
     let mut handles = HostHandles {
@@ -181,9 +183,6 @@ pub fn setup(cfg: &Config, state_dir: &Path, hier: Option<&Hierarchy>) -> Result
 
     // From here on only the container's own tree is reachable.
     setup_dev(cfg, &handles)?;
-    if let Some(h) = hier {
-        mount_cgroupfs(h);
-    }
     for (v, is_dir, tree) in &handles.volumes {
         bind_volume(v, *is_dir, tree)?;
     }
@@ -359,8 +358,9 @@ fn setup_dev(cfg: &Config, h: &HostHandles) -> Result<()> {
 }
 
 /// The container's own view of its cgroups, read-only (tools and runtimes size themselves from
-/// it). Best effort: a user namespace may not mount v1 hierarchies.
-fn mount_cgroupfs(h: &Hierarchy) {
+/// it), mounted from inside the container's cgroup namespace. Best effort: a user namespace may
+/// not mount v1 hierarchies.
+pub fn mount_cgroupfs(h: &Hierarchy) {
     let base = Path::new("/sys/fs/cgroup");
     let ro = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
     if h.version == Version::V2 {

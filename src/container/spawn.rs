@@ -5,7 +5,7 @@
 use super::config::Config;
 use super::init::{self, InitArgs};
 use super::state::{now_rfc3339, State, Status, Store};
-use crate::cgroup::{CgroupSet, Hierarchy};
+use crate::cgroup::{CgroupSet, Hierarchy, Version};
 use crate::channel::{Channel, Msg};
 use crate::error::{Context, Error, Result};
 use crate::{process, pty, sys};
@@ -76,10 +76,25 @@ pub fn run(store: &Store, cfg: Config) -> Result<i32> {
         init: None,
         armed: true,
     };
-    for d in ["merged", "upper", "work", "scratch"] {
+    // The overlay is mounted on the state directory itself (in the container's mount namespace
+    // only); its upper and work dirs live inside it, or on a tmpfs for the host snapshot.
+    let subdirs: &[&str] = if cfg.rootfs.is_some() {
+        &["upper", "work"]
+    } else {
+        &["scratch"]
+    };
+    for d in subdirs {
         std::fs::create_dir(dir.join(d))
             .ctx(|| format!("cannot create {}", dir.join(d).display()))?;
     }
+    let root = nix::unistd::geteuid().is_root();
+    let hier = if root || !cfg.limits.is_empty() {
+        Some(Hierarchy::detect()?)
+    } else {
+        None
+    };
+    let rel = format!("{}/{}", cfg.cgroup_parent.trim_matches('/'), cfg.id);
+    // The cgroup paths are recorded before anything is created, so a crash cannot leak them.
     let mut st = State {
         name: cfg.name.clone(),
         id: cfg.id.clone(),
@@ -90,7 +105,7 @@ pub fn run(store: &Store, cfg: Config) -> Result<i32> {
         exit_code: None,
         exit_signal: None,
         rootfs: cfg.rootfs.clone(),
-        cgroups: None,
+        cgroups: hier.as_ref().map(|h| CgroupSet::planned(h, &rel)),
         namespaces: Default::default(),
         limits: cfg.limits.clone(),
         command: cfg.command.clone(),
@@ -98,41 +113,45 @@ pub fn run(store: &Store, cfg: Config) -> Result<i32> {
         detached: cfg.detach,
     };
     store.save(&st)?;
-
-    let root = nix::unistd::geteuid().is_root();
-    let hier = if root || !cfg.limits.is_empty() {
-        Some(Hierarchy::detect()?)
-    } else {
-        None
-    };
-    if let Some(h) = &hier {
-        let rel = format!("{}/{}", cfg.cgroup_parent.trim_matches('/'), cfg.id);
-        let needed = cfg.limits.controllers();
-        let set = CgroupSet::planned(h, &rel);
-        st.cgroups = Some(set.clone());
-        store.save(&st)?;
-        guard.cgroups = Some(set.clone());
-        set.create(h, &rel, &needed).map_err(|e| match e.errno() {
-            Some(
-                nix::errno::Errno::EACCES | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS,
-            ) if !root => Error::failed(format!("limits need root or a delegated cgroup: {e}")),
-            _ => e,
-        })?;
-        st.limits = cfg.limits.clone().with_default_swap(&set);
-        set.apply(&set.plan(&st.limits)?)?;
-        store.save(&st)?;
-    }
+    guard.cgroups = st.cgroups.clone();
+    let cg = hier.as_ref().map(|h| CgroupPlan {
+        hier: h,
+        rel: &rel,
+        root,
+    });
 
     if cfg.detach {
-        return detach(store, cfg, st, guard, hier);
+        return detach(store, cfg, st, guard, cg);
     }
     let sigs = block_signals()?;
-    let (init_pid, chan, master) = launch(&cfg, &dir, hier.as_ref(), &mut guard)?;
+    let (init_pid, chan, master) = launch(&cfg, &dir, cg, &mut st, &mut guard)?;
     record_running(store, &mut st, init_pid)?;
     guard.armed = false;
     let raw = pty::RawMode::stdin();
     let status = supervise(init_pid, &chan, master, &sigs, raw.ok().flatten());
     finish(store, &cfg, st, status)
+}
+
+/// Where the container's cgroups go.
+#[derive(Clone, Copy)]
+struct CgroupPlan<'a> {
+    hier: &'a Hierarchy,
+    rel: &'a str,
+    root: bool,
+}
+
+/// Create the container's cgroups and write its limits (read back), recording the limits as
+/// applied (with docker's default swap).
+fn setup_cgroups(cfg: &Config, p: CgroupPlan, set: &CgroupSet, st: &mut State) -> Result<()> {
+    set.create(p.hier, p.rel, &cfg.limits.controllers())
+        .map_err(|e| match e.errno() {
+            Some(
+                nix::errno::Errno::EACCES | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS,
+            ) if !p.root => Error::failed(format!("limits need root or a delegated cgroup: {e}")),
+            _ => e,
+        })?;
+    st.limits = cfg.limits.clone().with_default_swap(set);
+    set.apply(&set.plan(&st.limits)?)
 }
 
 fn block_signals() -> Result<SignalFd> {
@@ -148,10 +167,15 @@ fn block_signals() -> Result<SignalFd> {
 
 /// Clone init into its namespaces and drive it through setup. Returns its PID, the channel and
 /// the PTY master (with a tty).
+///
+/// On cgroup v2 the cgroup is made (with its limits) first and init is cloned straight into it.
+/// On v1 init starts at once and builds its filesystem while the cgroups are made here; it then
+/// joins them itself, before the command starts.
 fn launch(
     cfg: &Config,
     dir: &std::path::Path,
-    hier: Option<&Hierarchy>,
+    cg: Option<CgroupPlan>,
+    st: &mut State,
     guard: &mut Cleanup,
 ) -> Result<(Pid, Channel, Option<OwnedFd>)> {
     let (parent, child) = Channel::pair()?;
@@ -165,14 +189,42 @@ fn launch(
     if cfg.userns {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
-    let pid = match sys::clone_fork(flags).ctx(|| "cannot create the container's namespaces")? {
+    let set = guard.cgroups.clone();
+    let v2 = set.as_ref().is_some_and(|s| s.version == Version::V2);
+    let mut v2_fd = None;
+    if let (Some(p), Some(set), true) = (cg, &set, v2) {
+        setup_cgroups(cfg, p, set, st)?;
+        let d = set.v2_dir().expect("a v2 set has a unified directory");
+        v2_fd = Some(
+            nix::fcntl::open(
+                d,
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ctx(|| format!("cannot open {}", d.display()))?,
+        );
+    }
+    let mut into_v2 = v2_fd.is_some();
+    let forked = match sys::clone3_fork(flags, v2_fd.as_ref()) {
+        Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::E2BIG | nix::errno::Errno::EINVAL) => {
+            into_v2 = false;
+            sys::clone_fork(flags)
+        }
+        r => r,
+    };
+    let pid = match forked.ctx(|| "cannot create the container's namespaces")? {
         None => {
             drop(parent);
             let _ = SigSet::all().thread_block();
+            let join_v1 = set.as_ref().filter(|_| !v2);
             init::main(InitArgs {
                 cfg,
                 state_dir: dir,
-                hier,
+                hier: cg.map(|c| c.hier),
+                join_v1,
+                cgroup_rel: cg.map_or("", |c| c.rel),
                 chan: child,
             })
         }
@@ -183,8 +235,10 @@ fn launch(
     if cfg.userns {
         write_id_maps(pid)?;
     }
-    if let Some(cg) = &guard.cgroups {
-        cg.attach(pid.as_raw())?;
+    match (cg, &set) {
+        (Some(p), Some(set)) if !v2 => setup_cgroups(cfg, p, set, st)?,
+        (Some(_), Some(set)) if !into_v2 => set.attach(pid.as_raw())?,
+        _ => {}
     }
     parent.send(&Msg::Go, None)?;
     let mut master = None;
@@ -405,7 +459,7 @@ fn detach(
     cfg: Config,
     mut st: State,
     mut guard: Cleanup,
-    hier: Option<Hierarchy>,
+    cg: Option<CgroupPlan>,
 ) -> Result<i32> {
     let (rd, wr) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "cannot create a pipe")?;
@@ -457,7 +511,7 @@ fn detach(
                 let _ = nix::unistd::dup2_stderr(log);
             }
             let started = block_signals().and_then(|sigs| {
-                let (pid, chan, _) = launch(&cfg, &dir, hier.as_ref(), &mut guard)?;
+                let (pid, chan, _) = launch(&cfg, &dir, cg, &mut st, &mut guard)?;
                 record_running(store, &mut st, pid)?;
                 Ok((sigs, pid, chan))
             });
