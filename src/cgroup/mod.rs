@@ -698,4 +698,188 @@ mod tests {
             .to_string()
             .contains("at least --memory 2M"));
     }
+
+    fn fixture(files: &[(&str, &str, &str)]) -> (tempfile::TempDir, Vec<Dir>) {
+        let t = tempfile::tempdir().unwrap();
+        let mut dirs: Vec<Dir> = vec![];
+        for (key, file, value) in files {
+            let d = t.path().join(key.replace(',', "_"));
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join(file), format!("{value}\n")).unwrap();
+            if !dirs.iter().any(|x| x.key == *key) {
+                dirs.push(Dir {
+                    key: key.to_string(),
+                    path: d,
+                });
+            }
+        }
+        (t, dirs)
+    }
+
+    fn read(d: &[Dir], key: &str, file: &str) -> String {
+        let dir = &d.iter().find(|x| x.key == key).unwrap().path;
+        fs::read_to_string(dir.join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    const UNLIMITED_V1: &str = "9223372036854771712";
+
+    fn run_limits() -> Limits {
+        Limits {
+            memory: Some(Limit::Value(256 << 20)),
+            memory_swap: Some(Limit::Value(512 << 20)),
+            cpu_quota_us: Some(Limit::Value(50_000)),
+            cpu_period_us: Some(100_000),
+            pids: Some(Limit::Value(50)),
+        }
+    }
+
+    #[test]
+    fn v2_plan_and_apply_on_a_fixture_tree() {
+        let (_t, dirs) = fixture(&[
+            ("unified", "memory.max", "max"),
+            ("unified", "memory.swap.max", "max"),
+            ("unified", "cpu.max", "max 100000"),
+            ("unified", "pids.max", "max"),
+        ]);
+        let set = CgroupSet {
+            version: Version::V2,
+            dirs,
+        };
+        let w = set.plan(&run_limits()).unwrap();
+        let got: Vec<(&str, &str)> = w.iter().map(|w| (w.file, w.value.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("memory.max", "268435456"),
+                ("memory.swap.max", "268435456"),
+                ("cpu.max", "50000 100000"),
+                ("pids.max", "50")
+            ],
+            "docker's memory-swap is memory plus swap: v2 swap.max gets the difference"
+        );
+        set.apply(&w).unwrap();
+        assert_eq!(read(&set.dirs, "unified", "cpu.max"), "50000 100000");
+        assert_eq!(read(&set.dirs, "unified", "memory.swap.max"), "268435456");
+        let w = set
+            .plan(&Limits {
+                memory: Some(Limit::Max),
+                memory_swap: Some(Limit::Max),
+                pids: Some(Limit::Max),
+                ..Default::default()
+            })
+            .unwrap();
+        set.apply(&w).unwrap();
+        assert_eq!(read(&set.dirs, "unified", "memory.max"), "max");
+        assert_eq!(read(&set.dirs, "unified", "pids.max"), "max");
+    }
+
+    #[test]
+    fn v1_plan_orders_memory_and_memsw() {
+        let (_t, dirs) = fixture(&[
+            ("memory", "memory.limit_in_bytes", UNLIMITED_V1),
+            ("memory", "memory.memsw.limit_in_bytes", UNLIMITED_V1),
+            ("cpu,cpuacct", "cpu.cfs_period_us", "100000"),
+            ("cpu,cpuacct", "cpu.cfs_quota_us", "-1"),
+            ("pids", "pids.max", "max"),
+        ]);
+        let set = CgroupSet {
+            version: Version::V1,
+            dirs,
+        };
+        // Lowering from unlimited: memory first, then memory+swap.
+        let w = set.plan(&run_limits()).unwrap();
+        let files: Vec<&str> = w.iter().map(|w| w.file).collect();
+        assert_eq!(
+            files,
+            [
+                "memory.limit_in_bytes",
+                "memory.memsw.limit_in_bytes",
+                "cpu.cfs_period_us",
+                "cpu.cfs_quota_us",
+                "pids.max"
+            ]
+        );
+        set.apply(&w).unwrap();
+        assert_eq!(
+            read(&set.dirs, "memory", "memory.memsw.limit_in_bytes"),
+            "536870912"
+        );
+        assert_eq!(read(&set.dirs, "cpu,cpuacct", "cpu.cfs_quota_us"), "50000");
+        // Raising memory above the current memory+swap: memory+swap must go first.
+        let up = Limits {
+            memory: Some(Limit::Value(1 << 30)),
+            memory_swap: Some(Limit::Value(2 << 30)),
+            ..Default::default()
+        };
+        let files: Vec<&str> = set.plan(&up).unwrap().iter().map(|w| w.file).collect();
+        assert_eq!(
+            files,
+            ["memory.memsw.limit_in_bytes", "memory.limit_in_bytes"]
+        );
+        // Unlimited is -1 on v1.
+        let w = set
+            .plan(&Limits {
+                cpu_quota_us: Some(Limit::Max),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(w[1].value, "-1");
+    }
+
+    #[test]
+    fn a_failed_write_rolls_back_the_ones_before_it() {
+        let (_t, dirs) = fixture(&[
+            ("unified", "memory.max", "max"),
+            ("unified", "cpu.max", "max 100000"),
+        ]);
+        // pids.max is a directory here: writing it fails after memory.max and cpu.max.
+        fs::create_dir(dirs[0].path.join("pids.max")).unwrap();
+        let set = CgroupSet {
+            version: Version::V2,
+            dirs,
+        };
+        let w = set
+            .plan(&Limits {
+                memory: Some(Limit::Value(1 << 20)),
+                cpu_quota_us: Some(Limit::Value(20_000)),
+                cpu_period_us: Some(100_000),
+                pids: Some(Limit::Value(9)),
+                ..Default::default()
+            })
+            .unwrap();
+        let e = set.apply(&w).unwrap_err().to_string();
+        assert!(e.contains("pids.max"), "{e}");
+        assert_eq!(read(&set.dirs, "unified", "memory.max"), "max");
+        assert_eq!(read(&set.dirs, "unified", "cpu.max"), "max 100000");
+    }
+
+    #[test]
+    fn swap_limits_need_swap_accounting() {
+        let (_t, dirs) = fixture(&[("memory", "memory.limit_in_bytes", UNLIMITED_V1)]);
+        let set = CgroupSet {
+            version: Version::V1,
+            dirs,
+        };
+        assert!(!set.supports_swap_limit());
+        let l = Limits {
+            memory: Some(Limit::Value(1 << 20)),
+            ..Default::default()
+        }
+        .with_default_swap(&set);
+        assert_eq!(
+            l.memory_swap, None,
+            "no default swap limit where swap is not accounted"
+        );
+        let e = set
+            .plan(&Limits {
+                memory: Some(Limit::Value(1 << 20)),
+                memory_swap: Some(Limit::Value(2 << 20)),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("swap accounting is off"), "{e}");
+    }
 }

@@ -1,5 +1,6 @@
 //! Integration tests: the real nsk binary against real namespaces and cgroups (as root).
 
+mod cgroup;
 mod cli;
 mod run;
 mod util;

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Benchmark nsk against its peers in one interleaved run (this kind of VM drifts by +-30%
+# between series, so only ratios measured side by side mean anything). As root.
+#
+#   bench/run.sh            start-to-exit of busybox /bin/true with a 256M memory limit:
+#                           nsk run --rm vs crun run vs runc run, plus unshare+chroot as a floor
+#   ROUNDS=10 RUNS=5        rounds, and runs of each command per round (order alternates)
+#
+# Prints per-command medians over all runs, the median of the per-round nsk/peer ratios, and
+# nsk's peak RSS (GNU time). Needs hyperfine, python3, busybox-static; runc and crun are used
+# when installed (crun in a private mount namespace without the cgroup2 mount on hybrid hosts,
+# where it refuses to run otherwise).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root" >&2; exit 1; }
+for c in hyperfine python3; do command -v $c >/dev/null || { echo "bench/run.sh: needs $c" >&2; exit 1; }; done
+ROUNDS=${ROUNDS:-10}
+RUNS=${RUNS:-5}
+
+cargo build --release --locked -q
+NSK=$PWD/target/x86_64-unknown-linux-gnu/release/nsk
+W=$(mktemp -d /tmp/nsk-bench.XXXXXX)
+cleanup() {
+	command -v runc >/dev/null && runc delete -f nskbench >/dev/null 2>&1 || true
+	for d in /sys/fs/cgroup/*/nsk-bench /sys/fs/cgroup/nsk-bench; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+	done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+# Root filesystem: static busybox and its applets.
+R=$W/rootfs
+mkdir -p "$R/bin" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp"
+cp /bin/busybox "$R/bin/busybox"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$R/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$R/etc/passwd"
+echo 'root:x:0:' > "$R/etc/group"
+
+# OCI bundle for runc and crun: same namespaces as nsk run, 256M memory limit.
+B=$W/bundle
+mkdir -p "$B"
+if command -v runc >/dev/null; then
+	(cd "$B" && runc spec)
+	python3 - "$B/config.json" "$R" <<'PY'
+import json, sys
+p, root = sys.argv[1], sys.argv[2]
+c = json.load(open(p))
+c["root"] = {"path": root, "readonly": True}
+c["process"]["args"] = ["/bin/true"]
+c["process"]["terminal"] = False
+c["linux"]["resources"] = {"memory": {"limit": 256 << 20}}
+c["linux"]["cgroupsPath"] = "/nsk-bench/peer"
+json.dump(c, open(p, "w"))
+PY
+fi
+legacy() { unshare --mount --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"' sh "$@"; }
+view=
+if [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then view=legacy; fi
+
+names=() cmds=()
+add() { names+=("$1"); cmds+=("$2"); }
+add nsk "$NSK --root $W/state run --rm --cgroup-parent nsk-bench --rootfs $R --memory 256M -- /bin/true"
+command -v crun >/dev/null && add crun "${view:+unshare --mount --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun --root $W/crun run -b $B nskbench'}${view:-crun --root $W/crun run -b $B nskbench}"
+command -v runc >/dev/null && add runc "runc --root $W/runc run -b $B nskbench"
+add unshare "unshare --pid --fork --uts --mount --ipc --net chroot $R /bin/true"
+
+echo "== start-to-exit of /bin/true with a 256M memory limit: ${names[*]} (rounds $ROUNDS x $RUNS runs, interleaved)"
+for r in $(seq "$ROUNDS"); do
+	args=()
+	order=$(seq 0 $((${#names[@]} - 1)))
+	[ $((r % 2)) = 0 ] && order=$(echo "$order" | tac)
+	for i in $order; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+	if ! hyperfine --shell=sh --style none --warmup 1 --runs "$RUNS" --export-json "$W/r$r.json" "${args[@]}" >/dev/null 2>"$W/err"; then
+		echo "hyperfine failed: $(tail -3 "$W/err")" >&2
+		exit 1
+	fi
+done
+python3 - "$W" "$ROUNDS" "${names[@]}" <<'PY'
+import json, sys, statistics as st
+d, rounds, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+alltimes = {n: [] for n in names}; ratios = {n: [] for n in names if n != "nsk"}
+for r in range(1, rounds + 1):
+    res = {x["command"]: x["times"] for x in json.load(open(f"{d}/r{r}.json"))["results"]}
+    for n in names: alltimes[n] += res[n]
+    for n in ratios: ratios[n].append(st.median(res["nsk"]) / st.median(res[n]))
+for n in names:
+    t = alltimes[n]
+    print(f"  {n:<8} median {st.median(t)*1e3:7.2f} ms  (min {min(t)*1e3:.2f}, max {max(t)*1e3:.2f}, n={len(t)})")
+for n, rs in ratios.items():
+    print(f"  nsk/{n:<7} {st.median(rs):5.2f}x  (per-round {min(rs):.2f}..{max(rs):.2f})")
+PY
+if [ -x /usr/bin/time ]; then
+	rss=$(for i in 1 2 3 4 5; do /usr/bin/time -f %M "$NSK" --root "$W/state" run --rm --cgroup-parent nsk-bench --rootfs "$R" --memory 256M -- /bin/true 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 3p)
+	echo "  nsk peak RSS (median of 5): ${rss} KiB"
+fi

@@ -1,0 +1,68 @@
+//! The cgroup module against the real kernel. The cgroup v2 code runs here on whatever cgroup2
+//! mount the host has (a pure v2 root, or the unified mount of a hybrid host); the full v2 pass
+//! with limits runs in the v2 guest (tests/run.sh).
+
+use crate::util::*;
+use nsk::cgroup::{CgroupSet, Hierarchy, Version};
+
+#[test]
+fn cgroup2_directories_and_clone_into_cgroup() {
+    require_root();
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let h = Hierarchy::from_mountinfo(&mi).expect("no cgroup hierarchy");
+    let m = h
+        .mounts
+        .iter()
+        .find(|m| m.v2)
+        .expect("this host has no cgroup2 mount")
+        .clone();
+    let h2 = Hierarchy {
+        version: Version::V2,
+        mounts: vec![m.clone()],
+    };
+    let parent = format!("nsk-test-{}-v2", std::process::id());
+    let rel = format!("{parent}/leaf");
+    let set = CgroupSet::planned(&h2, &rel);
+    assert_eq!(set.v2_dir().unwrap(), m.mountpoint.join(&rel));
+    set.create(&h2, &rel, &[]).unwrap();
+    // Every controller the parent is offered is enabled for its children.
+    let offered =
+        std::fs::read_to_string(m.mountpoint.join(&parent).join("cgroup.controllers")).unwrap();
+    let enabled =
+        std::fs::read_to_string(m.mountpoint.join(&parent).join("cgroup.subtree_control")).unwrap();
+    assert_eq!(
+        offered.split_whitespace().collect::<Vec<_>>(),
+        enabled.split_whitespace().collect::<Vec<_>>()
+    );
+    // A second create of the same leaf is refused, not merged.
+    assert!(set
+        .create(&h2, &rel, &[])
+        .unwrap_err()
+        .to_string()
+        .contains("already exists"));
+    set.create(&h2, &rel, &[]).ok();
+
+    let dir = nix::fcntl::open(
+        set.v2_dir().unwrap(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .unwrap();
+    let child = match nsk::sys::clone3_fork(nix::sched::CloneFlags::empty(), Some(&dir)).unwrap() {
+        None => {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            nsk::sys::exit_now(0)
+        }
+        Some(pid) => pid,
+    };
+    let cg = std::fs::read_to_string(format!("/proc/{child}/cgroup")).unwrap();
+    let _ = nix::sys::signal::kill(child, nix::sys::signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(child, None);
+    assert!(cg.lines().any(|l| l == format!("0::/{rel}")), "{cg}");
+    let procs = std::fs::read_to_string(set.v2_dir().unwrap().join("cgroup.procs")).unwrap();
+    assert_eq!(procs, "");
+    set.remove().unwrap();
+    set.remove().unwrap(); // idempotent
+    set.remove_empty_parents();
+    assert!(!m.mountpoint.join(&parent).exists());
+}
