@@ -22,6 +22,9 @@ _nsk() {
             nsk,help)
                 cmd="nsk__subcmd__help"
                 ;;
+            nsk,inspect)
+                cmd="nsk__subcmd__inspect"
+                ;;
             nsk,kill)
                 cmd="nsk__subcmd__kill"
                 ;;
@@ -45,6 +48,9 @@ _nsk() {
                 ;;
             nsk__subcmd__help,help)
                 cmd="nsk__subcmd__help__subcmd__help"
+                ;;
+            nsk__subcmd__help,inspect)
+                cmd="nsk__subcmd__help__subcmd__inspect"
                 ;;
             nsk__subcmd__help,kill)
                 cmd="nsk__subcmd__help__subcmd__kill"
@@ -71,7 +77,7 @@ _nsk() {
 
     case "${cmd}" in
         nsk)
-            opts="-h -V --root --json --color --help --version run ps stop kill rm logs generate help"
+            opts="-h -V --root --json --color --help --version run ps inspect stop kill rm logs generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -115,7 +121,7 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__help)
-            opts="run ps stop kill rm logs generate help"
+            opts="run ps inspect stop kill rm logs generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -143,6 +149,20 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__help__subcmd__inspect)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -233,6 +253,28 @@ _nsk() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__inspect)
+            opts="-h -V --root --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

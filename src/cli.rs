@@ -47,8 +47,10 @@ pub enum Command {
     /// overlay root filesystem (the host's / read-only by default)
     #[command(after_help = EXIT_CODES)]
     Run(Box<RunArgs>),
-    /// List nsk's containers
+    /// List nsk's containers; with --all, every group of isolated processes on the host
     Ps(PsArgs),
+    /// Show the namespaces, cgroups, credentials and network of any process or container
+    Inspect(InspectArgs),
     /// Stop a container: SIGTERM, then SIGKILL after a grace period
     Stop(StopArgs),
     /// Send a signal to a container's command
@@ -141,9 +143,19 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
-    /// Show every container, not only running ones
-    #[arg(short = 'a', long)]
+    /// Also show nsk containers that are not running
+    #[arg(short = 'a')]
     pub all: bool,
+    /// Every group of isolated processes on the host (any runtime), one row per container
+    #[arg(long = "all")]
+    pub host: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A PID, an nsk container name, or a container id (or a unique prefix of 4+ characters) of
+    /// docker, containerd, CRI-O, Podman, runc or Kubernetes
+    pub target: String,
 }
 
 #[derive(Debug, Args)]

@@ -7,10 +7,14 @@ pub mod cli;
 pub mod cmd;
 pub mod container;
 pub mod error;
+pub mod inspect;
+pub mod ns;
 pub mod output;
 pub mod process;
 pub mod pty;
+pub mod runtime;
 pub mod sys;
+pub mod target;
 pub mod units;
 
 use clap::Parser;
@@ -38,6 +42,7 @@ pub fn main_with_args() -> i32 {
     let r = match cli.cmd {
         Command::Run(a) => cmd::run::run(&ctx, *a),
         Command::Ps(a) => cmd::ps::ps(&ctx, a),
+        Command::Inspect(a) => cmd::inspect::inspect(&ctx, a),
         Command::Stop(a) => cmd::lifecycle::stop(&ctx, a),
         Command::Kill(a) => cmd::lifecycle::kill(&ctx, a),
         Command::Rm(a) => cmd::lifecycle::rm(&ctx, a),

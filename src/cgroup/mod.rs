@@ -2,6 +2,7 @@
 //! directories, and typed limits written in kernel units through one interface with a v1 and a
 //! v2 implementation. Every function takes paths, so unit tests run on fixture trees.
 
+pub mod report;
 mod v1;
 mod v2;
 
@@ -595,7 +596,7 @@ pub fn parse_keyed(text: &str, key: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub const HYBRID: &str = "\

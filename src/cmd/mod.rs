@@ -1,6 +1,7 @@
 //! One module per verb: arguments → library call → rendering.
 
 pub mod generate;
+pub mod inspect;
 pub mod lifecycle;
 pub mod logs;
 pub mod ps;

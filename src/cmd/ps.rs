@@ -12,6 +12,9 @@ enum Row {
 }
 
 pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
+    if a.host {
+        return host(ctx);
+    }
     let mut rows = vec![];
     for name in ctx.store.names()? {
         match ctx.store.load(&name) {
@@ -90,6 +93,65 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
             "NAME", "PID", "STATUS", "CREATED", "ROOTFS", "COMMAND", "LIMITS",
         ],
         table_rows,
+    ));
+    Ok(0)
+}
+
+/// `nsk ps --all`: every group of isolated processes on the host.
+fn host(ctx: &Ctx) -> Result<i32> {
+    let groups = crate::inspect::host_groups(&ctx.store)?;
+    if ctx.json {
+        output::print_json(&serde_json::to_value(&groups).unwrap_or_default());
+        return Ok(0);
+    }
+    let rows = groups
+        .iter()
+        .map(|g| {
+            let container = match &g.container {
+                Some(c) => format!(
+                    "{} {}",
+                    c.runtime,
+                    c.name
+                        .clone()
+                        .unwrap_or_else(|| c.id.chars().take(12).collect())
+                ),
+                None => "-".into(),
+            };
+            let mem = match (g.memory_current, g.memory_max) {
+                (Some(c), Some(m)) => format!(
+                    "{} / {}",
+                    crate::units::format_size(c),
+                    crate::units::format_size(m)
+                ),
+                (Some(c), None) => format!("{} / max", crate::units::format_size(c)),
+                _ => "-".into(),
+            };
+            let mut cmd = g.command.join(" ");
+            if cmd.chars().count() > 40 {
+                cmd = cmd.chars().take(39).collect::<String>() + "…";
+            }
+            vec![
+                container,
+                g.pid.to_string(),
+                g.nprocs.to_string(),
+                g.isolated.join(","),
+                g.cgroup.clone().unwrap_or_else(|| "-".into()),
+                mem,
+                cmd,
+            ]
+        })
+        .collect();
+    output::print(&output::table(
+        &[
+            "CONTAINER",
+            "PID",
+            "NPROCS",
+            "ISOLATED",
+            "CGROUP",
+            "MEMORY",
+            "COMMAND",
+        ],
+        rows,
     ));
     Ok(0)
 }

@@ -2,5 +2,6 @@
 
 mod cgroup;
 mod cli;
+mod inspect;
 mod run;
 mod util;

@@ -1,0 +1,236 @@
+use super::Ctx;
+use crate::cli::InspectArgs;
+use crate::error::{Error, Result};
+use crate::inspect::{self, Inspection};
+use crate::output;
+use crate::units::format_size;
+
+pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32> {
+    let t = crate::target::resolve(&ctx.store, &a.target)
+        .map_err(|e| Error::failed(format!("cannot inspect {}: {e}", a.target)))?;
+    let i = inspect::inspect(&ctx.store, &t)
+        .map_err(|e| Error::failed(format!("cannot inspect {}: {e}", a.target)))?;
+    if ctx.json {
+        output::print_json(&serde_json::to_value(&i).unwrap_or_default());
+    } else {
+        output::print(&render(&i, ctx.color));
+    }
+    Ok(0)
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(|| "-".into(), |x| x.to_string())
+}
+
+fn size(v: Option<u64>) -> String {
+    v.map_or_else(|| "max".into(), format_size)
+}
+
+fn kv(rows: Vec<(&str, String)>) -> String {
+    output::table(
+        &["", ""],
+        rows.into_iter()
+            .map(|(k, v)| vec![k.to_string(), v])
+            .collect(),
+    )
+    .lines()
+    .skip(1)
+    .map(|l| format!("  {l}\n"))
+    .collect()
+}
+
+pub fn render(i: &Inspection, color: bool) -> String {
+    let mut s = String::new();
+    let title = |t: &str| output::paint(t, 1, color) + "\n";
+    s += &title(&format!("PROCESS {}", i.pid));
+    let ids = |x: &Option<inspect::Ids>| {
+        x.as_ref().map_or("-".into(), |x| {
+            format!("{} (effective {})", x.real, x.effective)
+        })
+    };
+    let mut rows = vec![
+        (
+            "command",
+            if i.cmdline.is_empty() {
+                format!("[{}]", opt(&i.comm))
+            } else {
+                i.cmdline.join(" ")
+            },
+        ),
+        ("ppid", opt(&i.ppid)),
+        (
+            "nspid",
+            i.nspid
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(" → "),
+        ),
+        ("state", opt(&i.state)),
+        ("exe", opt(&i.exe)),
+        ("uid", ids(&i.uid)),
+        ("gid", ids(&i.gid)),
+        (
+            "uid map",
+            i.uid_map
+                .iter()
+                .map(|m| format!("{} {} {}", m[0], m[1], m[2]))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        ("cwd", opt(&i.cwd)),
+        ("root", opt(&i.root)),
+        ("seccomp", opt(&i.seccomp)),
+        ("no_new_privs", opt(&i.no_new_privs)),
+    ];
+    if let Some(c) = &i.capabilities {
+        let short = |v: &Vec<String>| {
+            if v.len() >= 40 {
+                "all".to_string()
+            } else if v.is_empty() {
+                "none".into()
+            } else {
+                v.iter()
+                    .map(|c| c.trim_start_matches("CAP_").to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+        };
+        rows.push(("caps", short(&c.effective)));
+        rows.push(("bounding", short(&c.bounding)));
+    }
+    if i.kernel_thread {
+        rows.push(("kind", "kernel thread".into()));
+    }
+    s += &kv(rows);
+    if let Some(c) = &i.container {
+        s += &title("CONTAINER");
+        s += &kv(vec![
+            ("runtime", c.runtime.clone()),
+            ("id", c.id.clone()),
+            ("name", opt(&c.name)),
+            ("pod uid", opt(&c.pod_uid)),
+        ]);
+    }
+    s += &title("NAMESPACES");
+    let rows = i
+        .namespaces
+        .iter()
+        .map(|(k, n)| {
+            vec![
+                k.clone(),
+                n.inode.to_string(),
+                if n.isolated {
+                    output::paint("isolated", 33, color)
+                } else {
+                    "host".into()
+                },
+                n.processes.to_string(),
+            ]
+        })
+        .collect();
+    s += &output::table(&["KIND", "INODE", "", "PROCS"], rows)
+        .lines()
+        .map(|l| format!("  {l}\n"))
+        .collect::<String>();
+    if let Some(c) = &i.cgroup {
+        s += &title(&format!("CGROUP {}", c.version.map_or("-", |v| v.as_str())));
+        let l = &c.limits;
+        let u = &c.usage;
+        let mut rows = vec![
+            (
+                "path",
+                c.paths
+                    .get("memory")
+                    .or_else(|| c.paths.get("unified"))
+                    .cloned()
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            (
+                "memory",
+                format!(
+                    "{} / {}",
+                    u.memory_current.map_or("-".into(), format_size),
+                    size(l.memory_max)
+                ),
+            ),
+            ("memory+swap", size(l.memory_swap_max)),
+            ("cpus", l.cpus.map_or("max".into(), |c| c.to_string())),
+            (
+                "pids",
+                format!(
+                    "{} / {}",
+                    opt(&u.pids_current),
+                    l.pids_max.map_or("max".into(), |p| p.to_string())
+                ),
+            ),
+            (
+                "cpu time",
+                u.cpu_usage_usec
+                    .map_or("-".into(), |us| format!("{:.2}s", us as f64 / 1e6)),
+            ),
+        ];
+        if let Some(p) = u.memory_peak {
+            rows.push(("memory peak", format_size(p)));
+        }
+        if let Some(c) = &l.cpuset_cpus {
+            rows.push(("cpuset", c.clone()));
+        }
+        if !c.events.is_empty() {
+            rows.push((
+                "events",
+                c.events
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ));
+        }
+        for (res, p) in &c.pressure {
+            if let Some(some) = p.get("some") {
+                rows.push((
+                    "pressure",
+                    format!(
+                        "{res} some avg10={}",
+                        some.get("avg10").copied().unwrap_or(0.0)
+                    ),
+                ));
+            }
+        }
+        s += &kv(rows);
+    }
+    if let Some(n) = &i.network {
+        s += &title(&format!("NETWORK (hostname {})", opt(&i.hostname)));
+        let rows = n
+            .iter()
+            .map(|f| vec![f.name.clone(), f.state.clone(), f.addresses.join(" ")])
+            .collect();
+        s += &output::table(&["IFACE", "STATE", "ADDRESSES"], rows)
+            .lines()
+            .map(|l| format!("  {l}\n"))
+            .collect::<String>();
+    }
+    if let Some(m) = &i.mounts {
+        s += &title("MOUNTS");
+        let mut rows = vec![("count", m.count.to_string())];
+        if let Some(r) = &m.root {
+            rows.push(("root", format!("{} ({})", r.fstype, r.source)));
+            if !r.lower.is_empty() {
+                rows.push(("lower", r.lower.join(":")));
+            }
+            if let Some(u) = &r.upper {
+                rows.push(("upper", u.clone()));
+            }
+        }
+        s += &kv(rows);
+    }
+    if !i.unreadable.is_empty() {
+        s += &title("UNREADABLE");
+        s += &kv(i
+            .unreadable
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect());
+    }
+    s
+}

@@ -1,0 +1,643 @@
+//! Everything the kernel says about one process: identity, credentials, namespaces (and who
+//! shares them), cgroups, network, hostname and mounts. Each part that cannot be read is named
+//! in `unreadable` with the reason; the rest is still reported.
+
+use crate::cgroup::{report, Hierarchy};
+use crate::container::state::Store;
+use crate::error::{errno_text, Result};
+use crate::ns::{self, KINDS};
+use crate::runtime::Identity;
+use crate::target::Target;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fs;
+
+#[derive(Debug, Serialize)]
+pub struct Ids {
+    pub real: u32,
+    pub effective: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Caps {
+    pub effective: Vec<String>,
+    pub bounding: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NsInfo {
+    pub inode: u64,
+    /// Differs from the namespace nsk itself runs in.
+    pub isolated: bool,
+    /// How many processes on the host are in it.
+    pub processes: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Iface {
+    pub name: String,
+    pub state: String,
+    pub addresses: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RootMount {
+    pub fstype: String,
+    pub source: String,
+    pub lower: Vec<String>,
+    pub upper: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Mounts {
+    pub count: usize,
+    pub root: Option<RootMount>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Inspection {
+    pub pid: i32,
+    pub ppid: Option<i32>,
+    pub nspid: Vec<i32>,
+    pub cmdline: Vec<String>,
+    pub comm: Option<String>,
+    pub exe: Option<String>,
+    pub state: Option<String>,
+    pub kernel_thread: bool,
+    pub uid: Option<Ids>,
+    pub gid: Option<Ids>,
+    pub uid_map: Vec<[u64; 3]>,
+    pub gid_map: Vec<[u64; 3]>,
+    pub capabilities: Option<Caps>,
+    pub seccomp: Option<String>,
+    pub no_new_privs: Option<bool>,
+    pub cwd: Option<String>,
+    pub root: Option<String>,
+    pub container: Option<Identity>,
+    pub namespaces: BTreeMap<String, NsInfo>,
+    pub cgroup: Option<report::Report>,
+    pub network: Option<Vec<Iface>>,
+    pub hostname: Option<String>,
+    pub mounts: Option<Mounts>,
+    pub unreadable: BTreeMap<String, String>,
+}
+
+fn why(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => errno_text(nix::errno::Errno::from_raw(n)),
+        None => e.to_string(),
+    }
+}
+
+fn proc_why(e: &procfs::ProcError) -> String {
+    match e {
+        procfs::ProcError::PermissionDenied(_) => "permission denied".into(),
+        procfs::ProcError::NotFound(_) => {
+            "no such file or directory (the process may have exited)".into()
+        }
+        procfs::ProcError::Io(e, _) => why(e),
+        e => e.to_string(),
+    }
+}
+
+/// Capability names for a bitmask.
+pub fn cap_names(mask: u64) -> Vec<String> {
+    let mut v: Vec<(u8, String)> = caps::all()
+        .into_iter()
+        .filter(|c| mask & c.bitmask() != 0)
+        .map(|c| (c.index(), c.to_string()))
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, n)| n).collect()
+}
+
+fn parse_id_map(text: &str) -> Vec<[u64; 3]> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (f.len() == 3).then(|| [f[0], f[1], f[2]])
+        })
+        .collect()
+}
+
+/// The root mount of a mountinfo (the entry whose mount point is "/", last one wins) and the
+/// number of mounts.
+pub fn parse_mounts(mountinfo: &str) -> Mounts {
+    let mut root = None;
+    let mut count = 0;
+    for line in mountinfo.lines() {
+        count += 1;
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        if pre.split(' ').nth(4) != Some("/") {
+            continue;
+        }
+        let post: Vec<&str> = post.split(' ').collect();
+        let opts = post.get(2).copied().unwrap_or("");
+        let opt = |k: &str| {
+            opts.split(',')
+                .find_map(|o| o.strip_prefix(k))
+                .map(String::from)
+        };
+        root = Some(RootMount {
+            fstype: post.first().copied().unwrap_or("").into(),
+            source: post.get(1).copied().unwrap_or("").into(),
+            lower: opt("lowerdir=")
+                .map(|l| l.split(':').map(String::from).collect())
+                .unwrap_or_default(),
+            upper: opt("upperdir="),
+        });
+    }
+    Mounts { count, root }
+}
+
+/// Count, for each namespace inode of interest, the processes on the host that are in it.
+fn count_sharers(want: &[(usize, u64)]) -> Vec<usize> {
+    let mut counts = vec![0; want.len()];
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return counts;
+    };
+    let mut buf = [0u8; 64];
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        for (i, (k, ino)) in want.iter().enumerate() {
+            if ns::read_inode(&format!("/proc/{pid}/ns/{}", KINDS[*k].name), &mut buf) == Some(*ino)
+            {
+                counts[i] += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// Interfaces and hostname, read from inside the target's network and UTS namespaces by a
+/// forked child (nsk itself never changes namespace).
+fn net_and_hostname(pid: i32) -> std::result::Result<(Vec<Iface>, String), String> {
+    use std::io::Read;
+    let open = |k: &str| fs::File::open(format!("/proc/{pid}/ns/{k}")).map_err(|e| why(&e));
+    let (net, uts) = (open("net")?, open("uts")?);
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(errno_text)?;
+    match crate::sys::fork().map_err(errno_text)? {
+        None => {
+            drop(r);
+            let out = (|| -> std::result::Result<serde_json::Value, String> {
+                nix::sched::setns(&net, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(errno_text)?;
+                nix::sched::setns(&uts, nix::sched::CloneFlags::CLONE_NEWUTS)
+                    .map_err(errno_text)?;
+                let host = nix::unistd::gethostname()
+                    .map_err(errno_text)?
+                    .to_string_lossy()
+                    .into_owned();
+                let mut ifs: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+                for a in nix::ifaddrs::getifaddrs().map_err(errno_text)? {
+                    let up = a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP);
+                    let e = ifs
+                        .entry(a.interface_name.clone())
+                        .or_insert_with(|| ((if up { "up" } else { "down" }).into(), vec![]));
+                    let addr = a.address.as_ref().and_then(|s| {
+                        if let Some(v4) = s.as_sockaddr_in() {
+                            let bits = a
+                                .netmask
+                                .as_ref()
+                                .and_then(|m| m.as_sockaddr_in())
+                                .map(|m| u32::from(m.ip()).count_ones())
+                                .unwrap_or(32);
+                            Some(format!("{}/{bits}", v4.ip()))
+                        } else if let Some(v6) = s.as_sockaddr_in6() {
+                            let bits = a
+                                .netmask
+                                .as_ref()
+                                .and_then(|m| m.as_sockaddr_in6())
+                                .map(|m| u128::from(m.ip()).count_ones())
+                                .unwrap_or(128);
+                            Some(format!("{}/{bits}", v6.ip()))
+                        } else {
+                            None
+                        }
+                    });
+                    e.1.extend(addr);
+                }
+                Ok(serde_json::json!({"hostname": host, "ifs": ifs}))
+            })();
+            let v = match out {
+                Ok(v) => v,
+                Err(e) => serde_json::json!({"error": e}),
+            };
+            let _ = nix::unistd::write(&w, v.to_string().as_bytes());
+            crate::sys::exit_now(0)
+        }
+        Some(child) => {
+            drop(w);
+            let mut s = String::new();
+            let _ = fs::File::from(r).read_to_string(&mut s);
+            let _ = nix::sys::wait::waitpid(child, None);
+            let v: serde_json::Value =
+                serde_json::from_str(&s).map_err(|_| "the namespace reader failed".to_string())?;
+            if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+                return Err(e.to_string());
+            }
+            let host = v["hostname"].as_str().unwrap_or("").to_string();
+            let mut ifs = vec![];
+            if let Some(m) = v["ifs"].as_object() {
+                for (name, val) in m {
+                    ifs.push(Iface {
+                        name: name.clone(),
+                        state: val[0].as_str().unwrap_or("").into(),
+                        addresses: val[1]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|x| x.as_str().map(String::from))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    });
+                }
+            }
+            Ok((ifs, host))
+        }
+    }
+}
+
+/// Inspect a pinned target.
+pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
+    let pid = t.pid;
+    let mut un: BTreeMap<String, String> = BTreeMap::new();
+    let proc_ =
+        procfs::process::Process::new(pid).map_err(|e| crate::process::proc_error(pid, e))?;
+    let stat = proc_.stat().ok();
+    let status = match proc_.status() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            un.insert("status".into(), proc_why(&e));
+            None
+        }
+    };
+    let kernel_thread = stat.as_ref().is_some_and(|s| s.flags & 0x0020_0000 != 0);
+    let cmdline = proc_.cmdline().unwrap_or_default();
+    let mut path_of = |what: &str, r: procfs::ProcResult<std::path::PathBuf>| match r {
+        Ok(p) => Some(p.display().to_string()),
+        Err(e) => {
+            if !kernel_thread {
+                un.insert(what.into(), proc_why(&e));
+            }
+            None
+        }
+    };
+    let exe = path_of("exe", proc_.exe());
+    let cwd = path_of("cwd", proc_.cwd());
+    let root = path_of("root", proc_.root());
+    let map = |f: &str, un: &mut BTreeMap<String, String>| match fs::read_to_string(format!(
+        "/proc/{pid}/{f}"
+    )) {
+        Ok(t) => parse_id_map(&t),
+        Err(e) => {
+            un.insert(f.into(), why(&e));
+            vec![]
+        }
+    };
+    let uid_map = map("uid_map", &mut un);
+    let gid_map = map("gid_map", &mut un);
+
+    // Namespaces, compared with nsk's own, and how many processes share each.
+    let own = ns::inodes(std::process::id() as i32);
+    let theirs = ns::inodes(pid);
+    let mut want = vec![];
+    for (i, k) in KINDS.iter().enumerate() {
+        match theirs[i] {
+            Some(ino) => want.push((i, ino)),
+            None => {
+                if std::path::Path::new(&format!("/proc/self/ns/{}", k.name)).exists() {
+                    let e = fs::read_link(format!("/proc/{pid}/ns/{}", k.name))
+                        .err()
+                        .map(|e| why(&e))
+                        .unwrap_or_else(|| "unreadable".into());
+                    un.insert(format!("namespaces.{}", k.name), e);
+                }
+            }
+        }
+    }
+    let counts = count_sharers(&want);
+    let mut namespaces = BTreeMap::new();
+    for ((i, ino), n) in want.iter().zip(counts) {
+        namespaces.insert(
+            KINDS[*i].name.to_string(),
+            NsInfo {
+                inode: *ino,
+                isolated: own[*i] != Some(*ino),
+                processes: n,
+            },
+        );
+    }
+
+    let cgroup = match (
+        Hierarchy::detect(),
+        fs::read_to_string(format!("/proc/{pid}/cgroup")),
+    ) {
+        (Ok(h), Ok(text)) if !kernel_thread => {
+            let (set, paths) = report::of_process(&h, &text);
+            Some(report::read(&set, paths))
+        }
+        (_, Err(e)) => {
+            un.insert("cgroup".into(), why(&e));
+            None
+        }
+        (Err(e), _) => {
+            un.insert("cgroup".into(), e.to_string());
+            None
+        }
+        _ => None,
+    };
+    let (network, hostname) = if kernel_thread {
+        (None, None)
+    } else {
+        match net_and_hostname(pid) {
+            Ok((n, h)) => (Some(n), Some(h)),
+            Err(e) => {
+                un.insert("network".into(), e);
+                (None, None)
+            }
+        }
+    };
+    let mounts = match fs::read_to_string(format!("/proc/{pid}/mountinfo")) {
+        Ok(t) if !kernel_thread => Some(parse_mounts(&t)),
+        Ok(_) => None,
+        Err(e) => {
+            un.insert("mounts".into(), why(&e));
+            None
+        }
+    };
+    if !t.still_alive() {
+        un.insert("process".into(), "exited while it was inspected".into());
+    }
+    let container = t
+        .identity
+        .clone()
+        .or_else(|| crate::target::identify(store, pid));
+    Ok(Inspection {
+        pid,
+        ppid: stat.as_ref().map(|s| s.ppid),
+        nspid: status
+            .as_ref()
+            .and_then(|s| s.nspid.clone())
+            .unwrap_or_else(|| vec![pid]),
+        cmdline,
+        comm: stat.as_ref().map(|s| s.comm.clone()),
+        exe,
+        state: stat.as_ref().map(|s| s.state.to_string()),
+        kernel_thread,
+        uid: status.as_ref().map(|s| Ids {
+            real: s.ruid,
+            effective: s.euid,
+        }),
+        gid: status.as_ref().map(|s| Ids {
+            real: s.rgid,
+            effective: s.egid,
+        }),
+        uid_map,
+        gid_map,
+        capabilities: status.as_ref().map(|s| Caps {
+            effective: cap_names(s.capeff),
+            bounding: cap_names(s.capbnd.unwrap_or(0)),
+        }),
+        seccomp: status.as_ref().and_then(|s| s.seccomp).map(|m| match m {
+            0 => "disabled".into(),
+            1 => "strict".into(),
+            2 => "filter".into(),
+            n => n.to_string(),
+        }),
+        no_new_privs: status.as_ref().and_then(|s| s.nonewprivs).map(|v| v != 0),
+        cwd,
+        root,
+        container,
+        namespaces,
+        cgroup,
+        network,
+        hostname,
+        mounts,
+        unreadable: un,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_names() {
+        assert_eq!(cap_names(0), Vec::<String>::new());
+        assert_eq!(cap_names(1 | 1 << 21), vec!["CAP_CHOWN", "CAP_SYS_ADMIN"]);
+    }
+
+    #[test]
+    fn id_maps() {
+        assert_eq!(
+            parse_id_map("         0          0 4294967295\n"),
+            vec![[0, 0, 4294967295]]
+        );
+        assert_eq!(
+            parse_id_map("0 1000 1\n1 100000 65536\n"),
+            vec![[0, 1000, 1], [1, 100000, 65536]]
+        );
+    }
+
+    #[test]
+    fn overlay_root_mount() {
+        let mi = "\
+100 90 0:50 / / rw,relatime - overlay overlay rw,lowerdir=/l1:/l2,upperdir=/u,workdir=/w
+101 100 0:51 / /proc rw - proc proc rw
+";
+        let m = parse_mounts(mi);
+        assert_eq!(m.count, 2);
+        let r = m.root.unwrap();
+        assert_eq!(
+            (r.fstype.as_str(), r.lower.clone(), r.upper.as_deref()),
+            (
+                "overlay",
+                vec!["/l1".to_string(), "/l2".to_string()],
+                Some("/u")
+            )
+        );
+    }
+}
+
+/// One group of isolated processes on the host: a container, or a set of namespaces no known
+/// container owns.
+#[derive(Debug, Serialize)]
+pub struct Group {
+    pub container: Option<Identity>,
+    /// The group's first process (earliest start): its init.
+    pub pid: i32,
+    pub nprocs: usize,
+    /// Kinds whose namespace differs from nsk's own.
+    pub isolated: Vec<String>,
+    pub namespaces: BTreeMap<String, u64>,
+    /// The init's memory cgroup (v1) or its cgroup (v2).
+    pub cgroup: Option<String>,
+    pub memory_current: Option<u64>,
+    pub memory_max: Option<u64>,
+    pub command: Vec<String>,
+}
+
+struct Seen {
+    pid: i32,
+    start: u64,
+    inodes: [Option<u64>; 8],
+    cgroup: String,
+}
+
+/// Scan every process once and group the isolated ones. Processes that vanish mid-scan, and
+/// fields denied even to root, are skipped.
+pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
+    let own = ns::inodes(std::process::id() as i32);
+    let hier = Hierarchy::detect().ok();
+    let nsk_ids: BTreeMap<String, String> = store
+        .names()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|n| store.load(&n).ok().map(|s| (s.id, s.name)))
+        .collect();
+    // runc-style containers are known by their state dirs: every process with the same cgroups
+    // as a container's init belongs to it.
+    let mut runc_by_cgroup: BTreeMap<String, Identity> = BTreeMap::new();
+    for r in crate::runtime::runc_states() {
+        if let Ok(text) = fs::read_to_string(format!("/proc/{}/cgroup", r.pid)) {
+            if crate::process::start_time(r.pid)
+                .ok()
+                .is_some_and(|s| r.start.is_none_or(|rs| rs == s))
+            {
+                runc_by_cgroup.insert(
+                    text,
+                    Identity {
+                        runtime: r.runtime,
+                        id: r.id,
+                        name: None,
+                        pod_uid: None,
+                    },
+                );
+            }
+        }
+    }
+    let mut groups: BTreeMap<String, (Option<Identity>, Vec<Seen>)> = BTreeMap::new();
+    let rd = fs::read_dir("/proc").map_err(|e| crate::error::Error::Io {
+        what: "cannot read /proc".into(),
+        source: e,
+    })?;
+    let mut buf = [0u8; 64];
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let mut inodes = [None; 8];
+        for (i, k) in KINDS.iter().enumerate() {
+            inodes[i] = ns::read_inode(&format!("/proc/{pid}/ns/{}", k.name), &mut buf);
+        }
+        if inodes.iter().all(|x| x.is_none()) {
+            continue; // gone, a zombie, or denied (EACCES on pid 1 here)
+        }
+        let isolated = inodes.iter().zip(&own).any(|(a, b)| a.is_some() && a != b);
+        let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        let mut id = crate::runtime::from_proc_cgroup(&cgroup);
+        for line in cgroup.lines() {
+            let last = line.rsplit('/').next().unwrap_or("");
+            if let Some(n) = nsk_ids.get(last) {
+                id = Some(Identity {
+                    runtime: "nsk".into(),
+                    id: last.into(),
+                    name: Some(n.clone()),
+                    pod_uid: None,
+                });
+            }
+        }
+        if id.is_none() {
+            id = runc_by_cgroup.get(&cgroup).cloned();
+        }
+        if id
+            .as_ref()
+            .is_some_and(|i| i.runtime == "nsk" && i.name.is_none())
+        {
+            id.as_mut().expect("checked").name =
+                nsk_ids.get(&id.as_ref().expect("checked").id).cloned();
+        }
+        if id.is_none() && !isolated {
+            continue;
+        }
+        let Ok(start) = crate::process::start_time(pid) else {
+            continue;
+        };
+        let key = match &id {
+            Some(i) => format!("{}/{}", i.runtime, i.id),
+            None => format!("ns/{:?}", inodes),
+        };
+        let entry = groups.entry(key).or_insert_with(|| (id.clone(), vec![]));
+        entry.1.push(Seen {
+            pid,
+            start,
+            inodes,
+            cgroup,
+        });
+    }
+    let mut out = vec![];
+    for (_, (identity, mut procs)) in groups {
+        procs.sort_by_key(|p| (p.start, p.pid));
+        let first = &procs[0];
+        let mut namespaces = BTreeMap::new();
+        let mut isolated = vec![];
+        for (i, k) in KINDS.iter().enumerate() {
+            if let Some(ino) = first.inodes[i] {
+                namespaces.insert(k.name.to_string(), ino);
+                if own[i] != Some(ino) {
+                    isolated.push(k.name.to_string());
+                }
+            }
+        }
+        let (mut cg_path, mut mem_cur, mut mem_max) = (None, None, None);
+        if let Some(h) = &hier {
+            let (set, paths) = report::of_process(h, &first.cgroup);
+            cg_path = paths
+                .get("memory")
+                .or_else(|| paths.get("unified"))
+                .cloned();
+            if let Some(d) = set.dir_for("memory") {
+                let (cur, max) = match set.version {
+                    crate::cgroup::Version::V2 => ("memory.current", "memory.max"),
+                    _ => ("memory.usage_in_bytes", "memory.limit_in_bytes"),
+                };
+                mem_cur = fs::read_to_string(d.join(cur))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
+                mem_max = fs::read_to_string(d.join(max))
+                    .ok()
+                    .and_then(|s| report::parse_limit(s.trim()));
+            }
+        }
+        let command = procfs::process::Process::new(first.pid)
+            .and_then(|p| p.cmdline())
+            .unwrap_or_default();
+        out.push(Group {
+            container: identity,
+            pid: first.pid,
+            nprocs: procs.len(),
+            isolated,
+            namespaces,
+            cgroup: cg_path,
+            memory_current: mem_cur,
+            memory_max: mem_max,
+            command,
+        });
+    }
+    out.sort_by_key(|g| g.pid);
+    Ok(out)
+}

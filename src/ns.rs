@@ -1,0 +1,98 @@
+//! The namespace table: one entry per kind drives inspection, `ps --all` and entering. The order
+//! is the order to enter them in (user first: it grants the rights for the others; mnt last but
+//! time, as util-linux's nsenter does).
+
+use nix::sched::CloneFlags;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NsKind {
+    /// Name under /proc/PID/ns/ and in JSON.
+    pub name: &'static str,
+    pub flag: CloneFlags,
+    /// nsenter's option letter.
+    pub short: char,
+}
+
+pub const KINDS: [NsKind; 8] = [
+    NsKind {
+        name: "user",
+        flag: CloneFlags::CLONE_NEWUSER,
+        short: 'U',
+    },
+    NsKind {
+        name: "cgroup",
+        flag: CloneFlags::CLONE_NEWCGROUP,
+        short: 'C',
+    },
+    NsKind {
+        name: "ipc",
+        flag: CloneFlags::CLONE_NEWIPC,
+        short: 'i',
+    },
+    NsKind {
+        name: "uts",
+        flag: CloneFlags::CLONE_NEWUTS,
+        short: 'u',
+    },
+    NsKind {
+        name: "net",
+        flag: CloneFlags::CLONE_NEWNET,
+        short: 'n',
+    },
+    NsKind {
+        name: "pid",
+        flag: CloneFlags::CLONE_NEWPID,
+        short: 'p',
+    },
+    NsKind {
+        name: "mnt",
+        flag: CloneFlags::CLONE_NEWNS,
+        short: 'm',
+    },
+    // CLONE_NEWTIME is 0x80: not in nix's CloneFlags.
+    NsKind {
+        name: "time",
+        flag: CloneFlags::from_bits_retain(0x80),
+        short: 'T',
+    },
+];
+
+pub fn kind(name: &str) -> Option<&'static NsKind> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+/// Inodes of the namespaces of `pid` (None where unreadable: a kernel thread, a zombie, EACCES).
+pub fn inodes(pid: i32) -> [Option<u64>; 8] {
+    let mut out = [None; 8];
+    let mut buf = [0u8; 64];
+    for (i, k) in KINDS.iter().enumerate() {
+        out[i] = read_inode(&format!("/proc/{pid}/ns/{}", k.name), &mut buf);
+    }
+    out
+}
+
+/// readlink into a stack buffer and parse "kind:[inode]".
+pub fn read_inode(path: &str, buf: &mut [u8; 64]) -> Option<u64> {
+    let c = std::ffi::CString::new(path).ok()?;
+    // SAFETY: `c` is a valid C string and `buf` a live buffer of the length passed.
+    let n = unsafe { libc::readlink(c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n <= 0 {
+        return None;
+    }
+    let s = std::str::from_utf8(&buf[..n as usize]).ok()?;
+    crate::process::parse_ns_link(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_order_and_lookup() {
+        assert_eq!(KINDS[0].name, "user");
+        assert_eq!(kind("mnt").unwrap().short, 'm');
+        assert!(kind("bogus").is_none());
+        let own = inodes(std::process::id() as i32);
+        assert!(own[6].is_some(), "own mnt namespace readable");
+    }
+}

@@ -1,0 +1,328 @@
+//! nsk inspect and nsk ps --all against nsk containers, unshare'd processes and runc containers.
+
+use crate::util::*;
+use std::process::{Command, Stdio};
+
+fn inspect_json(env: &Env, target: &str) -> serde_json::Value {
+    let o = env.nsk(&["inspect", "--json", target]);
+    assert_eq!(o.code, 0, "{o:?}");
+    serde_json::from_str(&o.stdout).unwrap()
+}
+
+fn host_inode(pid: i32, kind: &str) -> u64 {
+    let l = std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+    let s = l.to_string_lossy();
+    s[s.find('[').unwrap() + 1..s.len() - 1].parse().unwrap()
+}
+
+fn check_namespaces(v: &serde_json::Value, pid: i32, isolated: &[&str]) {
+    for k in ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"] {
+        assert_eq!(
+            v["namespaces"][k]["inode"].as_u64(),
+            Some(host_inode(pid, k)),
+            "{k}"
+        );
+        let want = isolated.contains(&k);
+        assert_eq!(
+            v["namespaces"][k]["isolated"].as_bool(),
+            Some(want),
+            "{k}: {v}"
+        );
+        assert!(v["namespaces"][k]["processes"].as_u64().unwrap() >= 1);
+    }
+}
+
+#[test]
+fn inspects_an_nsk_container_by_name_pid_and_id_prefix() {
+    let env = Env::new();
+    let o = env.run(&[
+        "-d",
+        "--name",
+        "web",
+        "--hostname",
+        "web.local",
+        "--memory",
+        "64M",
+        "--pids",
+        "30",
+        "--cpus",
+        "0.5",
+        "--",
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let pid = env.pid("web");
+    let id = env.state("web")["id"].as_str().unwrap().to_string();
+    for target in ["web".to_string(), pid.to_string(), id[..8].to_string()] {
+        let v = inspect_json(&env, &target);
+        assert_eq!(v["pid"], pid, "{target}");
+        assert_eq!(v["container"]["runtime"], "nsk");
+        assert_eq!(v["container"]["id"], id.as_str());
+        assert_eq!(v["container"]["name"], "web");
+        assert_eq!(v["nspid"], serde_json::json!([pid, 1]));
+        check_namespaces(&v, pid, &["cgroup", "ipc", "mnt", "net", "pid", "uts"]);
+        assert_eq!(v["hostname"], "web.local");
+        let lim = &v["cgroup"]["limits"];
+        assert_eq!(lim["memory_max"], 64 << 20);
+        assert_eq!(lim["pids_max"], 30);
+        assert_eq!(lim["cpus"], 0.5);
+        assert_eq!(lim["cpu_quota_us"], 50000);
+        assert!(v["cgroup"]["usage"]["memory_current"].as_u64().unwrap() > 0);
+        assert_eq!(v["cgroup"]["usage"]["pids_current"], 2);
+        let path = v["cgroup"]["paths"]["memory"]
+            .as_str()
+            .or(v["cgroup"]["paths"]["unified"].as_str())
+            .unwrap();
+        assert_eq!(path, format!("/{}/{id}", env.cgroup_parent));
+        assert_eq!(v["network"][0]["name"], "lo");
+        assert_eq!(v["mounts"]["root"]["fstype"], "overlay");
+        assert_eq!(v["mounts"]["root"]["lower"][0], rootfs().to_str().unwrap());
+    }
+    let human = env.nsk(&["inspect", "web"]);
+    assert!(
+        human.stdout.contains("NAMESPACES")
+            && human.stdout.contains("isolated")
+            && human.stdout.contains("64M"),
+        "{human:?}"
+    );
+    env.nsk(&["rm", "-f", "web"]);
+    env.assert_clean();
+}
+
+#[test]
+fn memory_usage_moves_when_the_process_allocates() {
+    let env = Env::new();
+    env.run(&[
+        "-d",
+        "--name",
+        "grow",
+        "--memory",
+        "256M",
+        "--",
+        "sh",
+        "-c",
+        "sleep 0.3; x=$(yes | head -c 40000000); sleep 100",
+    ]);
+    let before = inspect_json(&env, "grow")["cgroup"]["usage"]["memory_current"]
+        .as_u64()
+        .unwrap();
+    wait_for("memory usage to grow by 30 MB", || {
+        inspect_json(&env, "grow")["cgroup"]["usage"]["memory_current"]
+            .as_u64()
+            .unwrap()
+            > before + (30 << 20)
+    });
+    env.nsk(&["rm", "-f", "grow"]);
+    env.assert_clean();
+}
+
+#[test]
+fn inspects_an_unshared_process() {
+    let env = Env::new();
+    let mut child = Command::new("unshare")
+        .args([
+            "--pid",
+            "--fork",
+            "--uts",
+            "--ipc",
+            "--mount-proc",
+            "sleep",
+            "100",
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The sleep is unshare's child.
+    let mut sleeper = 0;
+    wait_for("the unshared sleep", || {
+        sleeper =
+            std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id()))
+                .unwrap_or_default()
+                .trim()
+                .parse()
+                .unwrap_or(0);
+        sleeper > 0
+    });
+    let v = inspect_json(&env, &sleeper.to_string());
+    let _ = child.kill();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleeper),
+        nix::sys::signal::SIGKILL,
+    );
+    child.wait().unwrap();
+    assert_eq!(v["nspid"], serde_json::json!([sleeper, 1]));
+    assert_eq!(v["cmdline"], serde_json::json!(["sleep", "100"]));
+    assert!(v["container"].is_null(), "{v}");
+    assert_eq!(v["namespaces"]["pid"]["isolated"], true);
+    assert_eq!(v["namespaces"]["uts"]["isolated"], true);
+    assert_eq!(v["namespaces"]["ipc"]["isolated"], true);
+    assert_eq!(v["namespaces"]["mnt"]["isolated"], true);
+    assert_eq!(v["namespaces"]["net"]["isolated"], false);
+    assert_eq!(v["namespaces"]["pid"]["processes"], 1);
+}
+
+/// A runc container of this test: a bundle on the busybox rootfs, limits, an absolute
+/// cgroupsPath under the test's cgroup parent. Removed on drop.
+struct Runc {
+    id: String,
+    dir: tempfile::TempDir,
+}
+
+impl Runc {
+    fn start(env: &Env, suffix: &str) -> Runc {
+        let id = format!("nsk-test-{}-{suffix}", std::process::id());
+        let dir = tempfile::tempdir().unwrap();
+        let o = Command::new("runc")
+            .arg("spec")
+            .current_dir(dir.path())
+            .output()
+            .expect("runc is not installed (apt-get install runc)");
+        assert!(o.status.success());
+        let p = dir.path().join("config.json");
+        let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        c["root"] = serde_json::json!({"path": rootfs(), "readonly": true});
+        c["process"]["args"] = serde_json::json!(["sleep", "100"]);
+        c["process"]["terminal"] = serde_json::json!(false);
+        c["hostname"] = serde_json::json!("runc-box");
+        c["linux"]["resources"] = serde_json::json!({"memory": {"limit": 100 << 20}, "pids": {"limit": 50}, "cpu": {"quota": 25000, "period": 100000}});
+        c["linux"]["cgroupsPath"] = serde_json::json!(format!("/{}/{id}", env.cgroup_parent));
+        std::fs::write(&p, serde_json::to_vec(&c).unwrap()).unwrap();
+        // The container inherits runc's stdio: a file, not a pipe, or reading it would wait for
+        // the container to end.
+        let log = dir.path().join("runc.log");
+        let o = Command::new("runc")
+            .args(["run", "-d", &id])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("runc.err")).unwrap())
+            .status()
+            .unwrap();
+        assert!(
+            o.success(),
+            "runc run: {}",
+            std::fs::read_to_string(dir.path().join("runc.err")).unwrap_or_default()
+        );
+        Runc { id, dir }
+    }
+
+    fn pid(&self) -> i32 {
+        let o = Command::new("runc")
+            .args(["state", &self.id])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["pid"].as_i64().unwrap() as i32
+    }
+}
+
+impl Drop for Runc {
+    fn drop(&mut self) {
+        let _ = Command::new("runc")
+            .args(["delete", "-f", &self.id])
+            .current_dir(self.dir.path())
+            .output();
+    }
+}
+
+#[test]
+fn inspects_a_runc_container_by_id_and_pid() {
+    let env = Env::new();
+    let r = Runc::start(&env, "insp");
+    let pid = r.pid();
+    for target in [r.id.clone(), pid.to_string()] {
+        let v = inspect_json(&env, &target);
+        assert_eq!(v["pid"], pid);
+        assert_eq!(v["container"]["runtime"], "runc", "{v}");
+        assert_eq!(v["container"]["id"], r.id.as_str());
+        check_namespaces(&v, pid, &["ipc", "mnt", "net", "pid", "uts"]);
+        assert_eq!(v["hostname"], "runc-box");
+        let lim = &v["cgroup"]["limits"];
+        assert_eq!(lim["memory_max"], 100 << 20, "{v}");
+        assert_eq!(lim["pids_max"], 50);
+        assert_eq!(lim["cpus"], 0.25);
+    }
+    // runc leaves the parent cgroup it made under the test's cgroup parent: the harness removes it.
+    drop(r);
+}
+
+#[test]
+fn ps_all_lists_containers_of_every_runtime() {
+    let env = Env::new();
+    assert_eq!(
+        env.run(&["-d", "--name", "mine", "--memory", "64M", "--", "sleep", "100"])
+            .code,
+        0
+    );
+    let r = Runc::start(&env, "psall");
+    let o = env.nsk(&["ps", "--all", "--json"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let find = |rt: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["container"]["runtime"] == rt)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {rt} row in {v}"))
+    };
+    let mine = find("nsk");
+    assert_eq!(mine["container"]["name"], "mine");
+    assert_eq!(mine["pid"], env.pid("mine"));
+    assert_eq!(mine["nprocs"], 2);
+    assert_eq!(mine["memory_max"], 64 << 20);
+    let runc = find("runc");
+    assert_eq!(runc["pid"], r.pid());
+    assert!(runc["isolated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k == "pid"));
+    let table = env.nsk(&["ps", "--all"]);
+    assert!(
+        table.stdout.starts_with("CONTAINER")
+            && table.stdout.contains("nsk mine")
+            && table.stdout.contains("runc "),
+        "{table:?}"
+    );
+    drop(r);
+    env.nsk(&["rm", "-f", "mine"]);
+    assert_eq!(env.leftover_state(), Vec::<String>::new());
+}
+
+#[test]
+fn bad_targets_and_partial_answers() {
+    let env = Env::new();
+    let o = env.nsk(&["inspect", "999999999"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (125, "nsk: cannot inspect 999999999: no such process\n")
+    );
+    let o = env.nsk(&["inspect", "zzzz-no-such"]);
+    assert_eq!(o.code, 125);
+    assert!(
+        o.stderr
+            .starts_with("nsk: cannot inspect zzzz-no-such: no such container or process"),
+        "{o:?}"
+    );
+    let o = env.nsk(&["inspect", "ab"]);
+    assert!(o.stderr.contains("at least 4 characters"), "{o:?}");
+    // A kernel thread: partial, and said so.
+    let v = inspect_json(&env, "2");
+    assert_eq!(v["kernel_thread"], true);
+    assert_eq!(v["cmdline"], serde_json::json!([]));
+    // PID 1 may deny even root its namespaces here: a partial answer, not a failure.
+    let v = inspect_json(&env, "1");
+    assert_eq!(v["pid"], 1);
+    // A zombie.
+    let mut c = Command::new("sh").args(["-c", "exit 0"]).spawn().unwrap();
+    let zpid = c.id() as i32;
+    wait_for("a zombie", || {
+        std::fs::read_to_string(format!("/proc/{zpid}/stat")).is_ok_and(|s| s.contains(") Z "))
+    });
+    let v = inspect_json(&env, &zpid.to_string());
+    assert_eq!(v["state"], "Z");
+    assert!(!v["unreadable"].as_object().unwrap().is_empty(), "{v}");
+    c.wait().unwrap();
+}
