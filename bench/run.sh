@@ -2,8 +2,11 @@
 # Benchmark nsk against its peers in one interleaved run (this kind of VM drifts by +-30%
 # between series, so only ratios measured side by side mean anything). As root.
 #
-#   bench/run.sh            start-to-exit of busybox /bin/true with a 256M memory limit:
+#   bench/run.sh [run]      start-to-exit of busybox /bin/true with a 256M memory limit:
 #                           nsk run --rm vs crun run vs runc run, plus unshare+chroot as a floor
+#   bench/run.sh ps         nsk ps --all --json vs lsns -J, with NS_SETS (500) extra namespace
+#                           sets (unshare --pid --fork --uts --ipc --net --mount sleep: 2
+#                           processes each), killed by PID when done
 #   ROUNDS=10 RUNS=5        rounds, and runs of each command per round (order alternates)
 #
 # Prints per-command medians over all runs, the median of the per-round nsk/peer ratios, and
@@ -14,13 +17,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root" >&2; exit 1; }
 for c in hyperfine python3; do command -v $c >/dev/null || { echo "bench/run.sh: needs $c" >&2; exit 1; }; done
+SCENARIO=${1:-run}
 ROUNDS=${ROUNDS:-10}
 RUNS=${RUNS:-5}
 
 cargo build --release --locked -q
 NSK=$PWD/target/x86_64-unknown-linux-gnu/release/nsk
 W=$(mktemp -d /tmp/nsk-bench.XXXXXX)
+LOAD=()
 cleanup() {
+	# Only the unshare parents this script started (unreaped, so their PIDs cannot be reused);
+	# --kill-child takes each namespaced sleep down with its parent.
+	{ [ ${#LOAD[@]} -gt 0 ] && kill -KILL "${LOAD[@]}"; wait; } 2>/dev/null || true
 	command -v runc >/dev/null && runc delete -f nskbench >/dev/null 2>&1 || true
 	for d in /sys/fs/cgroup/*/nsk-bench /sys/fs/cgroup/nsk-bench; do
 		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
@@ -60,12 +68,28 @@ if [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then vie
 
 names=() cmds=()
 add() { names+=("$1"); cmds+=("$2"); }
-add nsk "$NSK --root $W/state run --rm --cgroup-parent nsk-bench --rootfs $R --memory 256M -- /bin/true"
-command -v crun >/dev/null && add crun "${view:+unshare --mount --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun --root $W/crun run -b $B nskbench'}${view:-crun --root $W/crun run -b $B nskbench}"
-command -v runc >/dev/null && add runc "runc --root $W/runc run -b $B nskbench"
-add unshare "unshare --pid --fork --uts --mount --ipc --net chroot $R /bin/true"
+if [ "$SCENARIO" = ps ]; then
+	command -v lsns >/dev/null || { echo "bench/run.sh: needs lsns (util-linux)" >&2; exit 1; }
+	n=${NS_SETS:-500}
+	for i in $(seq "$n"); do
+		unshare --pid --fork --kill-child --uts --ipc --net --mount sleep 1000 </dev/null >/dev/null 2>&1 &
+		LOAD+=($!)
+	done
+	for i in $(seq 100); do [ "$(lsns -n -t uts -o NS | wc -l)" -gt "$n" ] && break; sleep 0.2; done
+	echo "== load: $(ls -d /proc/[0-9]* | wc -l) processes, $(lsns -n -o NS | wc -l) namespaces"
+	add nsk "$NSK --root $W/state ps --all --json"
+	add lsns "lsns -J"
+	add floor "stat -c %N /proc/[0-9]*/ns/* >/dev/null 2>&1 || true"
+	TITLE="listing every namespace set"
+else
+	add nsk "$NSK --root $W/state run --rm --cgroup-parent nsk-bench --rootfs $R --memory 256M -- /bin/true"
+	command -v crun >/dev/null && add crun "${view:+unshare --mount --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun --root $W/crun run -b $B nskbench'}${view:-crun --root $W/crun run -b $B nskbench}"
+	command -v runc >/dev/null && add runc "runc --root $W/runc run -b $B nskbench"
+	add unshare "unshare --pid --fork --uts --mount --ipc --net chroot $R /bin/true"
+	TITLE="start-to-exit of /bin/true with a 256M memory limit"
+fi
 
-echo "== start-to-exit of /bin/true with a 256M memory limit: ${names[*]} (rounds $ROUNDS x $RUNS runs, interleaved)"
+echo "== $TITLE: ${names[*]} (rounds $ROUNDS x $RUNS runs, interleaved)"
 for r in $(seq "$ROUNDS"); do
 	args=()
 	order=$(seq 0 $((${#names[@]} - 1)))
@@ -90,7 +114,10 @@ for n in names:
 for n, rs in ratios.items():
     print(f"  nsk/{n:<7} {st.median(rs):5.2f}x  (per-round {min(rs):.2f}..{max(rs):.2f})")
 PY
-if [ -x /usr/bin/time ]; then
+if [ "$SCENARIO" = ps ] && [ -x /usr/bin/time ]; then
+	rss=$(for i in 1 2 3 4 5; do /usr/bin/time -f %M "$NSK" --root "$W/state" ps --all --json 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 3p)
+	echo "  nsk ps --all peak RSS (median of 5): ${rss} KiB"
+elif [ -x /usr/bin/time ]; then
 	rss=$(for i in 1 2 3 4 5; do /usr/bin/time -f %M "$NSK" --root "$W/state" run --rm --cgroup-parent nsk-bench --rootfs "$R" --memory 256M -- /bin/true 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 3p)
 	echo "  nsk peak RSS (median of 5): ${rss} KiB"
 fi
