@@ -34,6 +34,7 @@ complete -c nsk -n "__fish_nsk_needs_command" -s V -l version -d 'Print version'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "run" -d 'Start a container: new PID, UTS, mount, IPC, network and cgroup namespaces, limits, and an overlay root filesystem (the host\'s / read-only by default)'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "ps" -d 'List nsk\'s containers; with --all, every group of isolated processes on the host'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "inspect" -d 'Show the namespaces, cgroups, credentials and network of any process or container'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "limit" -d 'Change the cgroup limits of any process or container live (docker update without the daemon); with no option, show them'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "stop" -d 'Stop a container: SIGTERM, then SIGKILL after a grace period'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "kill" -d 'Send a signal to a container\'s command'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "rm" -d 'Remove containers: cgroups, overlay directories and state'
@@ -83,6 +84,26 @@ never\t''"
 complete -c nsk -n "__fish_nsk_using_subcommand inspect" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand inspect" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l memory -d 'Memory limit (512k, 256M, 1.5G, max)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l memory-swap -d 'Memory plus swap limit, docker\'s meaning (v2: swap.max = this minus memory)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l memory-reservation -d 'Soft memory limit (v1 memory.soft_limit_in_bytes, v2 memory.low)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l cpus -d 'CPU limit as a number of CPUs (0.5, 2, max)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l cpu-shares -d 'Relative CPU weight, v1 style (2-262144; converted to cpu.weight on v2 as runc does)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l cpu-weight -d 'Relative CPU weight, v2 style (1-10000; converted to cpu.shares on v1)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l cpuset-cpus -d 'CPUs the processes may run on (0-3, 0,2)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l pids -d 'Maximum number of processes (N or max)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l io-weight -d 'I/O weight (v2 io.weight 1-10000, v1 blkio.weight 10-1000)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l freeze -d 'Freeze every process of the cgroup'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l thaw -d 'Thaw a frozen cgroup'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l dry-run -d 'Show what would change, write nothing'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l reset -d 'Put back the values from before nsk\'s first change, and forget them'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -s V -l version -d 'Print version'
 complete -c nsk -n "__fish_nsk_using_subcommand stop" -s t -l time -d 'Seconds to wait after SIGTERM before SIGKILL' -r
 complete -c nsk -n "__fish_nsk_using_subcommand stop" -l root -d 'State root holding one directory per container' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand stop" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
@@ -121,12 +142,13 @@ never\t''"
 complete -c nsk -n "__fish_nsk_using_subcommand generate" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect stop kill rm logs generate help" -f -a "run" -d 'Start a container: new PID, UTS, mount, IPC, network and cgroup namespaces, limits, and an overlay root filesystem (the host\'s / read-only by default)'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect stop kill rm logs generate help" -f -a "ps" -d 'List nsk\'s containers; with --all, every group of isolated processes on the host'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect stop kill rm logs generate help" -f -a "inspect" -d 'Show the namespaces, cgroups, credentials and network of any process or container'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect stop kill rm logs generate help" -f -a "stop" -d 'Stop a container: SIGTERM, then SIGKILL after a grace period'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect stop kill rm logs generate help" -f -a "kill" -d 'Send a signal to a container\'s command'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect stop kill rm logs generate help" -f -a "rm" -d 'Remove containers: cgroups, overlay directories and state'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect stop kill rm logs generate help" -f -a "logs" -d 'Print the output of a detached container'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect stop kill rm logs generate help" -f -a "generate" -d 'Write man pages and shell completions (used to refresh man/ and completions/)'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect stop kill rm logs generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit stop kill rm logs generate help" -f -a "run" -d 'Start a container: new PID, UTS, mount, IPC, network and cgroup namespaces, limits, and an overlay root filesystem (the host\'s / read-only by default)'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit stop kill rm logs generate help" -f -a "ps" -d 'List nsk\'s containers; with --all, every group of isolated processes on the host'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit stop kill rm logs generate help" -f -a "inspect" -d 'Show the namespaces, cgroups, credentials and network of any process or container'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit stop kill rm logs generate help" -f -a "limit" -d 'Change the cgroup limits of any process or container live (docker update without the daemon); with no option, show them'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit stop kill rm logs generate help" -f -a "stop" -d 'Stop a container: SIGTERM, then SIGKILL after a grace period'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit stop kill rm logs generate help" -f -a "kill" -d 'Send a signal to a container\'s command'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit stop kill rm logs generate help" -f -a "rm" -d 'Remove containers: cgroups, overlay directories and state'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit stop kill rm logs generate help" -f -a "logs" -d 'Print the output of a detached container'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit stop kill rm logs generate help" -f -a "generate" -d 'Write man pages and shell completions (used to refresh man/ and completions/)'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit stop kill rm logs generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -51,6 +51,9 @@ pub enum Command {
     Ps(PsArgs),
     /// Show the namespaces, cgroups, credentials and network of any process or container
     Inspect(InspectArgs),
+    /// Change the cgroup limits of any process or container live (docker update without the
+    /// daemon); with no option, show them
+    Limit(LimitArgs),
     /// Stop a container: SIGTERM, then SIGKILL after a grace period
     Stop(StopArgs),
     /// Send a signal to a container's command
@@ -100,16 +103,16 @@ pub struct RunArgs {
     #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
     pub volumes: Vec<String>,
     /// Memory limit (512k, 256M, 1.5G, max)
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Memory plus swap limit, docker's meaning [default: twice --memory]
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// CPU limit as a number of CPUs (0.5, 2)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub cpus: Option<String>,
     /// Maximum number of processes
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub pids: Option<String>,
     /// Give the command a PTY from the container's own devpts [default: when stdin is a terminal]
     #[arg(short = 't', long, conflicts_with = "no_tty")]
@@ -200,4 +203,49 @@ pub struct LogsArgs {
 pub struct GenerateArgs {
     /// Directory that receives man/ and completions/
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// A PID, an nsk container name, or a container id (or unique prefix of 4+ characters)
+    pub target: String,
+    /// Memory limit (512k, 256M, 1.5G, max)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit, docker's meaning (v2: swap.max = this minus memory)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Soft memory limit (v1 memory.soft_limit_in_bytes, v2 memory.low)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// CPU limit as a number of CPUs (0.5, 2, max)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub cpus: Option<String>,
+    /// Relative CPU weight, v1 style (2-262144; converted to cpu.weight on v2 as runc does)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub cpu_shares: Option<String>,
+    /// Relative CPU weight, v2 style (1-10000; converted to cpu.shares on v1)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub cpu_weight: Option<String>,
+    /// CPUs the processes may run on (0-3, 0,2)
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Maximum number of processes (N or max)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub pids: Option<String>,
+    /// I/O weight (v2 io.weight 1-10000, v1 blkio.weight 10-1000)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub io_weight: Option<String>,
+    /// Freeze every process of the cgroup
+    #[arg(long, conflicts_with = "thaw")]
+    pub freeze: bool,
+    /// Thaw a frozen cgroup
+    #[arg(long)]
+    pub thaw: bool,
+    /// Show what would change, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Put back the values from before nsk's first change, and forget them
+    #[arg(long, conflicts_with_all = ["memory", "memory_swap", "memory_reservation", "cpus", "cpu_shares", "cpu_weight", "cpuset_cpus", "pids", "io_weight", "freeze", "thaw", "dry_run"])]
+    pub reset: bool,
 }

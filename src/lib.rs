@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod container;
 pub mod error;
 pub mod inspect;
+pub mod limit;
 pub mod ns;
 pub mod output;
 pub mod process;
@@ -43,6 +44,7 @@ pub fn main_with_args() -> i32 {
         Command::Run(a) => cmd::run::run(&ctx, *a),
         Command::Ps(a) => cmd::ps::ps(&ctx, a),
         Command::Inspect(a) => cmd::inspect::inspect(&ctx, a),
+        Command::Limit(a) => cmd::limit::limit(&ctx, a),
         Command::Stop(a) => cmd::lifecycle::stop(&ctx, a),
         Command::Kill(a) => cmd::lifecycle::kill(&ctx, a),
         Command::Rm(a) => cmd::lifecycle::rm(&ctx, a),

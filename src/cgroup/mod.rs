@@ -213,6 +213,36 @@ pub struct Limits {
     pub cpu_period_us: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pids: Option<Limit>,
+    /// Soft memory limit: v1 memory.soft_limit_in_bytes, v2 memory.low.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<Limit>,
+    /// v1 cpu.shares (converted to cpu.weight on v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<u64>,
+    /// v2 cpu.weight (converted to cpu.shares on v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_weight: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset_cpus: Option<String>,
+    /// v2 io.weight, v1 blkio.weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_weight: Option<u64>,
+}
+
+/// runc's conversion of cgroup v1 cpu.shares (2..262144) to v2 cpu.weight (1..10000).
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 0;
+    }
+    1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
+}
+
+/// The inverse of `shares_to_weight`.
+pub fn weight_to_shares(weight: u64) -> u64 {
+    if weight == 0 {
+        return 0;
+    }
+    2 + (weight.clamp(1, 10_000) - 1) * 262_142 / 9999
 }
 
 pub const DEFAULT_CPU_PERIOD_US: u64 = 100_000;
@@ -244,6 +274,15 @@ impl Limits {
         }
         if self.pids.is_some() {
             c.push("pids");
+        }
+        if self.memory_reservation.is_some() && !c.contains(&"memory") {
+            c.push("memory");
+        }
+        if (self.cpu_shares.is_some() || self.cpu_weight.is_some()) && !c.contains(&"cpu") {
+            c.push("cpu");
+        }
+        if self.cpuset_cpus.is_some() {
+            c.push("cpuset");
         }
         c
     }
@@ -305,7 +344,18 @@ fn is_unlimited(s: &str) -> bool {
 /// Does the value read back from a file match what was written? The kernel rounds byte limits
 /// down to the page size and prints "unlimited" in its own way.
 fn same_value(wanted: &str, got: &str) -> bool {
-    let (w, g) = (wanted.trim(), got.trim());
+    // Multi-line files (io.weight: "default N" then per-device lines) are compared on line 1.
+    let g = if wanted.contains('\n') {
+        got
+    } else {
+        got.lines().next().unwrap_or("")
+    };
+    if let (Some(a), Some(b)) = (expand_cpu_list(wanted), expand_cpu_list(g)) {
+        if wanted.contains(['-', ',']) || g.contains(['-', ',']) {
+            return a == b;
+        }
+    }
+    let (w, g) = (wanted.trim(), g.trim());
     if w == g {
         return true;
     }
@@ -321,6 +371,30 @@ fn same_value(wanted: &str, got: &str) -> bool {
             || (is_unlimited(w) && is_unlimited(g))
             || matches!((w.parse::<u64>(), g.parse::<u64>()), (Ok(a), Ok(b)) if a & !4095 == b)
     })
+}
+
+/// Expand a CPU list ("0-2,5") into its members; None if it is not one.
+pub fn expand_cpu_list(s: &str) -> Option<Vec<u32>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Some(vec![]);
+    }
+    let mut v = vec![];
+    for part in s.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+                if a > b || b - a > 65536 {
+                    return None;
+                }
+                v.extend(a..=b);
+            }
+            None => v.push(part.trim().parse().ok()?),
+        }
+    }
+    v.sort();
+    v.dedup();
+    Some(v)
 }
 
 impl CgroupSet {
@@ -668,6 +742,11 @@ pub(crate) mod tests {
         assert!(same_value("max 100000", "max 100000"));
         assert!(!same_value("50", "max"));
         assert!(!same_value("50000 100000", "max 100000"));
+        assert!(same_value("0,1", "0-1\n"));
+        assert!(!same_value("0", "0-1"));
+        assert!(same_value("default 200", "default 200\n8:0 100\n"));
+        assert_eq!(expand_cpu_list("0-2,5"), Some(vec![0, 1, 2, 5]));
+        assert_eq!(expand_cpu_list("x"), None);
     }
 
     #[test]
@@ -675,6 +754,16 @@ pub(crate) mod tests {
         let t = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
         assert_eq!(parse_keyed(t, "oom_kill"), Some(3));
         assert_eq!(parse_keyed(t, "oom"), None);
+    }
+
+    #[test]
+    fn shares_and_weights_convert_like_runc() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262144), 10000);
+        assert_eq!(weight_to_shares(1), 2);
+        assert_eq!(weight_to_shares(10000), 262144);
+        assert_eq!(weight_to_shares(100), 2597);
     }
 
     #[test]
@@ -734,6 +823,7 @@ pub(crate) mod tests {
             cpu_quota_us: Some(Limit::Value(50_000)),
             cpu_period_us: Some(100_000),
             pids: Some(Limit::Value(50)),
+            ..Default::default()
         }
     }
 

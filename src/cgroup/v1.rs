@@ -120,5 +120,46 @@ pub(super) fn plan(set: &CgroupSet, l: &Limits) -> Result<Vec<Write>> {
             value: v,
         });
     }
+    if let Some(r) = l.memory_reservation {
+        w.push(Write {
+            controller: "memory",
+            file: "memory.soft_limit_in_bytes",
+            value: bytes(r),
+        });
+    }
+    if let Some(s) = l.cpu_shares.or(l.cpu_weight.map(super::weight_to_shares)) {
+        w.push(Write {
+            controller: "cpu",
+            file: "cpu.shares",
+            value: s.to_string(),
+        });
+    }
+    if let Some(c) = &l.cpuset_cpus {
+        w.push(Write {
+            controller: "cpuset",
+            file: "cpuset.cpus",
+            value: c.clone(),
+        });
+    }
+    if let Some(iw) = l.io_weight {
+        if !(10..=1000).contains(&iw) {
+            return Err(Error::invalid(format!(
+                "invalid --io-weight {iw}: cgroup v1 blkio.weight takes 10 to 1000"
+            )));
+        }
+        let has = set
+            .dir_for("blkio")
+            .is_some_and(|d| d.join("blkio.weight").exists());
+        if !has {
+            return Err(Error::failed(
+                "cannot set --io-weight: this kernel has no blkio.weight (on cgroup v1 it needs the BFQ I/O scheduler)",
+            ));
+        }
+        w.push(Write {
+            controller: "blkio",
+            file: "blkio.weight",
+            value: iw.to_string(),
+        });
+    }
     Ok(w)
 }

@@ -113,5 +113,38 @@ pub(super) fn plan(set: &CgroupSet, l: &Limits) -> Result<Vec<Write>> {
             value: val(p),
         });
     }
+    if let Some(r) = l.memory_reservation {
+        w.push(Write {
+            controller: "memory",
+            file: "memory.low",
+            value: val(r),
+        });
+    }
+    if let Some(wt) = l.cpu_weight.or(l.cpu_shares.map(super::shares_to_weight)) {
+        w.push(Write {
+            controller: "cpu",
+            file: "cpu.weight",
+            value: wt.to_string(),
+        });
+    }
+    if let Some(c) = &l.cpuset_cpus {
+        w.push(Write {
+            controller: "cpuset",
+            file: "cpuset.cpus",
+            value: c.clone(),
+        });
+    }
+    if let Some(iw) = l.io_weight {
+        if !(1..=10000).contains(&iw) {
+            return Err(crate::error::Error::invalid(format!(
+                "invalid --io-weight {iw}: cgroup v2 io.weight takes 1 to 10000"
+            )));
+        }
+        w.push(Write {
+            controller: "io",
+            file: "io.weight",
+            value: format!("default {iw}"),
+        });
+    }
     Ok(w)
 }

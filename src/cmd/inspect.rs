@@ -134,70 +134,7 @@ pub fn render(i: &Inspection, color: bool) -> String {
         .map(|l| format!("  {l}\n"))
         .collect::<String>();
     if let Some(c) = &i.cgroup {
-        s += &title(&format!("CGROUP {}", c.version.map_or("-", |v| v.as_str())));
-        let l = &c.limits;
-        let u = &c.usage;
-        let mut rows = vec![
-            (
-                "path",
-                c.paths
-                    .get("memory")
-                    .or_else(|| c.paths.get("unified"))
-                    .cloned()
-                    .unwrap_or_else(|| "-".into()),
-            ),
-            (
-                "memory",
-                format!(
-                    "{} / {}",
-                    u.memory_current.map_or("-".into(), format_size),
-                    size(l.memory_max)
-                ),
-            ),
-            ("memory+swap", size(l.memory_swap_max)),
-            ("cpus", l.cpus.map_or("max".into(), |c| c.to_string())),
-            (
-                "pids",
-                format!(
-                    "{} / {}",
-                    opt(&u.pids_current),
-                    l.pids_max.map_or("max".into(), |p| p.to_string())
-                ),
-            ),
-            (
-                "cpu time",
-                u.cpu_usage_usec
-                    .map_or("-".into(), |us| format!("{:.2}s", us as f64 / 1e6)),
-            ),
-        ];
-        if let Some(p) = u.memory_peak {
-            rows.push(("memory peak", format_size(p)));
-        }
-        if let Some(c) = &l.cpuset_cpus {
-            rows.push(("cpuset", c.clone()));
-        }
-        if !c.events.is_empty() {
-            rows.push((
-                "events",
-                c.events
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ));
-        }
-        for (res, p) in &c.pressure {
-            if let Some(some) = p.get("some") {
-                rows.push((
-                    "pressure",
-                    format!(
-                        "{res} some avg10={}",
-                        some.get("avg10").copied().unwrap_or(0.0)
-                    ),
-                ));
-            }
-        }
-        s += &kv(rows);
+        s += &render_cgroup(c, color);
     }
     if let Some(n) = &i.network {
         s += &title(&format!("NETWORK (hostname {})", opt(&i.hostname)));
@@ -232,5 +169,76 @@ pub fn render(i: &Inspection, color: bool) -> String {
             .map(|(k, v)| (k.as_str(), v.clone()))
             .collect());
     }
+    s
+}
+
+/// The cgroup section (also what `nsk limit TARGET` shows with no change).
+pub fn render_cgroup(c: &crate::cgroup::report::Report, color: bool) -> String {
+    let mut s = String::new();
+    let title = |t: &str| output::paint(t, 1, color) + "\n";
+    s += &title(&format!("CGROUP {}", c.version.map_or("-", |v| v.as_str())));
+    let l = &c.limits;
+    let u = &c.usage;
+    let mut rows = vec![
+        (
+            "path",
+            c.paths
+                .get("memory")
+                .or_else(|| c.paths.get("unified"))
+                .cloned()
+                .unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "memory",
+            format!(
+                "{} / {}",
+                u.memory_current.map_or("-".into(), format_size),
+                size(l.memory_max)
+            ),
+        ),
+        ("memory+swap", size(l.memory_swap_max)),
+        ("cpus", l.cpus.map_or("max".into(), |c| c.to_string())),
+        (
+            "pids",
+            format!(
+                "{} / {}",
+                opt(&u.pids_current),
+                l.pids_max.map_or("max".into(), |p| p.to_string())
+            ),
+        ),
+        (
+            "cpu time",
+            u.cpu_usage_usec
+                .map_or("-".into(), |us| format!("{:.2}s", us as f64 / 1e6)),
+        ),
+    ];
+    if let Some(p) = u.memory_peak {
+        rows.push(("memory peak", format_size(p)));
+    }
+    if let Some(c) = &l.cpuset_cpus {
+        rows.push(("cpuset", c.clone()));
+    }
+    if !c.events.is_empty() {
+        rows.push((
+            "events",
+            c.events
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
+    }
+    for (res, p) in &c.pressure {
+        if let Some(some) = p.get("some") {
+            rows.push((
+                "pressure",
+                format!(
+                    "{res} some avg10={}",
+                    some.get("avg10").copied().unwrap_or(0.0)
+                ),
+            ));
+        }
+    }
+    s += &kv(rows);
     s
 }

@@ -3,6 +3,7 @@
 pub mod generate;
 pub mod inspect;
 pub mod lifecycle;
+pub mod limit;
 pub mod logs;
 pub mod ps;
 pub mod run;

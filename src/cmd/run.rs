@@ -29,6 +29,7 @@ pub fn limits_from(a: &RunArgs) -> Result<Limits> {
             .as_deref()
             .map(|s| units::parse_count("--pids", s, 1, 1 << 22, true))
             .transpose()?,
+        ..Default::default()
     };
     if l.cpu_quota_us.is_some() {
         l.cpu_period_us = Some(DEFAULT_CPU_PERIOD_US);

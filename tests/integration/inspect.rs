@@ -164,13 +164,13 @@ fn inspects_an_unshared_process() {
 
 /// A runc container of this test: a bundle on the busybox rootfs, limits, an absolute
 /// cgroupsPath under the test's cgroup parent. Removed on drop.
-struct Runc {
-    id: String,
+pub struct Runc {
+    pub id: String,
     dir: tempfile::TempDir,
 }
 
 impl Runc {
-    fn start(env: &Env, suffix: &str) -> Runc {
+    pub fn start(env: &Env, suffix: &str) -> Runc {
         let id = format!("nsk-test-{}-{suffix}", std::process::id());
         let dir = tempfile::tempdir().unwrap();
         let o = Command::new("runc")
@@ -207,7 +207,7 @@ impl Runc {
         Runc { id, dir }
     }
 
-    fn pid(&self) -> i32 {
+    pub fn pid(&self) -> i32 {
         let o = Command::new("runc")
             .args(["state", &self.id])
             .output()

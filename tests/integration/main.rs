@@ -3,5 +3,6 @@
 mod cgroup;
 mod cli;
 mod inspect;
+mod limit;
 mod run;
 mod util;

@@ -1,0 +1,398 @@
+//! Live limit changes on any process's cgroups: planned through the cgroup module (v1 or v2),
+//! checked (root cgroup refused, systemd and shared cgroups warned about), journaled with the
+//! values they replace, applied with read-back and rollback, and undone by `reset`.
+
+use crate::cgroup::{report, CgroupSet, Hierarchy, Limits, Version, Write};
+use crate::error::{Context, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Serialize)]
+pub struct Change {
+    pub file: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// The values nsk replaced, per cgroup file, from before its first change.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Journal {
+    pub pid: i32,
+    /// Absolute file path → original value.
+    pub original: BTreeMap<String, String>,
+}
+
+/// The cgroups of `pid`, with each controller's path.
+pub fn cgroups_of(pid: i32) -> Result<(Hierarchy, CgroupSet, BTreeMap<String, String>)> {
+    let h = Hierarchy::detect()?;
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .ctx(|| format!("cannot read /proc/{pid}/cgroup"))?;
+    let (set, paths) = report::of_process(&h, &text);
+    Ok((h, set, paths))
+}
+
+/// Where the journal of a set of cgroups lives under the state root, keyed by its memory (or
+/// cgroup2) directory: the same for a container's own set and for what /proc shows of it.
+pub fn journal_path(state_root: &Path, set: &CgroupSet) -> PathBuf {
+    let key = set
+        .dir_for("memory")
+        .map(Path::to_path_buf)
+        .or_else(|| set.dirs.first().map(|d| d.path.clone()))
+        .unwrap_or_default();
+    // FNV-1a: stable, and no path characters in the file name.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.as_os_str().as_encoded_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    state_root.join(".limits").join(format!("{h:016x}.json"))
+}
+
+/// Remove a journal (and the journal directory once empty).
+pub fn forget_journal(p: &Path) {
+    let _ = fs::remove_file(p);
+    if let Some(d) = p.parent() {
+        let _ = fs::remove_dir(d);
+    }
+}
+
+pub fn load_journal(p: &Path) -> Option<Journal> {
+    serde_json::from_slice(&fs::read(p).ok()?).ok()
+}
+
+fn save_journal(p: &Path, j: &Journal) -> Result<()> {
+    if let Some(d) = p.parent() {
+        fs::create_dir_all(d).ctx(|| format!("cannot create {}", d.display()))?;
+    }
+    let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+    fs::write(&tmp, serde_json::to_vec_pretty(j).unwrap_or_default())
+        .ctx(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, p).ctx(|| format!("cannot write {}", p.display()))
+}
+
+/// Refuse to touch a hierarchy's root cgroup.
+fn check_not_root(set: &CgroupSet, h: &Hierarchy, writes: &[Write]) -> Result<()> {
+    for w in writes {
+        if let Some(d) = set.dir_for(w.controller) {
+            if h.mounts.iter().any(|m| m.mountpoint == d) {
+                return Err(Error::failed(format!(
+                    "refusing to change the root cgroup ({}): the target is not in a cgroup of its own",
+                    d.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Warnings worth reading before a change lands.
+pub fn warnings(set: &CgroupSet, pid: i32, l: &Limits) -> Vec<String> {
+    let mut w = vec![];
+    let mut seen = std::collections::BTreeSet::new();
+    for d in &set.dirs {
+        let p = d.path.to_string_lossy();
+        if (p.ends_with(".scope") || p.ends_with(".service") || p.ends_with(".slice"))
+            && seen.insert(p.to_string())
+        {
+            w.push(format!(
+                "{p} is managed by systemd, which may rewrite this value later"
+            ));
+        }
+    }
+    // Processes in the cgroup that are not in the target's PID namespace belong to something else.
+    let own_pidns = crate::process::ns_inode(pid, "pid").ok();
+    if let Some(d) = set
+        .dir_for("memory")
+        .or_else(|| set.dirs.first().map(|d| d.path.as_path()))
+    {
+        if let Ok(procs) = fs::read_to_string(d.join("cgroup.procs")) {
+            let outside = procs
+                .lines()
+                .filter_map(|l| l.trim().parse::<i32>().ok())
+                .filter(|p| {
+                    crate::process::ns_inode(*p, "pid")
+                        .ok()
+                        .is_some_and(|n| Some(n) != own_pidns)
+                })
+                .count();
+            if outside > 0 {
+                w.push(format!(
+                    "{} also holds {outside} process(es) outside the target's PID namespace",
+                    d.display()
+                ));
+            }
+        }
+    }
+    if let Some(crate::units::Limit::Value(m)) = l.memory {
+        let usage = set.dir_for("memory").and_then(|d| {
+            let f = if set.version == Version::V2 {
+                "memory.current"
+            } else {
+                "memory.usage_in_bytes"
+            };
+            fs::read_to_string(d.join(f))
+                .ok()?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        });
+        if let Some(u) = usage.filter(|u| *u > m) {
+            w.push(format!(
+                "the new memory limit {} is below the current usage {}: the kernel will reclaim memory and may OOM-kill processes",
+                crate::units::format_size(m),
+                crate::units::format_size(u)
+            ));
+        }
+    }
+    w
+}
+
+fn read_file(set: &CgroupSet, w: &Write) -> Option<(PathBuf, String)> {
+    let p = set.dir_for(w.controller)?.join(w.file);
+    let v = fs::read_to_string(&p).ok()?;
+    Some((p, v.lines().next().unwrap_or("").trim().to_string()))
+}
+
+/// Freeze (true) or thaw (false) the cgroup, waiting until the kernel says it is done.
+pub fn set_frozen(set: &CgroupSet, frozen: bool) -> Result<Change> {
+    let (file_path, value, check): (PathBuf, &str, Box<dyn Fn() -> bool>) =
+        if set.version == Version::V2 {
+            let d = set
+                .dir_for("memory")
+                .or_else(|| set.v2_dir())
+                .ok_or_else(|| Error::failed("no cgroup2 directory to freeze"))?
+                .to_path_buf();
+            let ev = d.join("cgroup.events");
+            (
+                d.join("cgroup.freeze"),
+                if frozen { "1" } else { "0" },
+                Box::new(move || crate::cgroup::read_keyed(&ev, "frozen") == Some(frozen as u64)),
+            )
+        } else {
+            let d = set
+                .dir_for("freezer")
+                .ok_or_else(|| {
+                    Error::failed("the freezer cgroup controller is not mounted on this host")
+                })?
+                .to_path_buf();
+            let st = d.join("freezer.state");
+            let want = if frozen { "FROZEN" } else { "THAWED" };
+            (
+                d.join("freezer.state"),
+                want,
+                Box::new(move || fs::read_to_string(&st).is_ok_and(|s| s.trim() == want)),
+            )
+        };
+    let before = fs::read_to_string(&file_path)
+        .ctx(|| format!("cannot read {}", file_path.display()))?
+        .trim()
+        .to_string();
+    fs::write(&file_path, value)
+        .ctx(|| format!("cannot write '{value}' to {}", file_path.display()))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !check() {
+        if std::time::Instant::now() > deadline {
+            return Err(Error::failed(format!(
+                "{} did not reach {value} within 10 s",
+                file_path.display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Ok(Change {
+        file: file_path.display().to_string(),
+        before,
+        after: value.into(),
+    })
+}
+
+pub struct Outcome {
+    pub changes: Vec<Change>,
+    pub warnings: Vec<String>,
+}
+
+/// Plan, check, journal and apply `l` (and a freeze or thaw) on the cgroups of `pid`.
+pub fn change(
+    state_root: &Path,
+    pid: i32,
+    l: &Limits,
+    freeze: Option<bool>,
+    dry_run: bool,
+    warn: &mut dyn FnMut(&str),
+) -> Result<Outcome> {
+    let (h, set, _) = cgroups_of(pid)?;
+    let writes = set.plan(l)?;
+    check_not_root(&set, &h, &writes)?;
+    if freeze.is_some() {
+        let c = if set.version == Version::V2 {
+            "memory"
+        } else {
+            "freezer"
+        };
+        check_not_root(
+            &set,
+            &h,
+            &[Write {
+                controller: c,
+                file: "",
+                value: String::new(),
+            }],
+        )?;
+    }
+    let warnings = warnings(&set, pid, l);
+    for w in &warnings {
+        warn(w);
+    }
+    let mut changes: Vec<Change> = vec![];
+    let mut before = vec![];
+    for w in &writes {
+        let (p, v) = read_file(&set, w).ok_or_else(|| {
+            Error::failed(format!(
+                "the {} cgroup controller has no {} for this process",
+                w.controller, w.file
+            ))
+        })?;
+        before.push((p, v, w.value.clone()));
+    }
+    if dry_run {
+        for (p, b, a) in before {
+            changes.push(Change {
+                file: p.display().to_string(),
+                before: b,
+                after: a,
+            });
+        }
+        if let Some(f) = freeze {
+            changes.push(Change {
+                file: "freeze".into(),
+                before: "-".into(),
+                after: f.to_string(),
+            });
+        }
+        return Ok(Outcome { changes, warnings });
+    }
+    // Journal first: a crash half-way still knows the original values.
+    let jp = journal_path(state_root, &set);
+    let previous = load_journal(&jp);
+    let mut j = load_journal(&jp).unwrap_or(Journal {
+        pid,
+        original: BTreeMap::new(),
+    });
+    for (p, b, _) in &before {
+        j.original
+            .entry(p.display().to_string())
+            .or_insert_with(|| b.clone());
+    }
+    if let Some(f) = freeze {
+        let _ = f;
+        let (file, orig) = if set.version == Version::V2 {
+            let d = set
+                .dir_for("memory")
+                .or_else(|| set.v2_dir())
+                .map(|d| d.join("cgroup.freeze"));
+            (d, "0")
+        } else {
+            (
+                set.dir_for("freezer").map(|d| d.join("freezer.state")),
+                "THAWED",
+            )
+        };
+        if let Some(file) = file {
+            j.original
+                .entry(file.display().to_string())
+                .or_insert_with(|| orig.to_string());
+        }
+    }
+    save_journal(&jp, &j)?;
+    if let Err(e) = set.apply(&writes) {
+        // Rolled back: the journal goes back to what it was.
+        match &previous {
+            Some(p) => save_journal(&jp, p)?,
+            None => forget_journal(&jp),
+        }
+        return Err(explain(e));
+    }
+    for (p, b, _) in before {
+        let after = fs::read_to_string(&p)
+            .map(|s| s.lines().next().unwrap_or("").trim().to_string())
+            .unwrap_or_default();
+        changes.push(Change {
+            file: p.display().to_string(),
+            before: b,
+            after,
+        });
+    }
+    if let Some(f) = freeze {
+        changes.push(set_frozen(&set, f)?);
+    }
+    Ok(Outcome { changes, warnings })
+}
+
+/// Put back the values from before nsk's first change, and forget the journal.
+pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
+    let (_, set, _) = cgroups_of(pid)?;
+    let jp = journal_path(state_root, &set);
+    let j = load_journal(&jp)
+        .ok_or_else(|| Error::failed("nothing to reset: nsk has not changed these cgroups"))?;
+    let mut changes = vec![];
+    let mut pending: Vec<(String, String)> = j.original.into_iter().collect();
+    // Order matters (v1 memory may not exceed memory+swap): retry what the kernel refused
+    // until a pass makes no progress.
+    let mut last_err = None;
+    for _ in 0..3 {
+        let mut next = vec![];
+        for (file, orig) in pending {
+            let before = fs::read_to_string(&file)
+                .map(|s| s.lines().next().unwrap_or("").trim().to_string())
+                .unwrap_or_default();
+            let value = if file.ends_with("freezer.state") && orig == "FREEZING" {
+                "THAWED".to_string()
+            } else {
+                orig.clone()
+            };
+            match fs::write(&file, &value) {
+                Ok(()) => {
+                    let after = fs::read_to_string(&file)
+                        .map(|s| s.lines().next().unwrap_or("").trim().to_string())
+                        .unwrap_or_default();
+                    changes.push(Change {
+                        file,
+                        before,
+                        after,
+                    });
+                }
+                Err(e) => {
+                    last_err = Some(Error::Io {
+                        what: format!("cannot restore '{value}' to {file}"),
+                        source: e,
+                    });
+                    next.push((file, orig));
+                }
+            }
+        }
+        pending = next;
+        if pending.is_empty() {
+            break;
+        }
+    }
+    if !pending.is_empty() {
+        return Err(last_err.unwrap_or_else(|| Error::failed("cannot restore the original values")));
+    }
+    forget_journal(&jp);
+    Ok(Outcome {
+        changes,
+        warnings: vec![],
+    })
+}
+
+/// Say what a kernel refusal means where it is not obvious.
+fn explain(e: Error) -> Error {
+    let text = e.to_string();
+    if e.errno() == Some(nix::errno::Errno::EBUSY) && text.contains("memory.") {
+        return Error::failed(format!(
+            "{text} (the kernel could not reclaim enough memory to fit under the new limit: on cgroup v1 it refuses instead of OOM-killing)"
+        ));
+    }
+    e
+}
