@@ -16,6 +16,9 @@ _nsk() {
             ",$1")
                 cmd="nsk"
                 ;;
+            nsk,enter)
+                cmd="nsk__subcmd__enter"
+                ;;
             nsk,generate)
                 cmd="nsk__subcmd__generate"
                 ;;
@@ -45,6 +48,9 @@ _nsk() {
                 ;;
             nsk,stop)
                 cmd="nsk__subcmd__stop"
+                ;;
+            nsk__subcmd__help,enter)
+                cmd="nsk__subcmd__help__subcmd__enter"
                 ;;
             nsk__subcmd__help,generate)
                 cmd="nsk__subcmd__help__subcmd__generate"
@@ -83,12 +89,58 @@ _nsk() {
 
     case "${cmd}" in
         nsk)
-            opts="-h -V --root --json --color --help --version run ps inspect limit stop kill rm logs generate help"
+            opts="-h -V --root --json --color --help --version run ps inspect limit enter stop kill rm logs generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__enter)
+            opts="-m -i -n -p -U -C -w -e -u -t -T -h -V --mount --uts --ipc --net --pid --userns --cgroupns --time --no-cgroup --workdir --env --user --privileged --tty --no-tty --root --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --workdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -127,8 +179,22 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__help)
-            opts="run ps inspect limit stop kill rm logs generate help"
+            opts="run ps inspect limit enter stop kill rm logs generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__help__subcmd__enter)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -54,6 +54,10 @@ pub enum Command {
     /// Change the cgroup limits of any process or container live (docker update without the
     /// daemon); with no option, show them
     Limit(LimitArgs),
+    /// Run a command inside the namespaces and cgroups of a running process or container, behind
+    /// a PTY from the container's own devpts (docker exec -it, without the daemon)
+    #[command(after_help = EXIT_CODES)]
+    Enter(EnterArgs),
     /// Stop a container: SIGTERM, then SIGKILL after a grace period
     Stop(StopArgs),
     /// Send a signal to a container's command
@@ -248,4 +252,62 @@ pub struct LimitArgs {
     /// Put back the values from before nsk's first change, and forget them
     #[arg(long, conflicts_with_all = ["memory", "memory_swap", "memory_reservation", "cpus", "cpu_shares", "cpu_weight", "cpuset_cpus", "pids", "io_weight", "freeze", "thaw", "dry_run"])]
     pub reset: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnterArgs {
+    /// A PID, an nsk container name, or a container id (or unique prefix of 4+ characters)
+    pub target: String,
+    /// Join the mount namespace (with -i, -n, -p, -U, -C, --uts, --time: only those named)
+    #[arg(short = 'm', long = "mount")]
+    pub mnt: bool,
+    /// Join the UTS namespace
+    #[arg(long)]
+    pub uts: bool,
+    /// Join the IPC namespace
+    #[arg(short = 'i', long)]
+    pub ipc: bool,
+    /// Join the network namespace
+    #[arg(short = 'n', long)]
+    pub net: bool,
+    /// Join the PID namespace
+    #[arg(short = 'p', long)]
+    pub pid: bool,
+    /// Join the user namespace
+    #[arg(short = 'U', long = "userns")]
+    pub userns: bool,
+    /// Join the cgroup namespace
+    #[arg(short = 'C', long = "cgroupns")]
+    pub cgroupns: bool,
+    /// Join the time namespace
+    #[arg(long)]
+    pub time: bool,
+    /// Stay in nsk's own cgroups instead of joining the target's
+    #[arg(long)]
+    pub no_cgroup: bool,
+    /// Working directory inside the target [default: the target's own]
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Set an environment variable on top of the target's (KEY=VAL)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
+    pub env: Vec<String>,
+    /// Run as USER[:GROUP] from the target's /etc/passwd and /etc/group [default: the target's identity]
+    #[arg(short = 'u', long, value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+    /// Keep nsk's capabilities instead of narrowing them to the target's
+    #[arg(long)]
+    pub privileged: bool,
+    /// Allocate a PTY even when stdin is not a terminal
+    #[arg(short = 't', long, conflicts_with = "no_tty")]
+    pub tty: bool,
+    /// No PTY: the command gets nsk's stdin, stdout and stderr directly
+    #[arg(short = 'T', long)]
+    pub no_tty: bool,
+    /// Command and arguments [default: the target's /bin/sh]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<String>,
 }

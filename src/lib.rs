@@ -6,6 +6,7 @@ pub mod channel;
 pub mod cli;
 pub mod cmd;
 pub mod container;
+pub mod enter;
 pub mod error;
 pub mod inspect;
 pub mod limit;
@@ -45,6 +46,7 @@ pub fn main_with_args() -> i32 {
         Command::Ps(a) => cmd::ps::ps(&ctx, a),
         Command::Inspect(a) => cmd::inspect::inspect(&ctx, a),
         Command::Limit(a) => cmd::limit::limit(&ctx, a),
+        Command::Enter(a) => cmd::enter::enter(&ctx, a),
         Command::Stop(a) => cmd::lifecycle::stop(&ctx, a),
         Command::Kill(a) => cmd::lifecycle::kill(&ctx, a),
         Command::Rm(a) => cmd::lifecycle::rm(&ctx, a),

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::process;
 use crate::runtime::{self, Identity};
 use std::collections::BTreeMap;
+use std::fs;
 use std::os::fd::OwnedFd;
 
 #[derive(Debug)]
@@ -63,6 +64,23 @@ impl Error {
             } => Error::failed("no such process"),
             e => e,
         }
+    }
+}
+
+/// An nsk container's own process: its init's first child (the command, PID 2 inside). Its
+/// environment, working directory and capabilities are the container's; init's are nsk's.
+/// Falls back to init when the command is gone.
+fn nsk_command(init: i32, init_start: u64) -> (i32, u64) {
+    let children =
+        fs::read_to_string(format!("/proc/{init}/task/{init}/children")).unwrap_or_default();
+    let first = children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<i32>().ok())
+        .filter_map(|c| process::start_time(c).ok().map(|s| (s, c)))
+        .min();
+    match first {
+        Some((s, c)) => (c, s),
+        None => (init, init_start),
     }
 }
 
@@ -160,6 +178,7 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
                         name: Some(st.name.clone()),
                         pod_uid: None,
                     };
+                    let (pid, start) = nsk_command(pid, start);
                     pin(pid, start, Some(id))
                 }
                 _ => Err(Error::failed(format!("container {spec} is not running"))),
@@ -185,6 +204,7 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
         if id.starts_with(spec) {
             if let Ok(st) = store.load(&name) {
                 if let (Some(pid), Some(start), true) = (st.pid, st.start_time, st.is_running()) {
+                    let (pid, start) = nsk_command(pid, start);
                     add(Candidate {
                         identity: Identity {
                             runtime: "nsk".into(),

@@ -280,7 +280,7 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> (nix::errno::Errno, i3
     exec_search(&cfg.command, &env, &path)
 }
 
-fn drop_bounding_caps() -> std::result::Result<(), nix::errno::Errno> {
+pub fn drop_bounding_caps() -> std::result::Result<(), nix::errno::Errno> {
     let keep: Vec<caps::Capability> = DEFAULT_CAPS.to_vec();
     for c in caps::all() {
         if !keep.contains(&c) && caps::has_cap(None, caps::CapSet::Bounding, c).unwrap_or(false) {

@@ -154,7 +154,7 @@ fn setup_cgroups(cfg: &Config, p: CgroupPlan, set: &CgroupSet, st: &mut State) -
     set.apply(&set.plan(&st.limits)?)
 }
 
-fn block_signals() -> Result<SignalFd> {
+pub(crate) fn block_signals() -> Result<SignalFd> {
     let mut set = SigSet::empty();
     for s in FORWARDED {
         set.add(*s);
@@ -304,7 +304,7 @@ fn record_running(store: &Store, st: &mut State, pid: Pid) -> Result<()> {
 }
 
 /// Forward signals, proxy the PTY, and wait for init. Returns the command's raw wait status.
-fn supervise(
+pub(crate) fn supervise(
     init: Pid,
     chan: &Channel,
     master: Option<OwnedFd>,

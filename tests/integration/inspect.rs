@@ -52,15 +52,25 @@ fn inspects_an_nsk_container_by_name_pid_and_id_prefix() {
         "100",
     ]);
     assert_eq!(o.code, 0, "{o:?}");
-    let pid = env.pid("web");
+    let init = env.pid("web");
+    // A name or an id means the container's command (PID 2 inside); a PID means that process.
+    let cmd: i32 = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let id = env.state("web")["id"].as_str().unwrap().to_string();
-    for target in ["web".to_string(), pid.to_string(), id[..8].to_string()] {
+    for (target, pid, inner) in [
+        ("web".to_string(), cmd, 2),
+        (init.to_string(), init, 1),
+        (id[..8].to_string(), cmd, 2),
+    ] {
         let v = inspect_json(&env, &target);
         assert_eq!(v["pid"], pid, "{target}");
         assert_eq!(v["container"]["runtime"], "nsk");
         assert_eq!(v["container"]["id"], id.as_str());
         assert_eq!(v["container"]["name"], "web");
-        assert_eq!(v["nspid"], serde_json::json!([pid, 1]));
+        assert_eq!(v["nspid"], serde_json::json!([pid, inner]));
         check_namespaces(&v, pid, &["cgroup", "ipc", "mnt", "net", "pid", "uts"]);
         assert_eq!(v["hostname"], "web.local");
         let lim = &v["cgroup"]["limits"];
@@ -259,20 +269,23 @@ fn ps_all_lists_containers_of_every_runtime() {
     let o = env.nsk(&["ps", "--all", "--json"]);
     assert_eq!(o.code, 0, "{o:?}");
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    let find = |rt: &str| {
+    let find = |rt: &str, id: &str| {
         v.as_array()
             .unwrap()
             .iter()
-            .find(|g| g["container"]["runtime"] == rt)
+            .find(|g| {
+                g["container"]["runtime"] == rt
+                    && (g["container"]["id"] == id || g["container"]["name"] == id)
+            })
             .cloned()
-            .unwrap_or_else(|| panic!("no {rt} row in {v}"))
+            .unwrap_or_else(|| panic!("no {rt} {id} row in {v}"))
     };
-    let mine = find("nsk");
+    let mine = find("nsk", "mine");
     assert_eq!(mine["container"]["name"], "mine");
     assert_eq!(mine["pid"], env.pid("mine"));
     assert_eq!(mine["nprocs"], 2);
     assert_eq!(mine["memory_max"], 64 << 20);
-    let runc = find("runc");
+    let runc = find("runc", &r.id);
     assert_eq!(runc["pid"], r.pid());
     assert!(runc["isolated"]
         .as_array()

@@ -2,6 +2,7 @@
 
 mod cgroup;
 mod cli;
+mod enter;
 mod inspect;
 mod limit;
 mod run;

@@ -1,0 +1,47 @@
+use super::Ctx;
+use crate::cli::EnterArgs;
+use crate::error::{Error, Result};
+use crate::ns;
+
+pub fn enter(ctx: &Ctx, a: EnterArgs) -> Result<i32> {
+    let picked: Vec<&'static ns::NsKind> = [
+        (a.userns, "user"),
+        (a.cgroupns, "cgroup"),
+        (a.ipc, "ipc"),
+        (a.uts, "uts"),
+        (a.net, "net"),
+        (a.pid, "pid"),
+        (a.mnt, "mnt"),
+        (a.time, "time"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .filter_map(|(_, n)| ns::kind(n))
+    .collect();
+    let mut env = vec![];
+    for e in &a.env {
+        if !e.contains('=') || e.starts_with('=') {
+            return Err(Error::invalid(format!(
+                "invalid environment variable '{e}' (example: -e LANG=C.UTF-8)"
+            )));
+        }
+        env.push(e.clone());
+    }
+    let stdin_tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
+    let opts = crate::enter::Options {
+        kinds: (!picked.is_empty()).then_some(picked),
+        cgroup: !a.no_cgroup,
+        workdir: a.workdir.clone(),
+        env,
+        user: a.user.clone(),
+        privileged: a.privileged,
+        tty: !a.no_tty && (a.tty || stdin_tty),
+        command: a.command.clone(),
+    };
+    let what = |e: Error| match e {
+        Error::Exit { .. } => e,
+        e => Error::failed(format!("cannot enter {}: {e}", a.target)),
+    };
+    let t = crate::target::resolve(&ctx.store, &a.target).map_err(what)?;
+    crate::enter::enter(&t, &opts).map_err(what)
+}
