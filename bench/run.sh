@@ -4,6 +4,9 @@
 #
 #   bench/run.sh [run]      start-to-exit of busybox /bin/true with a 256M memory limit:
 #                           nsk run --rm vs crun run vs runc run, plus unshare+chroot as a floor
+#   bench/run.sh enter      nsk enter -T PID /bin/true vs nsenter -a vs runc exec, into a runc
+#                           container; then 200 MB through a PTY: script+cat, nsk enter -t,
+#                           runc exec -t (PTY_RUNS, default 3)
 #   bench/run.sh ps         nsk ps --all --json vs lsns -J, with NS_SETS (500) extra namespace
 #                           sets (unshare --pid --fork --uts --ipc --net --mount sleep: 2
 #                           processes each), killed by PID when done
@@ -30,6 +33,7 @@ cleanup() {
 	# --kill-child takes each namespaced sleep down with its parent.
 	{ [ ${#LOAD[@]} -gt 0 ] && kill -KILL "${LOAD[@]}"; wait; } 2>/dev/null || true
 	command -v runc >/dev/null && runc delete -f nskbench >/dev/null 2>&1 || true
+	command -v runc >/dev/null && runc delete -f nskbench-sleeper >/dev/null 2>&1 || true
 	for d in /sys/fs/cgroup/*/nsk-bench /sys/fs/cgroup/nsk-bench; do
 		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 	done
@@ -68,7 +72,23 @@ if [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then vie
 
 names=() cmds=()
 add() { names+=("$1"); cmds+=("$2"); }
-if [ "$SCENARIO" = ps ]; then
+if [ "$SCENARIO" = enter ]; then
+	command -v runc >/dev/null || { echo "bench/run.sh enter: needs runc" >&2; exit 1; }
+	head -c 200000000 < <(yes 'nsk pty throughput: one line of text to copy through a terminal') > "$R/big"
+	python3 - "$B/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["args"] = ["sleep", "1000"]
+c["linux"]["cgroupsPath"] = "/nsk-bench/sleeper"
+json.dump(c, open(sys.argv[1], "w"))
+PY
+	(cd "$B" && runc run -d nskbench-sleeper </dev/null >/dev/null 2>&1)
+	PID=$(runc state nskbench-sleeper | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+	add nsk "$NSK --root $W/state enter -T $PID /bin/true"
+	add nsenter "nsenter -t $PID -a /bin/true"
+	add runc "runc exec nskbench-sleeper /bin/true"
+	TITLE="exec /bin/true in a running container"
+elif [ "$SCENARIO" = ps ]; then
 	command -v lsns >/dev/null || { echo "bench/run.sh: needs lsns (util-linux)" >&2; exit 1; }
 	n=${NS_SETS:-500}
 	for i in $(seq "$n"); do
@@ -114,7 +134,27 @@ for n in names:
 for n, rs in ratios.items():
     print(f"  nsk/{n:<7} {st.median(rs):5.2f}x  (per-round {min(rs):.2f}..{max(rs):.2f})")
 PY
-if [ "$SCENARIO" = ps ] && [ -x /usr/bin/time ]; then
+if [ "$SCENARIO" = enter ]; then
+	PTY_RUNS=${PTY_RUNS:-3}
+	echo "== 200 MB through a PTY ($PTY_RUNS runs each, interleaved by hyperfine)"
+	hyperfine --shell=sh --style none --runs "$PTY_RUNS" --export-json "$W/pty.json" \
+		-n script "script -qfc 'cat $R/big' /dev/null >/dev/null" \
+		-n nsk "script -qfc '$NSK --root $W/state enter -t $PID cat /big' /dev/null >/dev/null" \
+		-n runc "script -qfc 'runc exec -t nskbench-sleeper cat /big' /dev/null >/dev/null" >/dev/null
+	python3 - "$W/pty.json" <<'PY'
+import json, sys, statistics as st
+res = {r["command"]: st.median(r["times"]) for r in json.load(open(sys.argv[1]))["results"]}
+for n, t in res.items():
+    print(f"  {n:<8} median {t:6.2f} s  {200 / t:6.1f} MB/s")
+print(f"  nsk/script {res['nsk'] / res['script']:.2f}x time   nsk/runc {res['nsk'] / res['runc']:.2f}x time")
+PY
+	if [ -x /usr/bin/time ]; then
+		rss=$(for i in 1 2 3; do /usr/bin/time -f %M script -qfc "$NSK --root $W/state enter -t $PID cat /etc/passwd" /dev/null 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 2p)
+		echo "  (GNU time's peak RSS above includes script itself: ${rss} KiB)"
+		rss=$(for i in 1 2 3 4 5; do /usr/bin/time -f %M "$NSK" --root "$W/state" enter -T "$PID" /bin/true 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 3p)
+		echo "  nsk enter peak RSS (median of 5): ${rss} KiB"
+	fi
+elif [ "$SCENARIO" = ps ] && [ -x /usr/bin/time ]; then
 	rss=$(for i in 1 2 3 4 5; do /usr/bin/time -f %M "$NSK" --root "$W/state" ps --all --json 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 3p)
 	echo "  nsk ps --all peak RSS (median of 5): ${rss} KiB"
 elif [ -x /usr/bin/time ]; then

@@ -166,7 +166,8 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
             Some(nix::errno::Errno::ESRCH | nix::errno::Errno::ENOENT) => no_such_process(),
             _ => e,
         })?;
-        return pin(pid, start, identify(store, pid));
+        // The runtime identity of a bare PID is looked up only by those who show it (inspect).
+        return pin(pid, start, None);
     }
     if crate::container::config::validate_name(spec).is_ok() {
         if let Ok(st) = store.load(spec) {

@@ -318,6 +318,12 @@ pub(crate) fn supervise(
     let mut stdin_open = master.is_some();
     let mut master_open = master.is_some();
     let mut buf = vec![0u8; 64 * 1024];
+    if let Some(m) = &master {
+        let _ = nix::fcntl::fcntl(
+            m,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+    }
     let init_status = loop {
         let mut fds = vec![PollFd::new(sigs.as_fd(), PollFlags::POLLIN)];
         let ci = chan_open.then(|| {
@@ -344,15 +350,23 @@ pub(crate) fn supervise(
             (ready(Some(0)), ready(ci), ready(si), ready(mi));
         drop(fds);
         if m_ready {
+            // Drain what is there (the master is non-blocking) before polling again: a PTY
+            // hands out at most a few KiB per read.
             let m = master.as_ref().expect("master polled");
-            match nix::unistd::read(m, &mut buf) {
-                Ok(0) | Err(nix::errno::Errno::EIO) => master_open = false,
-                Ok(n) => {
-                    if pty::write_all(&stdout, &buf[..n]).is_err() {
+            loop {
+                match nix::unistd::read(m, &mut buf) {
+                    Ok(0) | Err(nix::errno::Errno::EIO) => {
                         master_open = false;
+                        break;
                     }
+                    Ok(n) => {
+                        if pty::write_all(&stdout, &buf[..n]).is_err() {
+                            master_open = false;
+                            break;
+                        }
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => {}
             }
         }
         if s_ready {
