@@ -8,7 +8,7 @@ use nix::sys::socket::{
 };
 use serde::{Deserialize, Serialize};
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub enum Msg {
@@ -82,8 +82,7 @@ impl Channel {
                         for c in cmsgs {
                             if let ControlMessageOwned::ScmRights(fds) = c {
                                 for raw in fds {
-                                    // SAFETY: SCM_RIGHTS gave us a new fd that nobody else owns.
-                                    let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                                    let owned = crate::sys::own_received_fd(raw);
                                     fd.get_or_insert(owned);
                                 }
                             }

@@ -15,8 +15,7 @@ use crate::{pty, sys};
 use nix::sched::CloneFlags;
 use nix::unistd::{Gid, Uid};
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 pub struct Options {
     /// Namespace kinds to join; None: every kind in which the target differs from nsk.
@@ -261,7 +260,7 @@ fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
         let _ = nix::unistd::chdir("/");
     }
     let slave = if o.tty {
-        match open_pty(chan) {
+        match pty::open_in_container(chan) {
             Ok(s) => Some(s),
             Err(e) => fail(e.to_string(), 125),
         }
@@ -354,17 +353,7 @@ fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
         env.push(e.clone());
     }
     // Signals back to defaults, nothing blocked; no fd but stdio survives exec.
-    for s in nix::sys::signal::Signal::iterator() {
-        if s != nix::sys::signal::Signal::SIGKILL && s != nix::sys::signal::Signal::SIGSTOP {
-            // SAFETY: restoring the default disposition installs no handler code.
-            let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) };
-        }
-    }
-    let _ = nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&nix::sys::signal::SigSet::empty()),
-        None,
-    );
+    sys::reset_signals();
     if sys::cloexec_from(3).is_err() {
         fail("cannot close inherited descriptors".into(), 125);
     }
@@ -390,31 +379,5 @@ fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
             127,
         );
     }
-    let why = match errno {
-        nix::errno::Errno::ENOENT if code == 127 => "command not found".to_string(),
-        e => crate::error::errno_text(e),
-    };
-    fail(format!("cannot run {what}: {why}"), code)
-}
-
-/// A PTY from the container's own devpts (we are in its mount namespace and root): the master
-/// goes to the host side, the slave stays here.
-fn open_pty(chan: &Channel) -> Result<OwnedFd> {
-    use nix::fcntl::OFlag;
-    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .ctx(|| "cannot open /dev/ptmx in the target")?;
-    nix::pty::grantpt(&master).ctx(|| "grantpt")?;
-    nix::pty::unlockpt(&master).ctx(|| "unlockpt")?;
-    let name = nix::pty::ptsname_r(&master).ctx(|| "ptsname")?;
-    let slave = nix::fcntl::open(
-        PathBuf::from(&name).as_path(),
-        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .ctx(|| format!("cannot open {name} in the target"))?;
-    chan.send(&Msg::Pty, Some(master.as_fd()))?;
-    match chan.recv()? {
-        Some((Msg::Go, _)) => Ok(slave),
-        _ => sys::exit_now(125),
-    }
+    fail(init::exec_failure(errno, code, &what), code)
 }

@@ -74,12 +74,7 @@ pub fn inodes(pid: i32) -> [Option<u64>; 8] {
 /// readlink into a stack buffer and parse "kind:[inode]".
 pub fn read_inode(path: &str, buf: &mut [u8; 64]) -> Option<u64> {
     let c = std::ffi::CString::new(path).ok()?;
-    // SAFETY: `c` is a valid C string and `buf` a live buffer of the length passed.
-    let n = unsafe { libc::readlink(c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n <= 0 {
-        return None;
-    }
-    let s = std::str::from_utf8(&buf[..n as usize]).ok()?;
+    let s = std::str::from_utf8(crate::sys::readlink_into(&c, buf)?).ok()?;
     crate::process::parse_ns_link(s)
 }
 

@@ -15,8 +15,7 @@ pub struct RawMode {
 impl RawMode {
     /// Raw mode on stdin if it is a terminal; None otherwise.
     pub fn stdin() -> Result<Option<RawMode>> {
-        // SAFETY: fd 0 stays open for the whole life of the process.
-        let fd: BorrowedFd<'static> = unsafe { BorrowedFd::borrow_raw(0) };
+        let fd: BorrowedFd<'static> = sys::stdin_fd();
         if !nix::unistd::isatty(fd).unwrap_or(false) {
             return Ok(None);
         }
@@ -61,4 +60,29 @@ pub fn write_all<F: AsFd>(fd: F, mut buf: &[u8]) -> std::result::Result<(), nix:
         }
     }
     Ok(())
+}
+
+/// In a process that is inside a container (its mount namespace and root): allocate a PTY from
+/// the container's own devpts, send the master to the host side, wait for its go-ahead (the
+/// window size is set by then), and keep the slave. Nothing inside can then reach the caller's
+/// terminal, through TIOCSTI or otherwise.
+pub fn open_in_container(chan: &crate::channel::Channel) -> Result<OwnedFd> {
+    use crate::channel::Msg;
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .ctx(|| "cannot open /dev/ptmx in the container")?;
+    nix::pty::grantpt(&master).ctx(|| "grantpt")?;
+    nix::pty::unlockpt(&master).ctx(|| "unlockpt")?;
+    let name = nix::pty::ptsname_r(&master).ctx(|| "ptsname")?;
+    let slave = nix::fcntl::open(
+        std::path::Path::new(&name),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("cannot open {name} in the container"))?;
+    chan.send(&Msg::Pty, Some(master.as_fd()))?;
+    match chan.recv()? {
+        Some((Msg::Go, _)) => Ok(slave),
+        _ => sys::exit_now(125),
+    }
 }

@@ -296,3 +296,36 @@ pub fn clone3_fork<F: AsFd>(flags: CloneFlags, cgroup: Option<F>) -> Result<Opti
         pid => Ok(Some(Pid::from_raw(pid as i32))),
     }
 }
+
+/// Before exec: every signal back to its default disposition (Rust ignores SIGPIPE) and none
+/// blocked.
+pub fn reset_signals() {
+    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal};
+    for s in Signal::iterator() {
+        if s != Signal::SIGKILL && s != Signal::SIGSTOP {
+            // SAFETY: installing SIG_DFL runs no handler code in this process.
+            let _ = unsafe { nix::sys::signal::signal(s, SigHandler::SigDfl) };
+        }
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+/// Take ownership of an fd the kernel just handed us (SCM_RIGHTS).
+pub fn own_received_fd(raw: RawFd) -> OwnedFd {
+    // SAFETY: the caller got `raw` from the kernel in a control message: a new fd owned by
+    // nobody else in this process.
+    unsafe { OwnedFd::from_raw_fd(raw) }
+}
+
+/// Standard input, borrowed for the life of the process.
+pub fn stdin_fd() -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: fd 0 stays open for the whole life of the process.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(0) }
+}
+
+/// readlink(2) into a caller's buffer, without allocating: the bytes of the link.
+pub fn readlink_into<'a>(path: &std::ffi::CStr, buf: &'a mut [u8]) -> Option<&'a [u8]> {
+    // SAFETY: `path` is a valid C string and `buf` a live buffer of the length passed.
+    let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (n > 0).then(|| &buf[..n as usize])
+}

@@ -7,11 +7,11 @@ use crate::cgroup::Hierarchy;
 use crate::channel::{Channel, Msg};
 use crate::error::{Context, Error, Result};
 use crate::sys;
-use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{Gid, Pid, Uid};
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// Everything init needs, prepared by the parent before clone.
@@ -93,7 +93,7 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
         .map_err(fail)?;
 
     let slave = if cfg.tty {
-        Some(open_pty(&a.chan).map_err(fail)?)
+        Some(crate::pty::open_in_container(&a.chan).map_err(fail)?)
     } else {
         None
     };
@@ -130,11 +130,7 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
         let code: i32 = it.next().and_then(|s| s.parse().ok()).unwrap_or(127);
         let what = it.next().unwrap_or("").to_string();
         let _ = waitpid(cmd, None);
-        let why = match errno {
-            nix::errno::Errno::ENOENT if code == 127 => "command not found".to_string(),
-            e => crate::error::errno_text(e),
-        };
-        return Err((format!("cannot run {what}: {why}"), code));
+        return Err((exec_failure(errno, code, &what), code));
     }
     a.chan
         .send(&Msg::Ready { pid: cmd.as_raw() }, None)
@@ -150,29 +146,6 @@ fn build(cfg: &Config, a: &InitArgs) -> Result<()> {
         sys::loopback_up().ctx(|| "cannot bring lo up")?;
     }
     rootfs::setup(cfg, a.state_dir)
-}
-
-/// Allocate a PTY from the container's own devpts, send the master to the host side, and keep
-/// the slave for the command.
-fn open_pty(chan: &Channel) -> Result<OwnedFd> {
-    use nix::fcntl::OFlag;
-    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .ctx(|| "cannot open /dev/ptmx in the container")?;
-    nix::pty::grantpt(&master).ctx(|| "grantpt")?;
-    nix::pty::unlockpt(&master).ctx(|| "unlockpt")?;
-    let name = nix::pty::ptsname_r(&master).ctx(|| "ptsname")?;
-    let slave = nix::fcntl::open(
-        Path::new(&name),
-        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .ctx(|| format!("cannot open {name}"))?;
-    chan.send(&Msg::Pty, Some(master.as_fd()))?;
-    // Wait until the host side has set the window size, so the command starts with it.
-    match chan.recv()? {
-        Some((Msg::Go, _)) => Ok(slave),
-        _ => sys::exit_now(125),
-    }
 }
 
 /// Capabilities a container keeps by default: docker's set, minus CAP_MKNOD.
@@ -201,13 +174,7 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> (nix::errno::Errno, i3
     use nix::errno::Errno;
     let err = |e: Errno, what: &str| (e, 125, what.to_string());
     // Signals: back to defaults (Rust ignores SIGPIPE) and nothing blocked.
-    for s in Signal::iterator() {
-        if s != Signal::SIGKILL && s != Signal::SIGSTOP {
-            // SAFETY: restoring the default disposition installs no handler code.
-            let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) };
-        }
-    }
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    sys::reset_signals();
     if let Some(s) = slave {
         if let Err(e) = nix::unistd::setsid() {
             return err(e, "setsid");
@@ -215,11 +182,11 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> (nix::errno::Errno, i3
         if let Err(e) = sys::set_controlling_tty(s.as_raw_fd()) {
             return err(e, "the terminal");
         }
-        for fd in 0..3 {
-            // SAFETY: dup2 onto the standard descriptors, which we own in this process.
-            if let Err(e) = Errno::result(unsafe { libc::dup2(s.as_raw_fd(), fd) }) {
-                return err(e, "the terminal");
-            }
+        let dup = nix::unistd::dup2_stdin(s)
+            .and_then(|_| nix::unistd::dup2_stdout(s))
+            .and_then(|_| nix::unistd::dup2_stderr(s));
+        if let Err(e) = dup {
+            return err(e, "the terminal");
         }
     }
     let ident = match resolve_user(cfg.user.as_deref()) {
@@ -438,6 +405,15 @@ fn reap(cmd: Pid, chan: &Channel) -> ! {
             }
         }
     }
+}
+
+/// The message for a command that could not be executed.
+pub fn exec_failure(errno: nix::errno::Errno, code: i32, what: &str) -> String {
+    let why = match errno {
+        nix::errno::Errno::ENOENT if code == 127 => "command not found".to_string(),
+        e => crate::error::errno_text(e),
+    };
+    format!("cannot run {what}: {why}")
 }
 
 /// Turn a raw wait status into nsk's exit code: the code, or 128+N for signal N.
