@@ -862,3 +862,31 @@ fn a_half_created_container_is_listed_and_removed() {
     assert_eq!(env.nsk(&["rm", "half"]).code, 0);
     env.assert_clean();
 }
+
+#[test]
+fn logs_follow_until_the_container_exits() {
+    let env = Env::new();
+    let o = env.run(&[
+        "-d",
+        "--name",
+        "lf",
+        "--",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line$i; sleep 0.2; done",
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let t = std::time::Instant::now();
+    let o = env.nsk(&["logs", "-f", "lf"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "line1\nline2\nline3\n"),
+        "{o:?}"
+    );
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    env.run(&["--name", "fg", "--", "true"]);
+    let o = env.nsk(&["logs", "fg"]);
+    assert!(o.stderr.contains("only detached containers"), "{o:?}");
+    env.nsk(&["rm", "lf", "fg"]);
+    env.assert_clean();
+}
