@@ -111,7 +111,7 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__enter)
-            opts="-m -i -n -p -U -C -w -e -u -t -T -h -V --mount --uts --ipc --net --pid --userns --cgroupns --time --no-cgroup --workdir --env --user --privileged --tty --no-tty --root --json --color --help --version"
+            opts="-m -i -n -p -U -C -w -e -u -t -T -h -V --mount --uts --ipc --net --pid --userns --cgroupns --time --no-cgroup --workdir --env --user --privileged --tty --no-tty --tools --root --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,6 +138,10 @@ _nsk() {
                     return 0
                     ;;
                 -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tools)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -108,6 +108,7 @@ complete -c nsk -n "__fish_nsk_using_subcommand limit" -s V -l version -d 'Print
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s w -l workdir -d 'Working directory inside the target [default: the target\'s own]' -r
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s e -l env -d 'Set an environment variable on top of the target\'s (KEY=VAL)' -r
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s u -l user -d 'Run as USER[:GROUP] from the target\'s /etc/passwd and /etc/group [default: the target\'s identity]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand enter" -l tools -d 'Show a host directory of tools (a static busybox, say) at /.nsk/tools, first in PATH, in a private view of the target\'s filesystem that the target never sees' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -l root -d 'State root holding one directory per container' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
 always\t''

@@ -303,6 +303,10 @@ pub struct EnterArgs {
     /// No PTY: the command gets nsk's stdin, stdout and stderr directly
     #[arg(short = 'T', long)]
     pub no_tty: bool,
+    /// Show a host directory of tools (a static busybox, say) at /.nsk/tools, first in PATH, in
+    /// a private view of the target's filesystem that the target never sees
+    #[arg(long, value_name = "DIR")]
+    pub tools: Option<PathBuf>,
     /// Command and arguments [default: the target's /bin/sh]
     #[arg(
         trailing_var_arg = true,

@@ -28,6 +28,8 @@ pub struct Options {
     pub tty: bool,
     /// Empty: the target's /bin/sh.
     pub command: Vec<String>,
+    /// A host directory of tools to show at /.nsk/tools (see tools.rs).
+    pub tools: Option<std::path::PathBuf>,
 }
 
 /// What the child needs, gathered on the host side before anything is joined.
@@ -48,6 +50,8 @@ struct Prepared {
     v1_tasks: Vec<fs::File>,
     /// The target's cgroup2 directory, to clone into.
     v2_dir: Option<OwnedFd>,
+    /// A detached clone of the tools directory.
+    tools: Option<OwnedFd>,
 }
 
 fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
@@ -115,6 +119,11 @@ fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
             }
         }
     }
+    let tools = o
+        .tools
+        .as_deref()
+        .map(crate::tools::clone_tools)
+        .transpose()?;
     // Everything is open: check that it all belongs to the process we resolved.
     if !t.still_alive() {
         return Err(Error::failed(
@@ -136,6 +145,7 @@ fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
         no_new_privs: status.nonewprivs.unwrap_or(0) != 0,
         v1_tasks,
         v2_dir,
+        tools,
     })
 }
 
@@ -242,8 +252,13 @@ fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
             );
         }
     }
-    // The target's root, then a working directory resolved inside it.
-    if let Err(e) = nix::unistd::fchdir(&p.root).and_then(|_| nix::unistd::chroot(".")) {
+    // The target's root (or, with --tools, a private view of it with the tools), then a working
+    // directory resolved inside it.
+    if let Some(tools) = &p.tools {
+        if let Err(e) = crate::tools::enter_with_tools(&p.root, tools) {
+            fail(format!("cannot show the tools in the target: {e}"), 125);
+        }
+    } else if let Err(e) = nix::unistd::fchdir(&p.root).and_then(|_| nix::unistd::chroot(".")) {
         fail(
             format!(
                 "cannot take the target's root: {}",
@@ -341,6 +356,11 @@ fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.push(format!("PATH={DEFAULT_PATH}"));
     }
+    if p.tools.is_some() {
+        for e in env.iter_mut().filter(|e| e.starts_with("PATH=")) {
+            *e = format!("PATH=/{}:{}", crate::tools::MOUNT_POINT, &e[5..]);
+        }
+    }
     if o.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push(format!(
             "TERM={}",
@@ -362,10 +382,11 @@ fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
         let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
     }
     let default = o.command.is_empty();
-    let cmd = if default {
-        vec!["/bin/sh".to_string()]
-    } else {
-        o.command.clone()
+    // The default shell: the target's, or the tools' when it has none.
+    let cmd = match (default, &p.tools) {
+        (false, _) => o.command.clone(),
+        (true, Some(_)) if !std::path::Path::new("/bin/sh").exists() => vec!["sh".to_string()],
+        (true, _) => vec!["/bin/sh".to_string()],
     };
     let path = env
         .iter()

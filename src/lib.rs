@@ -17,6 +17,7 @@ pub mod pty;
 pub mod runtime;
 pub mod sys;
 pub mod target;
+pub mod tools;
 pub mod units;
 
 use clap::Parser;

@@ -329,3 +329,86 @@ pub fn readlink_into<'a>(path: &std::ffi::CStr, buf: &'a mut [u8]) -> Option<&'a
     let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (n > 0).then(|| &buf[..n as usize])
 }
+
+/// A new, detached mount of filesystem `fstype` with string options (fsopen, fsconfig, fsmount).
+pub fn fs_mount_detached(fstype: &str, options: &[(&str, &str)]) -> Result<OwnedFd, Errno> {
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    let cfs = CString::new(fstype).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `cfs` outlives the call; the flags are integers.
+    let fs = Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_fsopen,
+            cfs.as_ptr(),
+            1u32, /* FSOPEN_CLOEXEC */
+        )
+    })?;
+    // SAFETY: fs was just returned by the kernel and is owned by nobody else.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as RawFd) };
+    for (k, v) in options {
+        let (ck, cv) = (
+            CString::new(*k).map_err(|_| Errno::EINVAL)?,
+            CString::new(*v).map_err(|_| Errno::EINVAL)?,
+        );
+        // SAFETY: both strings outlive the call.
+        Errno::result(unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                FSCONFIG_SET_STRING,
+                ck.as_ptr(),
+                cv.as_ptr(),
+                0,
+            )
+        })?;
+    }
+    // SAFETY: no pointers are passed.
+    Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_char>(),
+            0,
+        )
+    })?;
+    // SAFETY: integer arguments only.
+    let m = Errno::result(unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            1u32, /* FSMOUNT_CLOEXEC */
+            0u32,
+        )
+    })?;
+    // SAFETY: m was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(m as RawFd) })
+}
+
+/// open_tree(2) with OPEN_TREE_CLONE | AT_RECURSIVE of `path` relative to `dir` ("" for `dir`
+/// itself).
+pub fn clone_tree_at<F: AsFd>(dir: F, path: &str) -> Result<OwnedFd, Errno> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | libc::AT_RECURSIVE as libc::c_uint
+        | if path.is_empty() {
+            libc::AT_EMPTY_PATH as libc::c_uint
+        } else {
+            0
+        };
+    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `c` outlives the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            dir.as_fd().as_raw_fd(),
+            c.as_ptr(),
+            flags,
+        )
+    };
+    let fd = Errno::result(r)?;
+    // SAFETY: fd was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}

@@ -37,6 +37,7 @@ pub fn enter(ctx: &Ctx, a: EnterArgs) -> Result<i32> {
         privileged: a.privileged,
         tty: !a.no_tty && (a.tty || stdin_tty),
         command: a.command.clone(),
+        tools: a.tools.clone(),
     };
     let what = |e: Error| match e {
         Error::Exit { .. } => e,

@@ -391,3 +391,77 @@ fn the_pty_follows_the_window_and_ctrl_c_reaches_the_command() {
     env.nsk(&["rm", "-f", "tty"]);
     env.assert_clean();
 }
+
+#[test]
+fn tools_bring_a_shell_to_an_image_without_one() {
+    let env = Env::new();
+    // A root filesystem with one static binary and no shell.
+    let scratch = tempfile::tempdir().unwrap();
+    for d in ["bin", "proc", "dev", "sys"] {
+        std::fs::create_dir(scratch.path().join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", scratch.path().join("bin/sleep")).unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    std::fs::copy("/bin/busybox", tools.path().join("busybox")).unwrap();
+    for a in ["sh", "ls", "cat", "ps", "id"] {
+        std::os::unix::fs::symlink("busybox", tools.path().join(a)).unwrap();
+    }
+    let mut c = env.cmd();
+    c.args([
+        "run",
+        "-d",
+        "--name",
+        "distroless",
+        "--cgroup-parent",
+        &env.cgroup_parent,
+        "--rootfs",
+    ])
+    .arg(scratch.path())
+    .args(["--", "/bin/sleep", "100"]);
+    assert!(c.status().unwrap().success());
+    let before = tree_digest(scratch.path());
+    let o = env.nsk(&["enter", "-T", "distroless"]);
+    assert_eq!(o.code, 127, "{o:?}");
+    assert!(o.stderr.contains("--tools"), "{o:?}");
+    let t = tools.path().to_str().unwrap();
+    let o = env.nsk(&["enter", "-T", "--tools", t, "distroless", "--", "sh", "-c", "echo $PATH; ls /.nsk/tools | wc -l; ps -o comm | grep -cx sleep; echo x > /written-in-session; cat /written-in-session"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let l: Vec<&str> = o.stdout.lines().collect();
+    assert!(l[0].starts_with("/.nsk/tools:"), "{o:?}");
+    assert_eq!(l[1], "6");
+    assert_eq!(l[2], "1", "the target's processes are visible: {o:?}");
+    assert_eq!(l[3], "x");
+    // The default command is the tools' shell (stdin is empty: it exits at once).
+    assert_eq!(
+        env.nsk(&["enter", "-T", "--tools", t, "distroless"]).code,
+        0
+    );
+    // The target never sees the tools nor what the session wrote to its root.
+    let init = env.pid("distroless");
+    let cmd: i32 = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{cmd}/root/.nsk")).exists());
+    assert!(!std::path::Path::new(&format!("/proc/{cmd}/root/written-in-session")).exists());
+    let mi = std::fs::read_to_string(format!("/proc/{cmd}/mountinfo")).unwrap();
+    assert!(!mi.contains(".nsk"), "{mi}");
+    assert_eq!(tree_digest(scratch.path()), before);
+    let o = env.nsk(&[
+        "enter",
+        "-T",
+        "--tools",
+        "/nonexistent-tools",
+        "distroless",
+        "--",
+        "sh",
+    ]);
+    assert_eq!(o.code, 125);
+    assert!(
+        o.stderr.contains("invalid --tools /nonexistent-tools"),
+        "{o:?}"
+    );
+    env.nsk(&["rm", "-f", "distroless"]);
+    env.assert_clean();
+}
