@@ -182,27 +182,17 @@ pub fn enter(t: &Target, o: &Options) -> Result<i32> {
     };
     drop(child);
     drop(prep);
-    let mut master = None;
-    loop {
-        match parent.recv()? {
-            Some((Msg::Pty, Some(fd))) => {
-                pty::sync_winsize(&fd);
-                master = Some(fd);
-                parent.send(&Msg::Go, None)?;
-            }
-            Some((Msg::Fail { msg, code }, _)) => {
-                let _ = nix::sys::wait::waitpid(pid, None);
-                return Err(if code == 125 {
-                    Error::failed(msg)
-                } else {
-                    Error::Exit { msg, code }
-                });
-            }
-            Some(_) => {}
-            // The channel closes on exec.
-            None => break,
+    // The channel closes when the child execs.
+    let master = match spawn::await_setup(&parent, false) {
+        Ok(m) => m,
+        Err(end) => {
+            let _ = nix::sys::wait::waitpid(pid, None);
+            return Err(match end {
+                spawn::SetupEnd::Failed(e) => e,
+                spawn::SetupEnd::Closed => Error::failed("the joining process died"),
+            });
         }
-    }
+    };
     let raw = if master.is_some() {
         pty::RawMode::stdin().ok().flatten()
     } else {

@@ -241,41 +241,64 @@ fn launch(
         _ => {}
     }
     parent.send(&Msg::Go, None)?;
+    let master = match await_setup(&parent, true) {
+        Ok(m) => m,
+        Err(SetupEnd::Failed(e)) => return Err(e),
+        Err(SetupEnd::Closed) => {
+            let why = match waitpid(pid, None) {
+                Ok(WaitStatus::Signaled(_, s, _)) => format!("killed by {s}"),
+                Ok(WaitStatus::Exited(_, c)) => format!("exit code {c}"),
+                _ => "unknown status".into(),
+            };
+            guard.init = None;
+            return Err(Error::failed(format!(
+                "the container's init died during setup ({why})"
+            )));
+        }
+    };
+    Ok((pid, parent, master))
+}
+
+/// How the setup conversation with a child ended, when it did not end with Ready.
+pub(crate) enum SetupEnd {
+    /// The child reported a failure (with nsk's exit code).
+    Failed(Error),
+    /// The channel closed: the child exec'd (it is close-on-exec) or died.
+    Closed,
+}
+
+/// The host side of a child's setup (run's init, enter's joining process): take the PTY master
+/// when one comes (setting the window size before letting the child go on), and return at
+/// Ready (`until_ready`) or when the channel closes.
+pub(crate) fn await_setup(
+    parent: &Channel,
+    until_ready: bool,
+) -> std::result::Result<Option<OwnedFd>, SetupEnd> {
     let mut master = None;
     loop {
-        match parent.recv()? {
+        match parent.recv().map_err(SetupEnd::Failed)? {
             Some((Msg::Pty, Some(fd))) => {
                 pty::sync_winsize(&fd);
                 master = Some(fd);
-                parent.send(&Msg::Go, None)?;
+                parent.send(&Msg::Go, None).map_err(SetupEnd::Failed)?;
             }
-            Some((Msg::Ready { .. }, _)) => break,
+            Some((Msg::Ready { .. }, _)) if until_ready => return Ok(master),
             Some((Msg::Fail { msg, code }, _)) => {
-                return Err(if code == 125 {
+                return Err(SetupEnd::Failed(if code == 125 {
                     Error::failed(msg)
                 } else {
                     Error::Exit { msg, code }
-                });
+                }));
             }
             Some((m, _)) => {
-                return Err(Error::failed(format!(
-                    "unexpected message from the container's init: {m:?}"
-                )))
+                return Err(SetupEnd::Failed(Error::failed(format!(
+                    "unexpected message during setup: {m:?}"
+                ))))
             }
-            None => {
-                let why = match waitpid(pid, None) {
-                    Ok(WaitStatus::Signaled(_, s, _)) => format!("killed by {s}"),
-                    Ok(WaitStatus::Exited(_, c)) => format!("exit code {c}"),
-                    _ => "unknown status".into(),
-                };
-                guard.init = None;
-                return Err(Error::failed(format!(
-                    "the container's init died during setup ({why})"
-                )));
-            }
+            None if until_ready => return Err(SetupEnd::Closed),
+            None => return Ok(master),
         }
     }
-    Ok((pid, parent, master))
 }
 
 /// Map the caller's uid and gid to root in the new user namespace.

@@ -172,17 +172,10 @@ fn enters_an_unshared_process_and_picks_only_the_differing_namespaces() {
     assert_eq!(l[0], "inner");
     assert_eq!(
         l[1],
-        std::fs::read_link("/proc/self/ns/net")
-            .unwrap()
-            .to_string_lossy(),
+        host_ns("net"),
         "the net namespace is shared: not joined"
     );
-    assert_ne!(
-        l[2],
-        std::fs::read_link("/proc/self/ns/uts")
-            .unwrap()
-            .to_string_lossy()
-    );
+    assert_ne!(l[2], host_ns("uts"));
 }
 
 /// Start `nsk enter -T TARGET true` stopped just before exec (test aid); return the nsk child

@@ -58,21 +58,11 @@ fn namespaces_differ_from_the_host() {
     let o = env.run(&["--rm", "--", "sh", "-c", &script]);
     assert_eq!(o.code, 0, "{o:?}");
     for (k, inside) in kinds.iter().zip(o.stdout.lines()) {
-        let host = std::fs::read_link(format!("/proc/self/ns/{k}")).unwrap();
-        assert_ne!(
-            host.to_string_lossy(),
-            inside,
-            "{k} namespace is shared with the host"
-        );
+        assert_ne!(host_ns(k), inside, "{k} namespace is shared with the host");
     }
     // The user namespace is only new on request.
     let o = env.run(&["--rm", "--", "readlink", "/proc/self/ns/user"]);
-    assert_eq!(
-        o.stdout.trim(),
-        std::fs::read_link("/proc/self/ns/user")
-            .unwrap()
-            .to_string_lossy()
-    );
+    assert_eq!(o.stdout.trim(), host_ns("user"));
 }
 
 #[test]
@@ -758,12 +748,7 @@ fn loopback_is_up_in_a_new_network_namespace() {
         "readlink",
         "/proc/self/ns/net",
     ]);
-    assert_eq!(
-        o.stdout.trim(),
-        std::fs::read_link("/proc/self/ns/net")
-            .unwrap()
-            .to_string_lossy()
-    );
+    assert_eq!(o.stdout.trim(), host_ns("net"));
 }
 
 #[test]
