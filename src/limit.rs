@@ -335,6 +335,20 @@ pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
     let jp = journal_path(state_root, &set);
     let j = load_journal(&jp)
         .ok_or_else(|| Error::failed("nothing to reset: nsk has not changed these cgroups"))?;
+    // Only files directly in the target's own cgroup directories are ever written back.
+    for file in j.original.keys() {
+        let p = Path::new(file);
+        let inside = p
+            .parent()
+            .is_some_and(|d| set.dirs.iter().any(|x| x.path == d))
+            && crate::cgroup::on_cgroupfs(p);
+        if !inside {
+            return Err(Error::failed(format!(
+                "refusing to reset: the journal {} names {file}, which is not a file of the target's cgroups",
+                jp.display()
+            )));
+        }
+    }
     let mut changes = vec![];
     let mut pending: Vec<(String, String)> = j.original.into_iter().collect();
     // Order matters (v1 memory may not exceed memory+swap): retry what the kernel refused

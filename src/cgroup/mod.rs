@@ -630,14 +630,35 @@ impl CgroupSet {
     /// Remove the parent directory of each leaf if it is now empty (shared by all containers).
     pub fn remove_empty_parents(&self) {
         for d in &self.dirs {
-            if let Some(p) = d.path.parent() {
+            if let Some(p) = d.path.parent().filter(|p| on_cgroupfs(p)) {
                 let _ = fs::remove_dir(p);
             }
         }
     }
 }
 
+/// Is `p` on a cgroup filesystem (v1 or v2)? Paths read back from state files are acted on only
+/// when they are, so a damaged or forged file cannot point nsk at anything else.
+pub fn on_cgroupfs(p: &Path) -> bool {
+    const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    nix::sys::statfs::statfs(p).is_ok_and(|s| {
+        let t = s.filesystem_type().0;
+        t == CGROUP_SUPER_MAGIC || t == CGROUP2_SUPER_MAGIC
+    })
+}
+
 fn rmdir_retry(p: &Path) -> Result<()> {
+    match fs::symlink_metadata(p) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        _ if !on_cgroupfs(p) => {
+            return Err(Error::failed(format!(
+                "refusing to remove {}: not a cgroup directory",
+                p.display()
+            )))
+        }
+        _ => {}
+    }
     let mut delay = std::time::Duration::from_millis(1);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {

@@ -483,9 +483,9 @@ fn finish(store: &Store, cfg: &Config, mut st: State, status: i32) -> Result<i32
 /// Remove a stopped container: its cgroups (waiting for dying tasks), then its directory.
 pub fn remove(store: &Store, st: &State) -> Result<()> {
     if let Some(cg) = &st.cgroups {
+        cg.remove()?;
         // A limit journal for these cgroups is moot once they are gone.
         crate::limit::forget_journal(&crate::limit::journal_path(&store.root, cg));
-        cg.remove()?;
         cg.remove_empty_parents();
     }
     store.remove_dir(&st.name)

@@ -353,3 +353,46 @@ fn limits_set_by_runc_are_changed_and_runc_sees_them() {
     drop(r);
     let _ = std::fs::remove_dir_all(env.root.path().join(".limits"));
 }
+
+#[test]
+fn forged_state_and_journal_files_cannot_aim_nsk_elsewhere() {
+    let env = Env::new();
+    env.run(&["-d", "--name", "j", "--memory", "64M", "--", "sleep", "100"]);
+    assert_eq!(env.nsk(&["limit", "j", "--pids", "10"]).code, 0);
+    // A journal that names a file outside the target's cgroups: reset refuses, the file is intact.
+    let victim = tempfile::tempdir().unwrap();
+    let file = victim.path().join("precious");
+    std::fs::write(&file, "keep").unwrap();
+    let jdir = env.root.path().join(".limits");
+    let jf = std::fs::read_dir(&jdir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut j: serde_json::Value = serde_json::from_slice(&std::fs::read(&jf).unwrap()).unwrap();
+    j["original"][file.to_str().unwrap()] = serde_json::json!("overwritten");
+    std::fs::write(&jf, serde_json::to_vec(&j).unwrap()).unwrap();
+    let o = env.nsk(&["limit", "j", "--reset"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(o.stderr.contains("refusing to reset"), "{o:?}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+    // A state file whose cgroup paths name a plain directory: rm refuses to rmdir it.
+    let empty = victim.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let sp = env.root.path().join("j/state.json");
+    let orig = std::fs::read(&sp).unwrap();
+    let mut st: serde_json::Value = serde_json::from_slice(&orig).unwrap();
+    st["cgroups"]["dirs"][0]["path"] = serde_json::json!(empty.join("leaf"));
+    std::fs::create_dir(empty.join("leaf")).unwrap();
+    std::fs::write(&sp, serde_json::to_vec(&st).unwrap()).unwrap();
+    let o = env.nsk(&["rm", "-f", "j"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(o.stderr.contains("not a cgroup directory"), "{o:?}");
+    assert!(empty.join("leaf").is_dir());
+    std::fs::write(&sp, &orig).unwrap();
+    std::fs::remove_file(&jf).unwrap();
+    let _ = std::fs::remove_dir(&jdir);
+    assert_eq!(env.nsk(&["rm", "-f", "j"]).code, 0);
+    env.assert_clean();
+}
