@@ -25,6 +25,9 @@ pub enum Msg {
     Exit { status: i32 },
 }
 
+/// The largest message: SOCK_SEQPACKET delivers each whole, and the receiver's buffer is this size.
+const MAX_MSG: usize = 8192;
+
 pub struct Channel {
     fd: OwnedFd,
 }
@@ -47,8 +50,22 @@ impl Channel {
     }
 
     pub fn send(&self, m: &Msg, fd: Option<BorrowedFd<'_>>) -> Result<()> {
-        let buf = serde_json::to_vec(m)
-            .map_err(|e| Error::failed(format!("cannot encode message: {e}")))?;
+        let encode = |m: &Msg| {
+            serde_json::to_vec(m).map_err(|e| Error::failed(format!("cannot encode message: {e}")))
+        };
+        let mut buf = encode(m)?;
+        if buf.len() > MAX_MSG {
+            // Only a failure can be long (a message naming long paths): keep its beginning.
+            match m {
+                Msg::Fail { msg, code } => {
+                    buf = encode(&Msg::Fail {
+                        msg: msg.chars().take(MAX_MSG / 8).collect(),
+                        code: *code,
+                    })?
+                }
+                _ => return Err(Error::failed("message too long")),
+            }
+        }
         let iov = [IoSlice::new(&buf)];
         let fds: Vec<RawFd> = fd.map(|f| f.as_raw_fd()).into_iter().collect();
         let cmsg = [ControlMessage::ScmRights(&fds)];
@@ -66,7 +83,8 @@ impl Channel {
 
     /// Receive one message; None at end of stream (the peer closed or exec'd).
     pub fn recv(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
-        let mut buf = vec![0u8; 64 * 1024];
+        // Messages are small; a stack buffer saves zeroing 64 KiB per call on the start-up path.
+        let mut buf = [0u8; MAX_MSG];
         let mut cmsg_buf = nix::cmsg_space!([RawFd; 1]);
         let (n, fd) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
@@ -130,6 +148,19 @@ mod tests {
                 code: 127
             }
         );
+        // A failure message too long for one packet arrives shortened, still whole.
+        a.send(
+            &Msg::Fail {
+                msg: "x".repeat(100_000),
+                code: 125,
+            },
+            None,
+        )
+        .unwrap();
+        match b.recv().unwrap().unwrap().0 {
+            Msg::Fail { msg, code } => assert_eq!((msg.len(), code), (MAX_MSG / 8, 125)),
+            m => panic!("{m:?}"),
+        }
         drop(a);
         assert!(b.recv().unwrap().is_none());
     }
