@@ -61,10 +61,6 @@ pub fn set_no_new_privs() -> Result<(), Errno> {
     prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
 }
 
-pub fn set_child_subreaper() -> Result<(), Errno> {
-    prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
-}
-
 /// Bring the loopback interface of the current network namespace up.
 pub fn loopback_up() -> Result<(), Errno> {
     // SAFETY: socket(2) with constant arguments; the fd is owned right away.
