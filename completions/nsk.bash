@@ -25,6 +25,9 @@ _nsk() {
             nsk,help)
                 cmd="nsk__subcmd__help"
                 ;;
+            nsk,image)
+                cmd="nsk__subcmd__image"
+                ;;
             nsk,inspect)
                 cmd="nsk__subcmd__inspect"
                 ;;
@@ -58,6 +61,9 @@ _nsk() {
             nsk__subcmd__help,help)
                 cmd="nsk__subcmd__help__subcmd__help"
                 ;;
+            nsk__subcmd__help,image)
+                cmd="nsk__subcmd__help__subcmd__image"
+                ;;
             nsk__subcmd__help,inspect)
                 cmd="nsk__subcmd__help__subcmd__inspect"
                 ;;
@@ -82,6 +88,39 @@ _nsk() {
             nsk__subcmd__help,stop)
                 cmd="nsk__subcmd__help__subcmd__stop"
                 ;;
+            nsk__subcmd__help__subcmd__image,import)
+                cmd="nsk__subcmd__help__subcmd__image__subcmd__import"
+                ;;
+            nsk__subcmd__help__subcmd__image,ls)
+                cmd="nsk__subcmd__help__subcmd__image__subcmd__ls"
+                ;;
+            nsk__subcmd__help__subcmd__image,rm)
+                cmd="nsk__subcmd__help__subcmd__image__subcmd__rm"
+                ;;
+            nsk__subcmd__image,help)
+                cmd="nsk__subcmd__image__subcmd__help"
+                ;;
+            nsk__subcmd__image,import)
+                cmd="nsk__subcmd__image__subcmd__import"
+                ;;
+            nsk__subcmd__image,ls)
+                cmd="nsk__subcmd__image__subcmd__ls"
+                ;;
+            nsk__subcmd__image,rm)
+                cmd="nsk__subcmd__image__subcmd__rm"
+                ;;
+            nsk__subcmd__image__subcmd__help,help)
+                cmd="nsk__subcmd__image__subcmd__help__subcmd__help"
+                ;;
+            nsk__subcmd__image__subcmd__help,import)
+                cmd="nsk__subcmd__image__subcmd__help__subcmd__import"
+                ;;
+            nsk__subcmd__image__subcmd__help,ls)
+                cmd="nsk__subcmd__image__subcmd__help__subcmd__ls"
+                ;;
+            nsk__subcmd__image__subcmd__help,rm)
+                cmd="nsk__subcmd__image__subcmd__help__subcmd__rm"
+                ;;
             *)
                 ;;
         esac
@@ -89,7 +128,7 @@ _nsk() {
 
     case "${cmd}" in
         nsk)
-            opts="-h -V --root --json --color --help --version run ps inspect limit enter stop kill rm logs generate help"
+            opts="-h -V --root --json --color --help --version run ps inspect limit enter stop kill rm logs image generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -183,7 +222,7 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__help)
-            opts="run ps inspect limit enter stop kill rm logs generate help"
+            opts="run ps inspect limit enter stop kill rm logs image generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -227,6 +266,62 @@ _nsk() {
         nsk__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__help__subcmd__image)
+            opts="import ls rm"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__help__subcmd__image__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__help__subcmd__image__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__help__subcmd__image__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -343,6 +438,168 @@ _nsk() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__image)
+            opts="-h -V --root --json --color --help --version import ls rm help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__image__subcmd__help)
+            opts="import ls rm help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__image__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__image__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__image__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__image__subcmd__help__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__image__subcmd__import)
+            opts="-h -V --name --root --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__image__subcmd__ls)
+            opts="-h -V --root --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__image__subcmd__rm)
+            opts="-h -V --root --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -519,13 +776,21 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__run)
-            opts="-e -w -u -v -t -T -d -h -V --rootfs --name --hostname --env --workdir --user --net --volume --memory --memory-swap --cpus --pids --tty --no-tty --detach --rm --userns --privileged --cgroup-parent --root --json --color --help --version"
+            opts="-e -w -u -v -t -T -d -h -V --rootfs --image --entrypoint --name --hostname --env --workdir --user --net --volume --memory --memory-swap --cpus --pids --tty --no-tty --detach --rm --userns --privileged --cgroup-parent --root --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --rootfs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --entrypoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -40,13 +40,16 @@ complete -c nsk -n "__fish_nsk_needs_command" -f -a "stop" -d 'Stop a container:
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "kill" -d 'Send a signal to a container\'s command'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "rm" -d 'Remove containers: cgroups, overlay directories and state'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "logs" -d 'Print the output of a detached container'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "image" -d 'Import, list and remove images (tarballs and OCI layouts, no daemon or registry)'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "generate" -d 'Write man pages and shell completions (used to refresh man/ and completions/)'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l rootfs -d 'Root filesystem directory, used read-only as the overlay\'s lower layer [default: a snapshot of the host\'s /, writes discarded]' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l image -d 'Image to run: a tarball (plain root filesystem, .tar/.tar.gz/.tar.zst; docker save; OCI), an OCI layout directory, FILE:TAG or FILE@sha256:DIGEST to pick one, or a NAME[:TAG] or id from `nsk image ls`. Unpacked once into the cache, verified, shared read-only' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l entrypoint -d 'Replace the image\'s Entrypoint ("" clears it)' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l name -d 'Container name, unique under the state root [default: the first 12 digits of the id]' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l hostname -d 'Hostname inside the container [default: the name]' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -s e -l env -d 'Set an environment variable (KEY=VAL; a bare KEY copies the caller\'s value)' -r
-complete -c nsk -n "__fish_nsk_using_subcommand run" -s w -l workdir -d 'Working directory inside the container (created if missing)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -s w -l workdir -d 'Working directory inside the container, created if missing [default: the image\'s WorkingDir, or /]' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -s u -l user -d 'Run the command as USER[:GROUP], names or numbers from the container\'s /etc/passwd' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l net -d 'Network: none (a new namespace with lo up) or host' -r -f -a "none\t'A new network namespace with only the loopback interface, up'
 host\t'The host\'s network namespace'"
@@ -159,6 +162,43 @@ complete -c nsk -n "__fish_nsk_using_subcommand logs" -s f -l follow -d 'Keep pr
 complete -c nsk -n "__fish_nsk_using_subcommand logs" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and not __fish_seen_subcommand_from import ls rm help" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand image; and not __fish_seen_subcommand_from import ls rm help" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand image; and not __fish_seen_subcommand_from import ls rm help" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and not __fish_seen_subcommand_from import ls rm help" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and not __fish_seen_subcommand_from import ls rm help" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and not __fish_seen_subcommand_from import ls rm help" -f -a "import" -d 'Unpack an image into the cache ahead of time (a tarball, an OCI layout directory, FILE:TAG or FILE@sha256:DIGEST)'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and not __fish_seen_subcommand_from import ls rm help" -f -a "ls" -d 'List cached images'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and not __fish_seen_subcommand_from import ls rm help" -f -a "rm" -d 'Remove cached images (refused while a container uses one)'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and not __fish_seen_subcommand_from import ls rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from import" -l name -d 'Name it NAME[:TAG] [default: the archive\'s own tags, or the file name]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from import" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from import" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from import" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from ls" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from ls" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from ls" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from rm" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from rm" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from rm" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "import" -d 'Unpack an image into the cache ahead of time (a tarball, an OCI layout directory, FILE:TAG or FILE@sha256:DIGEST)'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List cached images'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove cached images (refused while a container uses one)'
+complete -c nsk -n "__fish_nsk_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nsk -n "__fish_nsk_using_subcommand generate" -l root -d 'State root holding one directory per container' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand generate" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
 always\t''
@@ -166,14 +206,18 @@ never\t''"
 complete -c nsk -n "__fish_nsk_using_subcommand generate" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs generate help" -f -a "run" -d 'Start a container: new PID, UTS, mount, IPC, network and cgroup namespaces, limits, and an overlay root filesystem (the host\'s / read-only by default)'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs generate help" -f -a "ps" -d 'List nsk\'s containers; with --all, every group of isolated processes on the host'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs generate help" -f -a "inspect" -d 'Show the namespaces, cgroups, credentials and network of any process or container'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs generate help" -f -a "limit" -d 'Change the cgroup limits of any process or container live (docker update without the daemon); with no option, show them'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs generate help" -f -a "enter" -d 'Run a command inside the namespaces and cgroups of a running process or container, behind a PTY from the container\'s own devpts (docker exec -it, without the daemon)'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs generate help" -f -a "stop" -d 'Stop a container: SIGTERM, then SIGKILL after a grace period'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs generate help" -f -a "kill" -d 'Send a signal to a container\'s command'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs generate help" -f -a "rm" -d 'Remove containers: cgroups, overlay directories and state'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs generate help" -f -a "logs" -d 'Print the output of a detached container'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs generate help" -f -a "generate" -d 'Write man pages and shell completions (used to refresh man/ and completions/)'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image generate help" -f -a "run" -d 'Start a container: new PID, UTS, mount, IPC, network and cgroup namespaces, limits, and an overlay root filesystem (the host\'s / read-only by default)'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image generate help" -f -a "ps" -d 'List nsk\'s containers; with --all, every group of isolated processes on the host'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image generate help" -f -a "inspect" -d 'Show the namespaces, cgroups, credentials and network of any process or container'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image generate help" -f -a "limit" -d 'Change the cgroup limits of any process or container live (docker update without the daemon); with no option, show them'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image generate help" -f -a "enter" -d 'Run a command inside the namespaces and cgroups of a running process or container, behind a PTY from the container\'s own devpts (docker exec -it, without the daemon)'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image generate help" -f -a "stop" -d 'Stop a container: SIGTERM, then SIGKILL after a grace period'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image generate help" -f -a "kill" -d 'Send a signal to a container\'s command'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image generate help" -f -a "rm" -d 'Remove containers: cgroups, overlay directories and state'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image generate help" -f -a "logs" -d 'Print the output of a detached container'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image generate help" -f -a "image" -d 'Import, list and remove images (tarballs and OCI layouts, no daemon or registry)'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image generate help" -f -a "generate" -d 'Write man pages and shell completions (used to refresh man/ and completions/)'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "import" -d 'Unpack an image into the cache ahead of time (a tarball, an OCI layout directory, FILE:TAG or FILE@sha256:DIGEST)'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List cached images'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove cached images (refused while a container uses one)'

@@ -66,6 +66,8 @@ pub enum Command {
     Rm(RmArgs),
     /// Print the output of a detached container
     Logs(LogsArgs),
+    /// Import, list and remove images (tarballs and OCI layouts, no daemon or registry)
+    Image(ImageArgs),
     /// Write man pages and shell completions (used to refresh man/ and completions/)
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -83,8 +85,16 @@ pub enum NetMode {
 pub struct RunArgs {
     /// Root filesystem directory, used read-only as the overlay's lower layer [default: a
     /// snapshot of the host's /, writes discarded]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "image")]
     pub rootfs: Option<PathBuf>,
+    /// Image to run: a tarball (plain root filesystem, .tar/.tar.gz/.tar.zst; docker save; OCI),
+    /// an OCI layout directory, FILE:TAG or FILE@sha256:DIGEST to pick one, or a NAME[:TAG] or
+    /// id from `nsk image ls`. Unpacked once into the cache, verified, shared read-only
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Replace the image's Entrypoint ("" clears it)
+    #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
+    pub entrypoint: Option<String>,
     /// Container name, unique under the state root [default: the first 12 digits of the id]
     #[arg(long)]
     pub name: Option<String>,
@@ -94,9 +104,10 @@ pub struct RunArgs {
     /// Set an environment variable (KEY=VAL; a bare KEY copies the caller's value)
     #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
     pub env: Vec<String>,
-    /// Working directory inside the container (created if missing)
-    #[arg(short = 'w', long, value_name = "DIR", default_value = "/")]
-    pub workdir: String,
+    /// Working directory inside the container, created if missing [default: the image's
+    /// WorkingDir, or /]
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub workdir: Option<String>,
     /// Run the command as USER[:GROUP], names or numbers from the container's /etc/passwd
     #[arg(short = 'u', long, value_name = "USER[:GROUP]")]
     pub user: Option<String>,
@@ -139,13 +150,49 @@ pub struct RunArgs {
     /// Parent cgroup of the container's cgroups, from each hierarchy's root
     #[arg(long, value_name = "PATH", default_value = "nsk")]
     pub cgroup_parent: String,
-    /// Command and arguments [default: /bin/sh]
+    /// Command and arguments [default: the image's Entrypoint + Cmd, or /bin/sh]; with an
+    /// image, they replace its Cmd and follow its Entrypoint, as docker does
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
         value_name = "CMD"
     )]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    #[command(subcommand)]
+    pub cmd: ImageCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Unpack an image into the cache ahead of time (a tarball, an OCI layout directory,
+    /// FILE:TAG or FILE@sha256:DIGEST)
+    Import(ImageImportArgs),
+    /// List cached images
+    #[command(alias = "list")]
+    Ls,
+    /// Remove cached images (refused while a container uses one)
+    #[command(alias = "remove")]
+    Rm(ImageRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageImportArgs {
+    /// Image file or directory
+    pub file: String,
+    /// Name it NAME[:TAG] [default: the archive's own tags, or the file name]
+    #[arg(long, value_name = "NAME[:TAG]")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageRmArgs {
+    /// NAME[:TAG], id or digest (or a unique prefix of 4+ hex digits)
+    #[arg(required = true)]
+    pub images: Vec<String>,
 }
 
 #[derive(Debug, Args)]

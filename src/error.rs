@@ -43,6 +43,25 @@ impl Error {
             _ => 125,
         }
     }
+    /// Prefix the message with what was being done: "cannot import x.tar: <the error>".
+    pub fn context(self, what: impl fmt::Display) -> Self {
+        match self {
+            Error::Os { what: w, errno } => Error::Os {
+                what: format!("{what}: {w}"),
+                errno,
+            },
+            Error::Io { what: w, source } => Error::Io {
+                what: format!("{what}: {w}"),
+                source,
+            },
+            Error::Invalid(m) => Error::Invalid(format!("{what}: {m}")),
+            Error::Failed(m) => Error::Failed(format!("{what}: {m}")),
+            Error::Exit { msg, code } => Error::Exit {
+                msg: format!("{what}: {msg}"),
+                code,
+            },
+        }
+    }
     /// The errno behind the error, if it is one.
     pub fn errno(&self) -> Option<Errno> {
         match self {

@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod container;
 pub mod enter;
 pub mod error;
+pub mod image;
 pub mod inspect;
 pub mod limit;
 pub mod ns;
@@ -52,6 +53,7 @@ pub fn main_with_args() -> i32 {
         Command::Kill(a) => cmd::lifecycle::kill(&ctx, a),
         Command::Rm(a) => cmd::lifecycle::rm(&ctx, a),
         Command::Logs(a) => cmd::logs::logs(&ctx, a),
+        Command::Image(a) => cmd::image::image(&ctx, a),
         Command::Generate(a) => cmd::generate::generate(a),
     };
     match r {

@@ -126,36 +126,90 @@ pub fn pidfd_send_signal<F: AsFd>(pidfd: F, sig: libc::c_int) -> Result<(), Errn
     Errno::result(r).map(drop)
 }
 
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_BENEATH: u64 = 0x08;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+
 /// openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS: `path` may not leave `dir`, through
 /// `..`, an absolute symlink or one that climbs out (EXDEV then).
 pub fn open_beneath<F: AsFd>(dir: F, path: &str, flags: libc::c_int) -> Result<OwnedFd, Errno> {
+    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
+    openat2(dir, &c, flags, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
+}
+
+/// openat2(2) with RESOLVE_IN_ROOT: `path` is resolved as if `dir` were `/` (chroot-like), so
+/// `..` and every symlink, absolute or relative, stay inside it; no magic links, no crossing
+/// into another mount. How image layers are written: `lib -> /usr/lib` works, an escape cannot.
+pub fn open_in_root<F: AsFd>(
+    dir: F,
+    path: &[u8],
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> Result<OwnedFd, Errno> {
+    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
+    openat2(
+        dir,
+        &c,
+        flags,
+        mode,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+    )
+}
+
+fn openat2<F: AsFd>(
+    dir: F,
+    path: &CString,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
     #[repr(C)]
     struct OpenHow {
         flags: u64,
         mode: u64,
         resolve: u64,
     }
-    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-    const RESOLVE_BENEATH: u64 = 0x08;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        mode: u64::from(mode),
+        resolve,
     };
-    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: `c` and `how` outlive the call; the size passed is the struct's.
+    loop {
+        // SAFETY: `path` and `how` outlive the call; the size passed is the struct's.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_fd().as_raw_fd(),
+                path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        match Errno::result(r) {
+            // The kernel asks for a retry when a rename raced the lookup.
+            Err(Errno::EAGAIN) | Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            // SAFETY: fd was just returned by the kernel and is owned by nobody else.
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+        }
+    }
+}
+
+/// fsetxattr(2): set an extended attribute on an open file.
+pub fn fsetxattr<F: AsFd>(fd: F, name: &[u8], value: &[u8]) -> Result<(), Errno> {
+    let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `c` and `value` are valid for the lengths passed and outlive the call.
     let r = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_fd().as_raw_fd(),
+        libc::fsetxattr(
+            fd.as_fd().as_raw_fd(),
             c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
         )
     };
-    let fd = Errno::result(r)?;
-    // SAFETY: fd was just returned by the kernel and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    Errno::result(r).map(drop)
 }
 
 /// Replace the process image (execve(2)) with an explicit environment. Returns only on failure.

@@ -2,6 +2,7 @@
 
 pub mod enter;
 pub mod generate;
+pub mod image;
 pub mod inspect;
 pub mod lifecycle;
 pub mod limit;

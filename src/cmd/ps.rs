@@ -42,6 +42,9 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    let images = crate::image::Cache::new(&ctx.store.root)
+        .list()
+        .unwrap_or_default();
     let table_rows = rows
         .iter()
         .map(|r| match r {
@@ -67,9 +70,14 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
                         || st.created.clone(),
                         |t| output::ago(now.saturating_sub(t)),
                     ),
-                    st.rootfs
-                        .as_ref()
-                        .map_or("host /".into(), |r| r.display().to_string()),
+                    match (&st.image, &st.rootfs) {
+                        (Some(id), _) => images
+                            .iter()
+                            .find(|m| &m.id == id)
+                            .map_or_else(|| id.clone(), crate::image::display_name),
+                        (None, Some(r)) => r.display().to_string(),
+                        (None, None) => "host /".into(),
+                    },
                     cmd,
                     match st.limits.summary() {
                         s if s.is_empty() => "-".into(),

@@ -42,6 +42,8 @@ pub struct Config {
     pub remove: bool,
     pub privileged: bool,
     pub cgroup_parent: String,
+    /// The cached image the root filesystem comes from ("sha256:HEX").
+    pub image: Option<String>,
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -121,8 +123,8 @@ pub fn parse_env(s: &str) -> Result<Option<String>> {
     Ok(std::env::var(s).ok().map(|v| format!("{s}={v}")))
 }
 
-/// The command's environment: docker's defaults (PATH, HOSTNAME, HOME, TERM with a tty), then
-/// the user's `-e` values, later ones winning.
+/// The command's environment: docker's defaults (PATH, HOSTNAME, TERM with a tty), then the
+/// image's Env, then the user's `-e` values, later ones winning.
 pub fn build_env(hostname: &str, tty: bool, user_env: &[String]) -> Vec<String> {
     let mut env: Vec<String> = vec![
         format!("PATH={DEFAULT_PATH}"),

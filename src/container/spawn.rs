@@ -59,7 +59,8 @@ impl Drop for Cleanup<'_> {
 }
 
 /// Start the container described by `cfg`; returns nsk's exit code (the command's).
-pub fn run(store: &Store, cfg: Config) -> Result<i32> {
+/// `pin` keeps the image in the cache until the state file names it.
+pub fn run(store: &Store, cfg: Config, pin: Option<crate::image::Pin>) -> Result<i32> {
     if let Some(r) = &cfg.rootfs {
         if !r.is_dir() {
             return Err(Error::invalid(format!(
@@ -111,8 +112,10 @@ pub fn run(store: &Store, cfg: Config) -> Result<i32> {
         command: cfg.command.clone(),
         hostname: cfg.hostname.clone(),
         detached: cfg.detach,
+        image: cfg.image.clone(),
     };
     store.save(&st)?;
+    drop(pin);
     guard.cgroups = st.cgroups.clone();
     let cg = hier.as_ref().map(|h| CgroupPlan {
         hier: h,

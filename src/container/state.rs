@@ -54,6 +54,9 @@ pub struct State {
     pub command: Vec<String>,
     pub hostname: String,
     pub detached: bool,
+    /// The cached image (its id, "sha256:HEX") the root filesystem comes from.
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 impl State {
@@ -218,7 +221,7 @@ impl Store {
 }
 
 /// Give the owner rwx on every directory below `d` (symlinks are never followed).
-fn open_up_dirs(d: &std::path::Path) {
+pub(crate) fn open_up_dirs(d: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     let Ok(md) = fs::symlink_metadata(d) else {
         return;

@@ -3,6 +3,7 @@
 mod cgroup;
 mod cli;
 mod enter;
+mod image;
 mod inspect;
 mod limit;
 mod run;

@@ -1,0 +1,102 @@
+use super::Ctx;
+use crate::cli::{ImageArgs, ImageCommand};
+use crate::container::state::parse_rfc3339;
+use crate::error::{Error, Result};
+use crate::image::{self, source, Cache, Meta};
+use crate::output;
+
+pub fn image(ctx: &Ctx, a: ImageArgs) -> Result<i32> {
+    let cache = Cache::new(&ctx.store.root);
+    match a.cmd {
+        ImageCommand::Import(i) => {
+            let (path, sel) = source::parse_arg(&i.file).ok_or_else(|| {
+                Error::invalid(format!(
+                    "cannot import {}: no such file or directory",
+                    i.file
+                ))
+            })?;
+            let m = image::import(&ctx.store.root, &path, &sel, i.name.as_deref())?;
+            if ctx.json {
+                output::print_json(&serde_json::to_value(&m).unwrap_or_default());
+            } else {
+                output::print(&format!("{} {}\n", m.id, m.names.join(" ")));
+            }
+            Ok(0)
+        }
+        ImageCommand::Ls => {
+            let all = cache.list()?;
+            if ctx.json {
+                output::print_json(&serde_json::to_value(&all).unwrap_or_default());
+                return Ok(0);
+            }
+            output::print(&output::table(
+                &["NAME", "ID", "SIZE", "CREATED", "LAST USED"],
+                rows(&all),
+            ));
+            Ok(0)
+        }
+        ImageCommand::Rm(r) => {
+            let mut failed = None;
+            for what in &r.images {
+                match cache.remove(&ctx.store, what) {
+                    Ok(m) => output::print(&format!("{}\n", m.id)),
+                    Err(e) => {
+                        eprintln!("nsk: {e}");
+                        failed = Some(e.exit_code());
+                    }
+                }
+            }
+            Ok(failed.unwrap_or(0))
+        }
+    }
+}
+
+fn rows(all: &[Meta]) -> Vec<Vec<String>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let when = |t: &Option<String>| match t {
+        None => "-".to_string(),
+        Some(s) => {
+            parse_image_time(s).map_or_else(|| s.clone(), |t| output::ago(now.saturating_sub(t)))
+        }
+    };
+    let mut out = vec![];
+    for m in all {
+        let names = if m.names.is_empty() {
+            vec!["<none>".to_string()]
+        } else {
+            m.names.clone()
+        };
+        for n in names {
+            out.push(vec![
+                n,
+                m.hex()[..12].to_string(),
+                crate::units::format_size(m.size),
+                when(&m.created),
+                when(&m.last_used),
+            ]);
+        }
+    }
+    out
+}
+
+/// Image configs carry RFC 3339 times with fractions and offsets ("2024-01-02T03:04:05.123Z");
+/// the seconds are enough for "3 days ago".
+fn parse_image_time(s: &str) -> Option<u64> {
+    let base = s.get(..19)?;
+    parse_rfc3339(&format!("{base}Z"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn image_times() {
+        assert_eq!(
+            super::parse_image_time("1970-01-01T00:01:00.123456789Z"),
+            Some(60)
+        );
+        assert_eq!(super::parse_image_time("garbage"), None);
+    }
+}

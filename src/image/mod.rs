@@ -1,0 +1,587 @@
+//! Container images without a daemon or a registry: import a plain root-filesystem tarball, a
+//! `docker save` tarball or an OCI image layout into a content-addressed cache under the state
+//! root, verified against its digests, and hand `nsk run` a read-only root filesystem plus the
+//! image's run defaults.
+//!
+//! Cache layout, `<root>/.images/`:
+//!   `.lock`                       flock: commits, name changes, removals, and a run's pin
+//!   `<sha256-hex>/image.json`     metadata: names, digests, size, times, run defaults
+//!   `<sha256-hex>/rootfs/`        the unpacked layers, an overlay lower dir for every container
+//!   `.tmp-<hex12>-<pid>-<n>/`     an import in progress, renamed into place when complete
+//!
+//! Imports unpack without the lock and only take it to commit, so two imports of one image at
+//! the same moment both unpack, one commit wins, and the other drops its copy and uses the winner.
+
+pub mod sha256;
+pub mod source;
+pub mod tar;
+pub mod unpack;
+
+use crate::container::state::{now_rfc3339, Store};
+use crate::error::{Context, Error, Result};
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use source::{Defaults, Plan, Select};
+use std::fs;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    /// "sha256:HEX" of the config (docker, OCI) or of the tarball (plain root filesystem).
+    pub id: String,
+    /// The manifest's digest (OCI).
+    pub digest: Option<String>,
+    pub names: Vec<String>,
+    /// Bytes of file data unpacked.
+    pub size: u64,
+    /// The image's own creation time, from its config.
+    pub created: Option<String>,
+    pub imported: String,
+    pub last_used: Option<String>,
+    /// rootfs, docker-archive or oci.
+    pub format: String,
+    pub defaults: Defaults,
+}
+
+impl Meta {
+    pub fn hex(&self) -> &str {
+        self.id.strip_prefix("sha256:").unwrap_or(&self.id)
+    }
+}
+
+/// The compression program for a blob, by its magic bytes; None: a plain tar.
+pub fn compression(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some("gzip")
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some("zstd")
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Some("xz")
+    } else if head.starts_with(b"BZh") {
+        Some("bzip2")
+    } else {
+        None
+    }
+}
+
+/// Image names are `NAME[:TAG]` (docker's reference form, `latest` when no tag is given).
+pub fn normalize_name(s: &str) -> Result<String> {
+    let (name, tag) = match s.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, t),
+        _ => (s, "latest"),
+    };
+    let ok_name = !name.is_empty()
+        && name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/:".contains(&b))
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    let ok_tag = !tag.is_empty()
+        && tag.len() <= 128
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok_name && ok_tag {
+        Ok(format!("{name}:{tag}"))
+    } else {
+        Err(Error::invalid(format!(
+            "invalid image name '{s}': use NAME[:TAG] with letters, digits, '.', '_', '-', '/' (example: debug-tools:1.2)"
+        )))
+    }
+}
+
+pub struct Cache {
+    pub dir: PathBuf,
+}
+
+/// Held by `nsk run` from resolving its image until its state file names that image, so
+/// `nsk image rm` cannot remove an image a container is about to use.
+pub struct Pin {
+    _lock: Flock<fs::File>,
+}
+
+struct Staging {
+    dir: PathBuf,
+    keep: bool,
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.keep {
+            remove_tree(&self.dir);
+        }
+    }
+}
+
+fn remove_tree(d: &Path) {
+    crate::container::state::open_up_dirs(d);
+    let _ = fs::remove_dir_all(d);
+}
+
+impl Cache {
+    pub fn new(state_root: &Path) -> Cache {
+        Cache {
+            dir: state_root.join(".images"),
+        }
+    }
+
+    fn ensure(&self) -> Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .ctx(|| format!("cannot create image cache {}", self.dir.display()))
+    }
+
+    fn lock(&self) -> Result<Flock<fs::File>> {
+        self.ensure()?;
+        let p = self.dir.join(".lock");
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .ctx(|| format!("cannot open {}", p.display()))?;
+        Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Error::Os {
+            what: format!("cannot lock {}", p.display()),
+            errno: e,
+        })
+    }
+
+    fn entry(&self, hex: &str) -> PathBuf {
+        self.dir.join(hex)
+    }
+
+    fn load(&self, hex: &str) -> Option<Meta> {
+        let b = fs::read(self.entry(hex).join("image.json")).ok()?;
+        serde_json::from_slice(&b).ok()
+    }
+
+    fn save(&self, dir: &Path, m: &Meta) -> Result<()> {
+        let tmp = dir.join(format!(".image.json.{}", std::process::id()));
+        let body = serde_json::to_vec_pretty(m)
+            .map_err(|e| Error::failed(format!("cannot encode image metadata: {e}")))?;
+        fs::write(&tmp, body).ctx(|| format!("cannot write {}", tmp.display()))?;
+        fs::rename(&tmp, dir.join("image.json"))
+            .ctx(|| format!("cannot write {}", dir.join("image.json").display()))
+    }
+
+    /// Every cached image, newest import first.
+    pub fn list(&self) -> Result<Vec<Meta>> {
+        let rd = match fs::read_dir(&self.dir) {
+            Ok(r) => r,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(vec![]),
+            Err(e) => return Err(e).ctx(|| format!("cannot read {}", self.dir.display())),
+        };
+        let mut v: Vec<Meta> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+            .filter_map(|n| self.load(&n))
+            .collect();
+        v.sort_by(|a, b| b.imported.cmp(&a.imported).then(a.id.cmp(&b.id)));
+        Ok(v)
+    }
+
+    /// Find a cached image by NAME[:TAG], id or digest (or a unique prefix of 4+ hex digits).
+    pub fn find(&self, what: &str) -> Result<Meta> {
+        let all = self.list()?;
+        if let Ok(n) = normalize_name(what) {
+            if let Some(m) = all.iter().find(|m| m.names.contains(&n)) {
+                return Ok(m.clone());
+            }
+        }
+        let hex = what
+            .strip_prefix("sha256:")
+            .unwrap_or(what)
+            .to_ascii_lowercase();
+        if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let hits: Vec<&Meta> = all
+                .iter()
+                .filter(|m| {
+                    m.hex().starts_with(&hex)
+                        || m.digest
+                            .as_deref()
+                            .and_then(|d| d.strip_prefix("sha256:"))
+                            .is_some_and(|d| d.starts_with(&hex))
+                })
+                .collect();
+            match hits.len() {
+                1 => return Ok(hits[0].clone()),
+                0 => {}
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "image '{what}' is ambiguous: {} images match; give more digits",
+                        hits.len()
+                    )))
+                }
+            }
+        }
+        Err(Error::failed(format!(
+            "no such image: {what} (not a file, and not in the cache; see nsk image ls)"
+        )))
+    }
+
+    /// Give `names` to image `hex`, taking them from any other image (as docker moves tags).
+    fn set_names(&self, hex: &str, names: &[String]) -> Result<()> {
+        for mut other in self.list()? {
+            if other.hex() != hex && other.names.iter().any(|n| names.contains(n)) {
+                other.names.retain(|n| !names.contains(n));
+                self.save(&self.entry(other.hex()), &other)?;
+            }
+        }
+        if let Some(mut m) = self.load(hex) {
+            for n in names {
+                if !m.names.contains(n) {
+                    m.names.push(n.clone());
+                }
+            }
+            self.save(&self.entry(hex), &m)?;
+        }
+        Ok(())
+    }
+
+    /// Remove an image, refused while a container of `store` uses it.
+    pub fn remove(&self, store: &Store, what: &str) -> Result<Meta> {
+        let m = self.find(what)?;
+        let _lock = self.lock()?;
+        let users: Vec<String> = store
+            .names()?
+            .into_iter()
+            .filter(|n| {
+                store
+                    .load(n)
+                    .is_ok_and(|st| st.image.as_deref() == Some(m.id.as_str()))
+            })
+            .collect();
+        if !users.is_empty() {
+            return Err(Error::failed(format!(
+                "cannot remove image {}: used by container{} {} (remove {} first with nsk rm)",
+                display_name(&m),
+                if users.len() > 1 { "s" } else { "" },
+                users.join(", "),
+                if users.len() > 1 { "them" } else { "it" },
+            )));
+        }
+        let gone = self
+            .dir
+            .join(format!(".tmp-rm-{}-{}", &m.hex()[..12], std::process::id()));
+        fs::rename(self.entry(m.hex()), &gone)
+            .ctx(|| format!("cannot remove {}", self.entry(m.hex()).display()))?;
+        remove_tree(&gone);
+        Ok(m)
+    }
+}
+
+pub fn display_name(m: &Meta) -> String {
+    m.names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| m.hex()[..12].to_string())
+}
+
+/// Import an image file or directory (`FILE`, `FILE:TAG`, `FILE@sha256:HEX`).
+pub fn import(state_root: &Path, path: &Path, sel: &Select, name: Option<&str>) -> Result<Meta> {
+    let label = path.display().to_string();
+    let name = name.map(normalize_name).transpose()?;
+    let plan = source::plan(path, sel).map_err(|e| e.context(format!("cannot import {label}")))?;
+    let cache = Cache::new(state_root);
+    let mut names: Vec<String> = match &name {
+        Some(n) => vec![n.clone()],
+        None => plan
+            .names
+            .iter()
+            .filter_map(|n| normalize_name(n).ok())
+            .collect(),
+    };
+    if names.is_empty() && plan.format == "rootfs" {
+        names.push(format!("{}:latest", source::stem(path)));
+    }
+    if cache.load(&plan.id).is_none() {
+        unpack_plan(&cache, &plan, &names)
+            .map_err(|e| e.context(format!("cannot import {label}")))?;
+    }
+    let _lock = cache.lock()?;
+    if !names.is_empty() {
+        cache.set_names(&plan.id, &names)?;
+    }
+    cache.load(&plan.id).ok_or_else(|| {
+        Error::failed(format!(
+            "cannot import {label}: the image was removed meanwhile"
+        ))
+    })
+}
+
+fn unpack_plan(cache: &Cache, plan: &Plan, names: &[String]) -> Result<()> {
+    // Every blob is checked before anything is written.
+    let n = plan.layers.len();
+    for l in &plan.layers {
+        if let Some(d) = &l.digest {
+            if l.size.is_some() || plan.format != "rootfs" {
+                l.blob.verify(d, l.size)?;
+            }
+        }
+        // An uncompressed layer's diff_id is the digest of the blob itself.
+        if let (Some(diff), None) = (&l.diff_id, compression(&l.blob.head())) {
+            if l.digest.as_deref() != Some(diff.as_str()) {
+                l.blob.verify(diff, None)?;
+            }
+        }
+    }
+    cache.ensure()?;
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let staging = Staging {
+        dir: cache.dir.join(format!(
+            ".tmp-{}-{}-{}",
+            &plan.id[..12],
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        )),
+        keep: false,
+    };
+    let mut staging = staging;
+    fs::create_dir(&staging.dir).ctx(|| format!("cannot create {}", staging.dir.display()))?;
+    let rootfs = staging.dir.join("rootfs");
+    fs::create_dir(&rootfs).ctx(|| format!("cannot create {}", rootfs.display()))?;
+    let mut u = unpack::Unpacker::new(&rootfs, unpack::Bounds::default())?;
+    let mut progress = Progress::new();
+    for (i, l) in plan.layers.iter().enumerate() {
+        let what = format!("layer {}/{n}", i + 1);
+        apply_layer(&mut u, l, &what, &mut progress).map_err(|e| e.context(&what))?;
+    }
+    progress.done();
+    if u.stats.skipped_devices > 0 {
+        eprintln!(
+            "nsk: {} device node(s) in the image not created: nsk is not running as real root",
+            u.stats.skipped_devices
+        );
+    }
+    let meta = Meta {
+        id: format!("sha256:{}", plan.id),
+        digest: plan.digest.clone(),
+        names: names.to_vec(),
+        size: u.stats.bytes,
+        created: plan.created.clone(),
+        imported: now_rfc3339(),
+        last_used: None,
+        format: plan.format.to_string(),
+        defaults: plan.defaults.clone(),
+    };
+    cache.save(&staging.dir, &meta)?;
+    let _lock = cache.lock()?;
+    let dest = cache.entry(&plan.id);
+    if cache.load(&plan.id).is_some() {
+        return Ok(()); // a concurrent import committed first; ours is dropped
+    }
+    fs::rename(&staging.dir, &dest).ctx(|| format!("cannot commit {}", dest.display()))?;
+    staging.keep = true;
+    Ok(())
+}
+
+/// Decompress (when needed), verify the diff_id, and unpack one layer.
+fn apply_layer(
+    u: &mut unpack::Unpacker,
+    l: &source::Layer,
+    what: &str,
+    progress: &mut Progress,
+) -> Result<()> {
+    let reader = l.blob.reader();
+    let counter = reader.progress.clone();
+    progress.start(what, l.blob.size);
+    let hash = match compression(&l.blob.head()) {
+        None => {
+            let mut r = tar::Reader::new(sha256::HashingReader::new(reader));
+            u.apply(&mut r, &mut || {
+                progress.update(counter.load(Ordering::Relaxed))
+            })?;
+            let mut h = r.into_inner();
+            std::io::copy(&mut h, &mut std::io::sink()).ctx(|| "cannot read the layer")?;
+            h.hash.finish_hex()
+        }
+        Some(prog) => {
+            let mut child = Command::new(prog)
+                .args(["-d", "-c", "-q"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Error::failed(format!(
+                            "the layer is {prog}-compressed and no {prog} program is installed"
+                        ))
+                    } else {
+                        Error::Io {
+                            what: format!("cannot start {prog}"),
+                            source: e,
+                        }
+                    }
+                })?;
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            let stdout = child.stdout.take().expect("piped stdout");
+            let mut stderr = child.stderr.take().expect("piped stderr");
+            let feeder = std::thread::spawn(move || {
+                let mut reader = reader;
+                // EPIPE when the decompressor stopped early: its exit status tells why.
+                let _ = std::io::copy(&mut reader, &mut stdin);
+            });
+            let mut r = tar::Reader::new(sha256::HashingReader::new(stdout));
+            let applied = u.apply(&mut r, &mut || {
+                progress.update(counter.load(Ordering::Relaxed))
+            });
+            let mut h = r.into_inner();
+            // A stream that ended early means the decompressor has stopped: its own message
+            // is the real cause. Any other failure: stop our child (by its PID) right away.
+            let ended =
+                matches!(&applied, Err(e) if e.to_string().starts_with("truncated archive"));
+            let drained = if applied.is_ok() {
+                std::io::copy(&mut h, &mut std::io::sink()).map(drop)
+            } else {
+                if !ended {
+                    let _ = child.kill();
+                }
+                Ok(())
+            };
+            let status = child.wait().ctx(|| format!("cannot wait for {prog}"))?;
+            let _ = feeder.join();
+            let mut msg = String::new();
+            let _ = stderr.read_to_string(&mut msg);
+            if !status.success() && (applied.is_ok() || ended) {
+                let line = msg.lines().last().unwrap_or("").trim().to_string();
+                return Err(Error::failed(format!(
+                    "{prog} cannot decompress it: {}",
+                    if line.is_empty() {
+                        format!("{status}")
+                    } else {
+                        line
+                    }
+                )));
+            }
+            applied?;
+            drained.ctx(|| format!("cannot read from {prog}"))?;
+            h.hash.finish_hex()
+        }
+    };
+    if let Some(d) = &l.diff_id {
+        if *d != hash {
+            return Err(Error::failed(format!(
+                "refusing the image: {} does not match its diff_id (sha256:{d}, got sha256:{hash})",
+                l.blob.name
+            )));
+        }
+    }
+    progress.update(l.blob.size);
+    Ok(())
+}
+
+/// Progress while an image unpacks: a bar redrawn in place on a terminal, one line per layer
+/// otherwise (so logs and CI output stay readable).
+struct Progress {
+    tty: bool,
+    label: String,
+    total: u64,
+    last: Option<Instant>,
+    drawn: bool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+            label: String::new(),
+            total: 0,
+            last: None,
+            drawn: false,
+        }
+    }
+
+    fn start(&mut self, label: &str, total: u64) {
+        self.label = label.to_string();
+        self.total = total;
+        self.last = None;
+        if !self.tty {
+            eprintln!(
+                "nsk: unpacking {label} ({})",
+                crate::units::format_size(total)
+            );
+        } else {
+            self.update(0);
+        }
+    }
+
+    fn update(&mut self, done: u64) {
+        if !self.tty {
+            return;
+        }
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Duration::from_millis(100))
+            && done < self.total
+        {
+            return;
+        }
+        self.last = Some(now);
+        let frac = if self.total == 0 {
+            1.0
+        } else {
+            (done as f64 / self.total as f64).min(1.0)
+        };
+        let width = 30;
+        let fill = (frac * width as f64) as usize;
+        let mut e = std::io::stderr().lock();
+        let _ = write!(
+            e,
+            "\r\x1b[Knsk: unpacking {} [{}{}] {:>3.0}% of {}",
+            self.label,
+            "#".repeat(fill),
+            " ".repeat(width - fill),
+            frac * 100.0,
+            crate::units::format_size(self.total)
+        );
+        let _ = e.flush();
+        self.drawn = true;
+    }
+
+    fn done(&mut self) {
+        if self.tty && self.drawn {
+            eprintln!();
+        }
+    }
+}
+
+/// What `nsk run --image` needs: the read-only root filesystem, the defaults, and a pin.
+pub struct ForRun {
+    pub meta: Meta,
+    pub rootfs: PathBuf,
+    pub pin: Pin,
+}
+
+/// Resolve `--image ARG` for a run: a file (imported first, or found in the cache by its
+/// digest) or a cached NAME[:TAG] / id.
+pub fn for_run(state_root: &Path, arg: &str) -> Result<ForRun> {
+    let cache = Cache::new(state_root);
+    let meta = match source::parse_arg(arg) {
+        Some((path, sel)) => import(state_root, &path, &sel, None)?,
+        None => cache.find(arg)?,
+    };
+    let lock = cache.lock()?;
+    let Some(mut m) = cache.load(meta.hex()) else {
+        return Err(Error::failed(format!(
+            "image {} was removed meanwhile",
+            display_name(&meta)
+        )));
+    };
+    m.last_used = Some(now_rfc3339());
+    cache.save(&cache.entry(m.hex()), &m)?;
+    Ok(ForRun {
+        rootfs: cache.entry(m.hex()).join("rootfs"),
+        meta: m,
+        pin: Pin { _lock: lock },
+    })
+}
