@@ -171,6 +171,32 @@ impl Cache {
             .ctx(|| format!("cannot write {}", dir.join("image.json").display()))
     }
 
+    /// Remove what killed imports and removals left: `.tmp-*-PID-*` of processes that are gone.
+    fn sweep(&self) {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix(".tmp-") else {
+                continue;
+            };
+            // ".tmp-HEX12-PID-N" (an import) or ".tmp-rm-HEX12-PID" (a removal).
+            let parts: Vec<&str> = rest.split('-').collect();
+            let field = if parts.first() == Some(&"rm") { 2 } else { 1 };
+            let pid = parts
+                .get(field)
+                .and_then(|p| p.parse::<i32>().ok())
+                .filter(|p| *p > 0);
+            let Some(pid) = pid else { continue };
+            let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                == Err(nix::errno::Errno::ESRCH);
+            if gone {
+                remove_tree(&e.path());
+            }
+        }
+    }
+
     /// Every cached image, newest import first.
     pub fn list(&self) -> Result<Vec<Meta>> {
         let rd = match fs::read_dir(&self.dir) {
@@ -334,6 +360,7 @@ fn unpack_plan(cache: &Cache, plan: &Plan, names: &[String]) -> Result<()> {
         }
     }
     cache.ensure()?;
+    cache.sweep();
     static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let staging = Staging {
         dir: cache.dir.join(format!(

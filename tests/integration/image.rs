@@ -414,6 +414,12 @@ fn plain_gzip_and_zstd_root_filesystems() {
         .dir("./", 0o755)
         .tree(rootfs(), "./")
         .finish();
+    // What a killed import left (its PID is beyond pid_max) is swept by the next import.
+    let stale = env
+        .root
+        .path()
+        .join(".images/.tmp-0123456789ab-99999999-0/rootfs");
+    std::fs::create_dir_all(&stale).unwrap();
     for (prog, ext) in [("gzip", "tar.gz"), ("zstd", "tar.zst")] {
         let p = t.path().join(format!("Busy Box.{ext}"));
         std::fs::write(&p, compress(prog, &plain)).unwrap();
@@ -424,6 +430,7 @@ fn plain_gzip_and_zstd_root_filesystems() {
             "{prog}: {o:?}"
         );
     }
+    assert!(!stale.parent().unwrap().exists(), "stale import not swept");
     // A digest given with the file is checked.
     let p = t.path().join("bb.tar");
     std::fs::write(&p, &plain).unwrap();
