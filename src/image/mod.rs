@@ -94,6 +94,13 @@ pub fn normalize_name(s: &str) -> Result<String> {
     }
 }
 
+/// Docker Hub names the way people type them: `docker.io/library/busybox` → `busybox`.
+fn familiar(n: &str) -> &str {
+    n.strip_prefix("docker.io/library/")
+        .or_else(|| n.strip_prefix("docker.io/"))
+        .unwrap_or(n)
+}
+
 pub struct Cache {
     pub dir: PathBuf,
 }
@@ -322,7 +329,7 @@ pub fn import(state_root: &Path, path: &Path, sel: &Select, name: Option<&str>) 
         None => plan
             .names
             .iter()
-            .filter_map(|n| normalize_name(n).ok())
+            .filter_map(|n| normalize_name(familiar(n)).ok())
             .collect(),
     };
     if names.is_empty() && plan.format == "rootfs" {
@@ -611,4 +618,30 @@ pub fn for_run(state_root: &Path, arg: &str) -> Result<ForRun> {
         meta: m,
         pin: Pin { _lock: lock },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_names() {
+        assert_eq!(normalize_name("busybox").unwrap(), "busybox:latest");
+        assert_eq!(
+            normalize_name("reg:5000/a/b:1.2").unwrap(),
+            "reg:5000/a/b:1.2"
+        );
+        assert_eq!(
+            normalize_name("reg:5000/a/b").unwrap(),
+            "reg:5000/a/b:latest"
+        );
+        for bad in ["", ":x", "a:", "-a", "a b", "a:b:c/d e"] {
+            assert!(normalize_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(familiar("docker.io/library/busybox:1"), "busybox:1");
+        assert_eq!(familiar("docker.io/me/tools:1"), "me/tools:1");
+        assert_eq!(familiar("quay.io/x:1"), "quay.io/x:1");
+        assert_eq!(compression(&[0x1f, 0x8b, 8]), Some("gzip"));
+        assert_eq!(compression(b"ustar"), None);
+    }
 }

@@ -217,7 +217,7 @@ pub struct Plan {
 
 // The JSON documents, only the fields nsk uses.
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Descriptor {
     #[serde(rename = "mediaType", default)]
     media_type: String,
@@ -229,7 +229,7 @@ struct Descriptor {
     annotations: BTreeMap<String, String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Platform {
     #[serde(default)]
     architecture: String,
@@ -824,6 +824,26 @@ pub fn stem(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn picks_this_machines_platform() {
+        let idx: Index = serde_json::from_str(&format!(
+            r#"{{"manifests": [
+                {{"digest": "sha256:a", "platform": {{"os": "linux", "architecture": "s390x"}}}},
+                {{"digest": "sha256:b", "platform": {{"os": "linux", "architecture": "{}"}}}},
+                {{"digest": "sha256:c", "platform": {{"os": "unknown", "architecture": "unknown"}}}}
+            ]}}"#,
+            arch()
+        ))
+        .unwrap();
+        assert_eq!(
+            pick_platform(&idx.manifests, "x").unwrap().digest,
+            "sha256:b"
+        );
+        let others = vec![idx.manifests[0].clone(), idx.manifests[2].clone()];
+        let e = pick_platform(&others, "img").unwrap_err().to_string();
+        assert!(e.contains("no linux/") && e.contains("linux/s390x"), "{e}");
+    }
 
     #[test]
     fn names_and_args() {

@@ -502,6 +502,36 @@ mod tests {
     }
 
     #[test]
+    fn sizes_and_counts_are_bounded() {
+        let t = tempfile::tempdir().unwrap();
+        let layer = tar(&[("a", b'0', &[1u8; 600], ""), ("b", b'0', b"x", "")]);
+        let mut u = Unpacker::new(
+            t.path(),
+            Bounds {
+                max_bytes: 500,
+                max_entries: 10,
+            },
+        )
+        .unwrap();
+        let e = u
+            .apply(&mut Reader::new(layer.as_slice()), &mut || {})
+            .unwrap_err();
+        assert!(e.to_string().contains("more than 500 bytes"), "{e}");
+        let mut u = Unpacker::new(
+            t.path(),
+            Bounds {
+                max_bytes: 1000,
+                max_entries: 1,
+            },
+        )
+        .unwrap();
+        let e = u
+            .apply(&mut Reader::new(layer.as_slice()), &mut || {})
+            .unwrap_err();
+        assert!(e.to_string().contains("more than 1 entries"), "{e}");
+    }
+
+    #[test]
     fn hostile_entries_stay_inside() {
         let t = tempfile::tempdir().unwrap();
         let root = t.path().join("root");

@@ -10,9 +10,32 @@ use std::process::{Command, Stdio};
 
 /// A tar writer for tests: ustar headers (PAX records for long names), any entry it is told.
 #[derive(Default)]
-struct Tar(Vec<u8>);
+struct Tar(Vec<u8>, u32);
 
 impl Tar {
+    /// A PAX extended header carrying `records`.
+    fn pax(&mut self, records: &[(&str, &str)]) {
+        let mut all = String::new();
+        for (k, v) in records {
+            let body = format!(" {k}={v}\n");
+            let mut n = body.len() + 1;
+            while format!("{n}{body}").len() != n {
+                n += 1;
+            }
+            all.push_str(&format!("{n}{body}"));
+        }
+        self.header("PaxHeaders/x", b'x', all.len(), 0o644, "", (0, 0));
+        self.0.extend(all.as_bytes());
+        self.pad();
+    }
+    /// A file owned by `id` (uid and gid), with a user.* extended attribute.
+    fn owned(&mut self, p: &str, data: &[u8], id: u32, xattr: (&str, &str)) -> &mut Self {
+        self.pax(&[(&format!("SCHILY.xattr.{}", xattr.0), xattr.1)]);
+        self.1 = id;
+        self.file(p, data, 0o640);
+        self.1 = 0;
+        self
+    }
     fn header(
         &mut self,
         path: &str,
@@ -23,22 +46,15 @@ impl Tar {
         dev: (u32, u32),
     ) {
         if path.len() > 99 {
-            let body = format!(" path={path}\n");
-            let mut n = body.len() + 1;
-            while format!("{n}{body}").len() != n {
-                n += 1;
-            }
-            let rec = format!("{n}{body}");
-            self.header("PaxHeaders/x", b'x', rec.len(), 0o644, "", (0, 0));
-            self.0.extend(rec.as_bytes());
-            self.pad();
+            self.pax(&[("path", path)]);
         }
+        let id = format!("{:07o}\0", self.1);
         let mut h = [0u8; 512];
         let mut put = |at: usize, s: &[u8]| h[at..at + s.len()].copy_from_slice(s);
         put(0, &path.as_bytes()[..path.len().min(99)]);
         put(100, format!("{mode:07o}\0").as_bytes());
-        put(108, b"0000000\0");
-        put(116, b"0000000\0");
+        put(108, id.as_bytes());
+        put(116, id.as_bytes());
         put(124, format!("{size:011o}\0").as_bytes());
         put(136, b"14650000000\0");
         put(156, &[kind]);
@@ -148,6 +164,7 @@ fn layers() -> (Vec<u8>, Vec<u8>) {
         .file("data/c", b"c", 0o600)
         .hardlink("data/c2", "data/c")
         .symlink("data/link", "/etc/hostname")
+        .owned("data/www", b"w", 33, ("user.nsk.test", "kept"))
         .finish();
     (l1, l2)
 }
@@ -313,13 +330,34 @@ fn docker_save_layers_whiteouts_and_config_defaults() {
     let o = run_image(
         &env,
         "nsk-test/two:v1",
-        &["-u", "root", "-e", "GREETING=bye", "--", "ls -A /data | tr '\\n' ' '; test -e /etc/motd-old || echo gone; cat /data/c2; readlink /data/link; stat -c %a /data/c; echo $GREETING"],
+        &["-u", "root", "-e", "GREETING=bye", "--", "ls -A /data | tr '\\n' ' '; test -e /etc/motd-old || echo gone; cat /data/c2; readlink /data/link; stat -c %a /data/c; stat -c '%u:%g %a' /data/www; echo $GREETING"],
     );
     assert_eq!(o.code, 0, "{o:?}");
     assert_eq!(
-        o.stdout, "c c2 link gone\nc/etc/hostname\n600\nbye\n",
+        o.stdout, "c c2 link www gone\nc/etc/hostname\n600\n33:33 640\nbye\n",
         "{o:?}"
     );
+    // The user.* xattr was kept in the cache (read on the host: busybox has no getfattr).
+    let hex = {
+        let v: serde_json::Value =
+            serde_json::from_str(&env.nsk(&["--json", "image", "ls"]).stdout).unwrap();
+        v[0]["id"].as_str().unwrap()["sha256:".len()..].to_string()
+    };
+    let www = env
+        .root
+        .path()
+        .join(".images")
+        .join(hex)
+        .join("rootfs/data/www");
+    let x = Command::new("python3")
+        .args([
+            "-c",
+            "import os,sys; print(os.getxattr(sys.argv[1], 'user.nsk.test').decode())",
+        ])
+        .arg(&www)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&x.stdout), "kept\n", "{x:?}");
     // Cached: the second run unpacked nothing.
     assert!(!o.stderr.contains("unpacking"), "{o:?}");
     let ls = env.nsk(&["--json", "image", "ls"]);
@@ -361,6 +399,15 @@ fn oci_layout_dir_and_tarball_with_tags() {
     );
     let o = run_image(&env, &format!("{}:v2", dir.display()), &[]);
     assert_eq!((o.code, o.stdout.as_str()), (0, "two\n"), "{o:?}");
+    // FILE@sha256:DIGEST picks a manifest by its digest.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let v1 = index["manifests"][0]["digest"].as_str().unwrap();
+    let o = run_image(&env, &format!("{}@{v1}", dir.display()), &[]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "one\n"), "{o:?}");
+    let o = run_image(&env, &format!("{}:v9", dir.display()), &[]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(o.stderr.contains("has no tag 'v9' (tags: v1, v2)"), "{o:?}");
     // The layout as a tarball gives the same image (same config digest: one cache entry).
     let tarball = t.path().join("oci.tar");
     let mut tar = Tar::default();
@@ -399,7 +446,7 @@ fn oci_layout_dir_and_tarball_with_tags() {
     assert_eq!((o.code, o.stdout.as_str()), (0, "two\n"), "{o:?}");
     let ls: serde_json::Value =
         serde_json::from_str(&env.nsk(&["--json", "image", "ls"]).stdout).unwrap();
-    assert_eq!(ls.as_array().unwrap().len(), 1, "{ls:?}");
+    assert_eq!(ls.as_array().unwrap().len(), 2, "{ls:?}");
     assert!(ls[0]["digest"].as_str().unwrap().starts_with("sha256:"));
     let o = run_image(&env, &format!("{}:v1", tarball.display()), &[]);
     assert_eq!((o.code, o.stdout.as_str()), (0, "one\n"), "{o:?}");
