@@ -256,7 +256,7 @@ impl Cache {
             }
         }
         Err(Error::failed(format!(
-            "no such image: {what} (not a file, and not in the cache; see nsk image ls)"
+            "no such image: {what} (see nsk image ls)"
         )))
     }
 
@@ -602,7 +602,12 @@ pub fn for_run(state_root: &Path, arg: &str) -> Result<ForRun> {
     let cache = Cache::new(state_root);
     let meta = match source::parse_arg(arg) {
         Some((path, sel)) => import(state_root, &path, &sel, None)?,
-        None => cache.find(arg)?,
+        None => cache.find(arg).map_err(|e| match e {
+            Error::Failed(m) if m.starts_with("no such image") => Error::failed(format!(
+                "no such image: {arg} (neither a file nor a cached image; see nsk image ls)"
+            )),
+            e => e,
+        })?,
     };
     let lock = cache.lock()?;
     let Some(mut m) = cache.load(meta.hex()) else {

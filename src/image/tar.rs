@@ -127,7 +127,14 @@ impl<R: Input> Reader<R> {
             let at = self.offset;
             // No lenience for an archive that stops without its end marker: a layer cut on an
             // entry boundary would otherwise lose its later files silently.
-            self.fill(&mut h)?;
+            if let Err(e) = self.fill(&mut h) {
+                if at == 0 {
+                    return Err(Error::failed(
+                        "not a tar archive: it ends before its first header",
+                    ));
+                }
+                return Err(e);
+            }
             if h.iter().all(|&b| b == 0) {
                 self.done = true;
                 return Ok(None);
@@ -463,7 +470,7 @@ mod tests {
         assert!(all(b"this is not a tar archive at all, just some text")
             .unwrap_err()
             .to_string()
-            .contains("truncated"));
+            .contains("not a tar archive"));
     }
 
     #[test]
