@@ -65,10 +65,7 @@ fn save_journal(p: &Path, j: &Journal) -> Result<()> {
     if let Some(d) = p.parent() {
         fs::create_dir_all(d).ctx(|| format!("cannot create {}", d.display()))?;
     }
-    let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-    fs::write(&tmp, serde_json::to_vec_pretty(j).unwrap_or_default())
-        .ctx(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, p).ctx(|| format!("cannot write {}", p.display()))
+    crate::container::state::write_json(p, j)
 }
 
 /// Refuse to touch a hierarchy's root cgroup.

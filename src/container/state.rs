@@ -178,13 +178,7 @@ impl Store {
 
     /// Write state.json atomically. Fails with ENOENT when the container was removed meanwhile.
     pub fn save(&self, st: &State) -> Result<()> {
-        let d = self.dir(&st.name)?;
-        let tmp = d.join(format!(".state.json.{}", std::process::id()));
-        let body = serde_json::to_vec_pretty(st)
-            .map_err(|e| Error::failed(format!("cannot encode state: {e}")))?;
-        fs::write(&tmp, body).ctx(|| format!("cannot write {}", tmp.display()))?;
-        fs::rename(&tmp, d.join("state.json"))
-            .ctx(|| format!("cannot write {}", d.join("state.json").display()))
+        write_json(&self.dir(&st.name)?.join("state.json"), st)
     }
 
     /// Names of every container directory (including half-created ones without state.json).
@@ -242,6 +236,20 @@ pub(crate) fn open_up_dirs(d: &std::path::Path) {
             }
         }
     }
+}
+
+/// Write `v` as JSON to `p` atomically: a temp file beside it (named by PID), then rename, so a
+/// reader sees the old or the new document, never half of one.
+pub fn write_json<T: Serialize>(p: &std::path::Path, v: &T) -> Result<()> {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = p.with_file_name(format!(".{name}.{}", std::process::id()));
+    let body = serde_json::to_vec_pretty(v)
+        .map_err(|e| Error::failed(format!("cannot encode {}: {e}", p.display())))?;
+    fs::write(&tmp, body).ctx(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, p).ctx(|| format!("cannot write {}", p.display()))
 }
 
 pub fn no_such(name: &str) -> Error {

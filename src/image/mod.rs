@@ -17,7 +17,7 @@ pub mod source;
 pub mod tar;
 pub mod unpack;
 
-use crate::container::state::{now_rfc3339, Store};
+use crate::container::state::{now_rfc3339, write_json, Store};
 use crate::error::{Context, Error, Result};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
@@ -170,12 +170,7 @@ impl Cache {
     }
 
     fn save(&self, dir: &Path, m: &Meta) -> Result<()> {
-        let tmp = dir.join(format!(".image.json.{}", std::process::id()));
-        let body = serde_json::to_vec_pretty(m)
-            .map_err(|e| Error::failed(format!("cannot encode image metadata: {e}")))?;
-        fs::write(&tmp, body).ctx(|| format!("cannot write {}", tmp.display()))?;
-        fs::rename(&tmp, dir.join("image.json"))
-            .ctx(|| format!("cannot write {}", dir.join("image.json").display()))
+        write_json(&dir.join("image.json"), m)
     }
 
     /// Remove what killed imports and removals left: `.tmp-*-PID-*` of processes that are gone.

@@ -505,30 +505,20 @@ mod tests {
     fn sizes_and_counts_are_bounded() {
         let t = tempfile::tempdir().unwrap();
         let layer = tar(&[("a", b'0', &[1u8; 600], ""), ("b", b'0', b"x", "")]);
-        let mut u = Unpacker::new(
-            t.path(),
-            Bounds {
-                max_bytes: 500,
-                max_entries: 10,
-            },
-        )
-        .unwrap();
-        let e = u
-            .apply(&mut Reader::new(layer.as_slice()), &mut || {})
-            .unwrap_err();
-        assert!(e.to_string().contains("more than 500 bytes"), "{e}");
-        let mut u = Unpacker::new(
-            t.path(),
-            Bounds {
-                max_bytes: 1000,
-                max_entries: 1,
-            },
-        )
-        .unwrap();
-        let e = u
-            .apply(&mut Reader::new(layer.as_slice()), &mut || {})
-            .unwrap_err();
-        assert!(e.to_string().contains("more than 1 entries"), "{e}");
+        for (max_bytes, max_entries, want) in [
+            (500, 10, "more than 500 bytes"),
+            (1000, 1, "more than 1 entries"),
+        ] {
+            let bounds = Bounds {
+                max_bytes,
+                max_entries,
+            };
+            let mut u = Unpacker::new(t.path(), bounds).unwrap();
+            let e = u
+                .apply(&mut Reader::new(layer.as_slice()), &mut || {})
+                .unwrap_err();
+            assert!(e.to_string().contains(want), "{e}");
+        }
     }
 
     #[test]

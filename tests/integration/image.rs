@@ -297,6 +297,11 @@ fn clear_images(env: &Env) {
 }
 
 fn run_image(env: &Env, image: &str, args: &[&str]) -> crate::util::Out {
+    run_image_cmd(env, image, args).output().unwrap().into()
+}
+
+/// `nsk run --rm -T --image IMAGE ARGS` in this test's cgroup parent.
+fn run_image_cmd(env: &Env, image: &str, args: &[&str]) -> Command {
     let mut c = env.cmd();
     c.args([
         "run",
@@ -308,7 +313,7 @@ fn run_image(env: &Env, image: &str, args: &[&str]) -> crate::util::Out {
         image,
     ]);
     c.args(args);
-    c.output().unwrap().into()
+    c
 }
 
 #[test]
@@ -719,18 +724,8 @@ fn concurrent_runs_share_one_cache_entry() {
     let img = docker_save(t.path(), "nsk-test/conc:1", false);
     let kids: Vec<_> = (0..2)
         .map(|_| {
-            let mut c = env.cmd();
-            c.args([
-                "run",
-                "--rm",
-                "-T",
-                "--cgroup-parent",
-                &env.cgroup_parent,
-                "--image",
-            ])
-            .arg(&img)
-            .args(["--", "echo started"]);
-            c.stdout(Stdio::piped())
+            run_image_cmd(&env, img.to_str().unwrap(), &["--", "echo started"])
+                .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
