@@ -284,10 +284,15 @@ fn assert_cache_empty(env: &Env) {
     assert_eq!(left, Vec::<String>::new(), "left in the image cache");
 }
 
-fn clear_images(env: &Env) {
+/// `nsk image ls --json`.
+fn images(env: &Env) -> serde_json::Value {
     let ls = env.nsk(&["--json", "image", "ls"]);
-    let v: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
-    for m in v.as_array().unwrap() {
+    assert_eq!(ls.code, 0, "{ls:?}");
+    serde_json::from_str(&ls.stdout).unwrap()
+}
+
+fn clear_images(env: &Env) {
+    for m in images(env).as_array().unwrap() {
         let o = env.nsk(&["image", "rm", m["id"].as_str().unwrap()]);
         assert_eq!(o.code, 0, "{o:?}");
     }
@@ -344,8 +349,7 @@ fn docker_save_layers_whiteouts_and_config_defaults() {
     );
     // The user.* xattr was kept in the cache (read on the host: busybox has no getfattr).
     let hex = {
-        let v: serde_json::Value =
-            serde_json::from_str(&env.nsk(&["--json", "image", "ls"]).stdout).unwrap();
+        let v = images(&env);
         v[0]["id"].as_str().unwrap()["sha256:".len()..].to_string()
     };
     let www = env
@@ -365,8 +369,7 @@ fn docker_save_layers_whiteouts_and_config_defaults() {
     assert_eq!(String::from_utf8_lossy(&x.stdout), "kept\n", "{x:?}");
     // Cached: the second run unpacked nothing.
     assert!(!o.stderr.contains("unpacking"), "{o:?}");
-    let ls = env.nsk(&["--json", "image", "ls"]);
-    let v: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
+    let v = images(&env);
     // --entrypoint and -w replace the image's; an id prefix names the image.
     let prefix = &v[0]["id"].as_str().unwrap()["sha256:".len()..][..8];
     let o = run_image(
@@ -378,9 +381,8 @@ fn docker_save_layers_whiteouts_and_config_defaults() {
     let o = run_image(&env, "nsk-test/two", &[]);
     assert_eq!(o.code, 125, "{o:?}");
     assert!(o.stderr.contains("no such image: nsk-test/two"), "{o:?}");
-    let ls = env.nsk(&["--json", "image", "ls"]);
-    let v: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 1, "{ls:?}");
+    let v = images(&env);
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
     assert_eq!(v[0]["names"], json!(["nsk-test/two:v1"]));
     assert_eq!(v[0]["format"], "docker-archive");
     assert!(v[0]["last_used"].is_string(), "{v}");
@@ -449,8 +451,7 @@ fn oci_layout_dir_and_tarball_with_tags() {
     assert_eq!(o.code, 0, "{o:?}");
     let o = run_image(&env, "oci-two:latest", &[]);
     assert_eq!((o.code, o.stdout.as_str()), (0, "two\n"), "{o:?}");
-    let ls: serde_json::Value =
-        serde_json::from_str(&env.nsk(&["--json", "image", "ls"]).stdout).unwrap();
+    let ls = images(&env);
     assert_eq!(ls.as_array().unwrap().len(), 2, "{ls:?}");
     assert!(ls[0]["digest"].as_str().unwrap().starts_with("sha256:"));
     let o = run_image(&env, &format!("{}:v1", tarball.display()), &[]);
@@ -493,8 +494,7 @@ fn plain_gzip_and_zstd_root_filesystems() {
     let good = format!("{}@sha256:{}", p.display(), sha(&plain));
     let o = env.nsk(&["image", "import", &good, "--name", "bb:plain"]);
     assert_eq!(o.code, 0, "{o:?}");
-    let ls: serde_json::Value =
-        serde_json::from_str(&env.nsk(&["--json", "image", "ls"]).stdout).unwrap();
+    let ls = images(&env);
     let names: Vec<String> = ls
         .as_array()
         .unwrap()
@@ -682,8 +682,7 @@ fn device_nodes_only_for_real_root() {
             .contains("1 device node(s) in the image not created"),
         "{o:?}"
     );
-    let ls: serde_json::Value =
-        serde_json::from_str(&env.nsk(&["--json", "image", "ls"]).stdout).unwrap();
+    let ls = images(&env);
     let hex = ls[0]["id"]
         .as_str()
         .unwrap()
@@ -696,8 +695,7 @@ fn device_nodes_only_for_real_root() {
     // As real root it is made, as docker does.
     let o = env.nsk(&["image", "import", p.to_str().unwrap()]);
     assert_eq!(o.code, 0, "{o:?}");
-    let ls: serde_json::Value =
-        serde_json::from_str(&env.nsk(&["--json", "image", "ls"]).stdout).unwrap();
+    let ls = images(&env);
     let hex = ls[0]["id"]
         .as_str()
         .unwrap()
@@ -735,8 +733,7 @@ fn concurrent_runs_share_one_cache_entry() {
         let o: crate::util::Out = k.wait_with_output().unwrap().into();
         assert_eq!((o.code, o.stdout.as_str()), (0, "started\n"), "{o:?}");
     }
-    let ls: serde_json::Value =
-        serde_json::from_str(&env.nsk(&["--json", "image", "ls"]).stdout).unwrap();
+    let ls = images(&env);
     assert_eq!(ls.as_array().unwrap().len(), 1, "{ls:?}");
     clear_images(&env);
 }
