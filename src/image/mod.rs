@@ -364,7 +364,7 @@ fn unpack_plan(cache: &Cache, plan: &Plan, names: &[String]) -> Result<()> {
     cache.ensure()?;
     cache.sweep();
     static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let staging = Staging {
+    let mut staging = Staging {
         dir: cache.dir.join(format!(
             ".tmp-{}-{}-{}",
             &plan.id[..12],
@@ -373,7 +373,6 @@ fn unpack_plan(cache: &Cache, plan: &Plan, names: &[String]) -> Result<()> {
         )),
         keep: false,
     };
-    let mut staging = staging;
     fs::create_dir(&staging.dir).ctx(|| format!("cannot create {}", staging.dir.display()))?;
     let rootfs = staging.dir.join("rootfs");
     fs::create_dir(&rootfs).ctx(|| format!("cannot create {}", rootfs.display()))?;
