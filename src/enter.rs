@@ -100,8 +100,16 @@ fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
         .unwrap_or_default();
     let (mut v1_tasks, mut v2_dir) = (vec![], None);
     if o.cgroup {
-        let (_, set, _) = crate::limit::cgroups_of(pid)?;
+        let (h, set, _) = crate::limit::cgroups_of(pid)?;
+        // Where nsk already is in the target's cgroup (often the root of name=systemd or
+        // devices), moving there again is a cgroup migration for nothing.
+        let own = fs::read_to_string("/proc/self/cgroup")
+            .map(|t| crate::cgroup::report::of_process(&h, &t).0.dirs)
+            .unwrap_or_default();
         for d in &set.dirs {
+            if own.iter().any(|o| o.key == d.key && o.path == d.path) {
+                continue;
+            }
             if d.key == "unified" {
                 v2_dir = nix::fcntl::open(
                     &d.path,
