@@ -72,7 +72,7 @@ fn rows(all: &[Meta]) -> Vec<Vec<String>> {
         for n in names {
             out.push(vec![
                 n,
-                m.hex()[..12].to_string(),
+                m.short().to_string(),
                 crate::units::format_size(m.size),
                 when(&m.created),
                 when(&m.last_used),

@@ -51,6 +51,11 @@ impl Meta {
     pub fn hex(&self) -> &str {
         self.id.strip_prefix("sha256:").unwrap_or(&self.id)
     }
+
+    /// The first 12 hex digits, as docker shows ids.
+    pub fn short(&self) -> &str {
+        self.hex().get(..12).unwrap_or(self.hex())
+    }
 }
 
 /// The compression program for a blob, by its magic bytes; None: a plain tar.
@@ -164,9 +169,11 @@ impl Cache {
         self.dir.join(hex)
     }
 
+    /// An entry's metadata; None when missing or not describing the entry it sits in.
     fn load(&self, hex: &str) -> Option<Meta> {
         let b = fs::read(self.entry(hex).join("image.json")).ok()?;
-        serde_json::from_slice(&b).ok()
+        let m: Meta = serde_json::from_slice(&b).ok()?;
+        (m.hex() == hex).then_some(m)
     }
 
     fn save(&self, dir: &Path, m: &Meta) -> Result<()> {
@@ -298,7 +305,7 @@ impl Cache {
         }
         let gone = self
             .dir
-            .join(format!(".tmp-rm-{}-{}", &m.hex()[..12], std::process::id()));
+            .join(format!(".tmp-rm-{}-{}", m.short(), std::process::id()));
         fs::rename(self.entry(m.hex()), &gone)
             .ctx(|| format!("cannot remove {}", self.entry(m.hex()).display()))?;
         remove_tree(&gone);
@@ -310,7 +317,7 @@ pub fn display_name(m: &Meta) -> String {
     m.names
         .first()
         .cloned()
-        .unwrap_or_else(|| m.hex()[..12].to_string())
+        .unwrap_or_else(|| m.short().to_string())
 }
 
 /// Import an image file or directory (`FILE`, `FILE:TAG`, `FILE@sha256:HEX`).

@@ -700,6 +700,11 @@ fn plan_docker(files: &Files, sel: &Select, path: &Path) -> Result<Plan> {
     let entries: Vec<DockerEntry> = files.blob("manifest.json")?.read_json()?;
     let label = path.display();
     let tags = |e: &DockerEntry| e.repo_tags.clone().unwrap_or_default();
+    if entries.is_empty() {
+        return Err(Error::failed(format!(
+            "invalid image {label}: its manifest.json lists no image"
+        )));
+    }
     let entry = match sel {
         Select::Any if entries.len() == 1 => &entries[0],
         Select::Any => {

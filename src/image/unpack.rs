@@ -501,6 +501,40 @@ mod tests {
         assert_eq!(fs::read(root.join("usr/lib/libx.so")).unwrap(), b"elf");
     }
 
+    /// Damaged archives (every 7th header byte flipped, or cut every 97 bytes) give errors or
+    /// partial trees inside the target, never a panic or a write outside.
+    #[test]
+    fn damaged_archives_never_panic() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = t.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        let good = tar(&[
+            ("d/", b'5', b"", ""),
+            ("d/f", b'0', b"data", ""),
+            ("l", b'2', b"", "/d"),
+            ("l/g", b'0', b"x", ""),
+            ("h", b'1', b"", "d/f"),
+            ("d/.wh.f", b'0', b"", ""),
+        ]);
+        let mut cases: Vec<Vec<u8>> = vec![];
+        for i in (0..good.len()).filter(|i| i % 512 < 345 && i % 7 == 0) {
+            for x in [0x01u8, 0xff] {
+                let mut b = good.clone();
+                b[i] ^= x;
+                cases.push(b);
+            }
+        }
+        for cut in (0..good.len()).step_by(97) {
+            cases.push(good[..cut].to_vec());
+        }
+        for (n, case) in cases.iter().enumerate() {
+            let root = t.path().join(format!("r{n}"));
+            fs::create_dir(&root).unwrap();
+            let _ = apply(&root, std::slice::from_ref(case));
+        }
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    }
+
     #[test]
     fn sizes_and_counts_are_bounded() {
         let t = tempfile::tempdir().unwrap();
