@@ -774,3 +774,47 @@ fn image_rm_is_refused_while_a_container_uses_it() {
     assert_eq!(o.code, 0, "{o:?}");
     clear_images(&env);
 }
+
+#[test]
+fn docker_save_with_a_layer_shared_by_symlink() {
+    // docker save writes a layer that appears twice once, and links the second place to it.
+    let env = Env::new();
+    let t = tempfile::tempdir().unwrap();
+    let base = Tar::default()
+        .dir("./", 0o755)
+        .tree(rootfs(), "")
+        .file("marker", b"base\n", 0o644)
+        .finish();
+    let top = Tar::default().file("marker", b"top\n", 0o644).finish();
+    let ids = [sha(&base), sha(&top), sha(&base)];
+    let cfg = config(&ids);
+    let cfg_name = format!("{}.json", sha(&cfg));
+    let manifest = json!([{
+        "Config": cfg_name,
+        "RepoTags": ["nsk-test/shared:1"],
+        "Layers": ["a/layer.tar", "b/layer.tar", "c/layer.tar"]
+    }]);
+    let p = t.path().join("shared.tar");
+    let mut tar = Tar::default();
+    tar.dir("a/", 0o755)
+        .file("a/layer.tar", &base, 0o644)
+        .dir("b/", 0o755)
+        .file("b/layer.tar", &top, 0o644)
+        .dir("c/", 0o755)
+        .symlink("c/layer.tar", "../a/layer.tar")
+        .file(&cfg_name, &cfg, 0o644)
+        .file(
+            "manifest.json",
+            &serde_json::to_vec(&manifest).unwrap(),
+            0o644,
+        );
+    std::fs::write(&p, tar.finish()).unwrap();
+    let o = run_image(
+        &env,
+        p.to_str().unwrap(),
+        &["-u", "root", "--", "cat /marker"],
+    );
+    assert_eq!((o.code, o.stdout.as_str()), (0, "base\n"), "{o:?}");
+    assert!(o.stderr.contains("unpacking layer 3/3"), "{o:?}");
+    clear_images(&env);
+}
