@@ -13,8 +13,6 @@ use std::fs;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-const OLDROOT: &str = ".nsk-oldroot";
-
 /// Paths hidden from the container (runc's defaults): files get /dev/null, directories an
 /// empty read-only tmpfs.
 const MASKED: &[&str] = &[
@@ -134,21 +132,24 @@ pub fn setup(cfg: &Config, state_dir: &Path) -> Result<()> {
         }
     }
 
-    // pivot_root with the old root kept below the new one until /proc and /sys are mounted
-    // (the kernel allows a fresh proc or sysfs in a user namespace only while one is visible).
-    let old = merged.join(OLDROOT);
-    match fs::create_dir(&old) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-        Err(e) => return Err(e).ctx(|| format!("cannot create {}", old.display())),
-    }
-    ensure_real_dir(&old)?;
-    pivot_root(&merged, &old).ctx(|| format!("cannot pivot_root into {}", merged.display()))?;
-    chdir("/").ctx(|| "cannot chdir to the new root")?;
-    let old = PathBuf::from("/").join(OLDROOT);
+    // The host's /sys, for the case a fresh sysfs cannot be mounted (a user namespace without
+    // its own network namespace): cloned now, while it is reachable by path.
+    let host_sys = if cfg.userns {
+        Some(sys::open_tree_clone(Path::new("/sys"), true).ctx(|| "cannot clone /sys")?)
+    } else {
+        None
+    };
+    // pivot_root(".", "."): the old root is stacked on the new one, so no directory has to be
+    // made for it in the overlay (one mkdir and one whiteout fewer). It stays in the namespace
+    // until /proc and /sys are mounted, since in a user namespace the kernel allows a fresh proc
+    // or sysfs only while one is fully visible there; then it is detached. Until then, paths
+    // relative to the working directory (the new root) reach the new tree.
+    chdir(&merged).ctx(|| format!("cannot chdir to {}", merged.display()))?;
+    pivot_root(".", ".").ctx(|| format!("cannot pivot_root into {}", merged.display()))?;
 
     let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    let proc_ = top_dir("proc")?;
+    let here = Path::new(".");
+    let proc_ = top_dir_at(here, "proc")?;
     mnt(
         Some("proc"),
         &proc_,
@@ -156,7 +157,7 @@ pub fn setup(cfg: &Config, state_dir: &Path) -> Result<()> {
         nosuid_nodev_noexec,
         None,
     )?;
-    let sys_ = top_dir("sys")?;
+    let sys_ = top_dir_at(here, "sys")?;
     let sysfs = mnt(
         Some("sysfs"),
         &sys_,
@@ -164,22 +165,19 @@ pub fn setup(cfg: &Config, state_dir: &Path) -> Result<()> {
         nosuid_nodev_noexec | MsFlags::MS_RDONLY,
         None,
     );
-    if sysfs.is_err() {
-        // sysfs of the host's network namespace cannot be mounted from a user namespace: bind it.
-        mnt(
-            Some("/.nsk-oldroot/sys"),
-            &sys_,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        )?;
+    if let (Err(e), Some(tree)) = (&sysfs, &host_sys) {
+        let target = open_path(&sys_)?;
+        sys::move_mount(tree, &target)
+            .ctx(|| format!("cannot mount sysfs ({e}), nor bind the host's /sys"))?;
         remount_ro(
             &sys_,
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         )?;
+    } else {
+        sysfs?;
     }
-    umount2(&old, MntFlags::MNT_DETACH).ctx(|| "cannot detach the old root")?;
-    let _ = fs::remove_dir(&old);
+    umount2(here, MntFlags::MNT_DETACH).ctx(|| "cannot detach the old root")?;
+    chdir("/").ctx(|| "cannot chdir to the new root")?;
 
     // From here on only the container's own tree is reachable.
     setup_dev(cfg, &handles)?;
@@ -240,7 +238,11 @@ fn mount_overlay(cfg: &Config, state_dir: &Path, merged: &Path) -> Result<()> {
 /// A directory directly below the new root, created if missing; a symlink there is refused
 /// (mounting through it could reach the old root).
 fn top_dir(name: &str) -> Result<PathBuf> {
-    let p = PathBuf::from("/").join(name);
+    top_dir_at(Path::new("/"), name)
+}
+
+fn top_dir_at(base: &Path, name: &str) -> Result<PathBuf> {
+    let p = base.join(name);
     match fs::create_dir(&p) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}

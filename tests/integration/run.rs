@@ -783,6 +783,23 @@ fn user_namespace_lets_a_non_root_user_run() {
         l[1].split_whitespace().collect::<Vec<_>>(),
         ["0", "65534", "1"]
     );
+    // With the host's network namespace a fresh sysfs is refused to a user namespace: the
+    // host's /sys is bound read-only instead, and the old root is gone all the same.
+    let o = as_nobody(&[
+        "--rm",
+        "--net",
+        "host",
+        "--",
+        "sh",
+        "-c",
+        "test -d /sys/class/net && ! touch /sys/x 2>/dev/null && ls -a /",
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(
+        o.stdout.split_whitespace().collect::<Vec<_>>(),
+        [".", "..", "bin", "dev", "etc", "proc", "root", "sys", "tmp"],
+        "{o:?}"
+    );
     // Limits need a delegated cgroup: refused clearly, nothing left.
     let cg = format!("--cgroup-parent={}", env.cgroup_parent);
     let o = as_nobody(&["--rm", &cg, "--memory", "64M", "--", "true"]);
