@@ -19,9 +19,6 @@ _nsk() {
             nsk,enter)
                 cmd="nsk__subcmd__enter"
                 ;;
-            nsk,generate)
-                cmd="nsk__subcmd__generate"
-                ;;
             nsk,help)
                 cmd="nsk__subcmd__help"
                 ;;
@@ -54,9 +51,6 @@ _nsk() {
                 ;;
             nsk__subcmd__help,enter)
                 cmd="nsk__subcmd__help__subcmd__enter"
-                ;;
-            nsk__subcmd__help,generate)
-                cmd="nsk__subcmd__help__subcmd__generate"
                 ;;
             nsk__subcmd__help,help)
                 cmd="nsk__subcmd__help__subcmd__help"
@@ -128,7 +122,7 @@ _nsk() {
 
     case "${cmd}" in
         nsk)
-            opts="-h -V --root --json --color --help --version run ps inspect limit enter stop kill rm logs image generate help"
+            opts="-h -V --root --json --color --help --version run ps inspect limit enter stop kill rm logs image help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -199,30 +193,8 @@ _nsk() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        nsk__subcmd__generate)
-            opts="-h -V --root --json --color --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         nsk__subcmd__help)
-            opts="run ps inspect limit enter stop kill rm logs image generate help"
+            opts="run ps inspect limit enter stop kill rm logs image help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -236,20 +208,6 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__help__subcmd__enter)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        nsk__subcmd__help__subcmd__generate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -1,5 +1,5 @@
 //! The command line, one `Args` struct per verb. Man pages and completions are generated from
-//! these definitions (`nsk generate`), so help text here is the documentation.
+//! these definitions (`cargo run --example generate -- .`), so help text here is the documentation.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -68,9 +68,6 @@ pub enum Command {
     Logs(LogsArgs),
     /// Import, list and remove images (tarballs and OCI layouts, no daemon or registry)
     Image(ImageArgs),
-    /// Write man pages and shell completions (used to refresh man/ and completions/)
-    #[command(hide = true)]
-    Generate(GenerateArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -248,12 +245,6 @@ pub struct LogsArgs {
     /// Keep printing new output until the container exits
     #[arg(short = 'f', long)]
     pub follow: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct GenerateArgs {
-    /// Directory that receives man/ and completions/
-    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -54,7 +54,6 @@ pub fn main_with_args() -> i32 {
         Command::Rm(a) => cmd::lifecycle::rm(&ctx, a),
         Command::Logs(a) => cmd::logs::logs(&ctx, a),
         Command::Image(a) => cmd::image::image(&ctx, a),
-        Command::Generate(a) => cmd::generate::generate(a),
     };
     match r {
         Ok(code) => code,

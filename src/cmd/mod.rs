@@ -1,7 +1,6 @@
 //! One module per verb: arguments → library call → rendering.
 
 pub mod enter;
-pub mod generate;
 pub mod image;
 pub mod inspect;
 pub mod lifecycle;

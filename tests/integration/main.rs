@@ -2,6 +2,7 @@
 
 mod cgroup;
 mod cli;
+mod docs;
 mod enter;
 mod image;
 mod inspect;
