@@ -57,14 +57,23 @@ struct Prepared {
 fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
     let pid = t.pid;
     let p = procfs::process::Process::new(pid).map_err(|e| crate::process::proc_error(pid, e))?;
-    let stat = p.stat().map_err(|e| crate::process::proc_error(pid, e))?;
+    let stat = crate::process::stat(pid)?;
     if stat.flags & 0x0020_0000 != 0 {
         return Err(Error::failed("it is a kernel thread"));
     }
     if stat.state == 'Z' {
         return Err(Error::failed("it is a zombie"));
     }
-    let status = p.status().map_err(|e| crate::process::proc_error(pid, e))?;
+    let status = {
+        use std::io::Read;
+        let mut text = String::new();
+        p.open_relative("status")
+            .map_err(|e| crate::process::proc_error(pid, e))?
+            .read_to_string(&mut text)
+            .ctx(|| format!("cannot read /proc/{pid}/status"))?;
+        crate::process::parse_creds(&text)
+            .ok_or_else(|| Error::failed(format!("cannot parse /proc/{pid}/status")))?
+    };
     let own = crate::ns::inodes(std::process::id() as i32);
     let theirs = crate::ns::inodes(pid);
     let mut ns = vec![];
@@ -90,13 +99,9 @@ fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
     let cwd = fs::read_link(format!("/proc/{pid}/cwd"))
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "/".into());
-    let env: Vec<String> = p
-        .environ()
-        .map(|m| {
-            m.into_iter()
-                .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
-                .collect()
-        })
+    // In the target's own order (an unreadable environment, of a zombie say, is empty).
+    let env = fs::read(format!("/proc/{pid}/environ"))
+        .map(|b| crate::process::parse_environ(&b))
         .unwrap_or_default();
     let (mut v1_tasks, mut v2_dir) = (vec![], None);
     if o.cgroup {
@@ -143,14 +148,14 @@ fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
         root,
         cwd,
         env,
-        uid: status.ruid,
-        gid: status.rgid,
-        groups: status.groups.clone(),
-        cap_eff: status.capeff,
-        cap_prm: status.capprm,
-        cap_inh: status.capinh,
-        cap_bnd: status.capbnd.unwrap_or(u64::MAX),
-        no_new_privs: status.nonewprivs.unwrap_or(0) != 0,
+        uid: status.uid,
+        gid: status.gid,
+        groups: status.groups,
+        cap_eff: status.cap_eff,
+        cap_prm: status.cap_prm,
+        cap_inh: status.cap_inh,
+        cap_bnd: status.cap_bnd,
+        no_new_privs: status.no_new_privs,
         v1_tasks,
         v2_dir,
         tools,

@@ -6,17 +6,56 @@ use std::fs;
 
 /// Start time of `pid` (clock ticks after boot), the identity that survives PID reuse checks.
 pub fn start_time(pid: i32) -> Result<u64> {
-    let stat = procfs::process::Process::new(pid)
-        .and_then(|p| p.stat())
-        .map_err(|e| proc_error(pid, e))?;
-    Ok(stat.starttime)
+    Ok(stat(pid)?.start_time)
 }
 
 /// Is `pid` still the process that started at `start`, and not a zombie?
 pub fn is_running(pid: i32, start: u64) -> bool {
-    procfs::process::Process::new(pid)
-        .and_then(|p| p.stat())
-        .is_ok_and(|st| st.starttime == start && st.state != 'Z' && st.state != 'X')
+    stat(pid).is_ok_and(|st| st.start_time == start && st.state != 'Z' && st.state != 'X')
+}
+
+/// The fields of /proc/PID/stat that nsk uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub state: char,
+    /// PF_* flags (field 9): PF_KTHREAD marks a kernel thread.
+    pub flags: u64,
+    pub start_time: u64,
+}
+
+pub fn stat(pid: i32) -> Result<Stat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Os {
+            what: format!("process {pid}"),
+            errno: nix::errno::Errno::ESRCH,
+        },
+        _ => Error::Io {
+            what: format!("cannot read /proc/{pid}/stat"),
+            source: e,
+        },
+    })?;
+    parse_stat(&text).ok_or_else(|| Error::failed(format!("cannot parse /proc/{pid}/stat")))
+}
+
+/// Fields are counted after the last ')': the command name (field 2) may hold spaces and
+/// parentheses.
+pub fn parse_stat(text: &str) -> Option<Stat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().take(20).collect();
+    Some(Stat {
+        state: f.first()?.chars().next()?,
+        flags: f.get(6)?.parse().ok()?,
+        start_time: f.get(19)?.parse().ok()?,
+    })
+}
+
+/// /proc/PID/environ: NUL-separated KEY=VALUE entries, in the process's own order.
+pub fn parse_environ(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split(|&b| b == 0)
+        .filter(|e| e.contains(&b'=') && e.first() != Some(&b'='))
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect()
 }
 
 /// Map a procfs error to nsk's: a vanished process is "no such process".
@@ -39,11 +78,70 @@ pub fn proc_error(pid: i32, e: procfs::ProcError) -> Error {
     }
 }
 
-/// Field 22 of /proc/PID/stat; the command name (field 2) may hold spaces and parentheses,
-/// so fields are counted after the last ')'.
+/// Field 22 of /proc/PID/stat.
 pub fn parse_start_time(stat: &str) -> Option<u64> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    parse_stat(stat).map(|s| s.start_time)
+}
+
+/// A process's credentials, from /proc/PID/status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Creds {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub cap_inh: u64,
+    pub cap_prm: u64,
+    pub cap_eff: u64,
+    /// Absent on old kernels: everything.
+    pub cap_bnd: u64,
+    pub no_new_privs: bool,
+}
+
+/// The credential lines of /proc/PID/status (real ids, groups, capability sets, NoNewPrivs).
+/// A line-oriented read of the few fields `enter` needs: a full parse of every field costs
+/// more than everything else `enter` does before it forks.
+pub fn parse_creds(status: &str) -> Option<Creds> {
+    let mut c = Creds {
+        uid: u32::MAX,
+        gid: u32::MAX,
+        groups: vec![],
+        cap_inh: 0,
+        cap_prm: 0,
+        cap_eff: 0,
+        cap_bnd: u64::MAX,
+        no_new_privs: false,
+    };
+    let (mut have_uid, mut have_gid) = (false, false);
+    for line in status.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let v = v.trim();
+        let hex = || u64::from_str_radix(v, 16).ok();
+        match k {
+            "Uid" => {
+                c.uid = v.split_whitespace().next()?.parse().ok()?;
+                have_uid = true;
+            }
+            "Gid" => {
+                c.gid = v.split_whitespace().next()?.parse().ok()?;
+                have_gid = true;
+            }
+            "Groups" => {
+                c.groups = v
+                    .split_whitespace()
+                    .map(|g| g.parse().ok())
+                    .collect::<Option<Vec<u32>>>()?;
+            }
+            "CapInh" => c.cap_inh = hex()?,
+            "CapPrm" => c.cap_prm = hex()?,
+            "CapEff" => c.cap_eff = hex()?,
+            "CapBnd" => c.cap_bnd = hex()?,
+            "NoNewPrivs" => c.no_new_privs = v != "0",
+            _ => {}
+        }
+    }
+    (have_uid && have_gid).then_some(c)
 }
 
 /// Namespace inode of `pid` for `kind` ("pid", "mnt", ...).
@@ -87,6 +185,52 @@ pub fn wait_exit(pidfd: &std::os::fd::OwnedFd, timeout: std::time::Duration) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_and_environ() {
+        let st = parse_stat("42 (a) b) c) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0")
+            .unwrap();
+        assert_eq!((st.state, st.flags, st.start_time), ('S', 4194560, 777));
+        assert_eq!(parse_stat("42 (x) S 1"), None);
+        let me = parse_stat(&std::fs::read_to_string("/proc/self/stat").unwrap()).unwrap();
+        let full = procfs::process::Process::myself().unwrap().stat().unwrap();
+        assert_eq!(
+            (me.start_time, me.flags),
+            (full.starttime, u64::from(full.flags))
+        );
+        assert_eq!(
+            parse_environ(b"A=1\0B=x=y\0junk\0=bad\0\0C=\0"),
+            ["A=1", "B=x=y", "C="]
+        );
+    }
+
+    #[test]
+    fn creds_from_status() {
+        let text = "Name:\tsh\nUid:\t33\t33\t33\t33\nGid:\t4\t4\t4\t4\nGroups:\t4 27 \n\
+CapInh:\t0000000000000000\nCapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb\n\
+CapBnd:\t00000000a80425fb\nNoNewPrivs:\t1\n";
+        let c = parse_creds(text).unwrap();
+        assert_eq!((c.uid, c.gid, c.groups.clone()), (33, 4, vec![4, 27]));
+        assert_eq!(
+            (c.cap_prm, c.cap_eff, c.cap_inh),
+            (0xa80425fb, 0xa80425fb, 0)
+        );
+        assert_eq!(c.cap_bnd, 0xa80425fb);
+        assert!(c.no_new_privs);
+        assert_eq!(parse_creds("Name:\tx\n"), None);
+        assert_eq!(parse_creds("Uid:\tx\nGid:\t0\n"), None);
+        // The live process agrees with procfs's full parse.
+        let me = procfs::process::Process::myself()
+            .unwrap()
+            .status()
+            .unwrap();
+        let mine = parse_creds(&std::fs::read_to_string("/proc/self/status").unwrap()).unwrap();
+        assert_eq!(
+            (mine.uid, mine.gid, mine.cap_eff),
+            (me.ruid, me.rgid, me.capeff)
+        );
+        assert_eq!(mine.groups, me.groups);
+    }
 
     #[test]
     fn stat_with_odd_comm() {
