@@ -87,6 +87,10 @@ impl Hierarchy {
             let Some((pre, post)) = line.split_once(" - ") else {
                 continue;
             };
+            // Most mounts are not cgroups: decide on the type before splitting the line.
+            if !post.starts_with("cgroup") {
+                continue;
+            }
             let pre: Vec<&str> = pre.split(' ').collect();
             let post: Vec<&str> = post.split(' ').collect();
             if pre.len() < 5 || post.len() < 3 {
