@@ -101,6 +101,7 @@ elif [ "$SCENARIO" = ps ]; then
 	add lsns "lsns -J"
 	add floor "stat -c %N /proc/[0-9]*/ns/* >/dev/null 2>&1 || true"
 	TITLE="listing every namespace set"
+	SHELL_OPT=--shell=sh # the floor command needs a shell (glob, redirection)
 else
 	add nsk "$NSK --root $W/state run --rm --cgroup-parent nsk-bench --rootfs $R --memory 256M -- /bin/true"
 	command -v crun >/dev/null && add crun "${view:+unshare --mount --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun --root $W/crun run -b $B nskbench'}${view:-crun --root $W/crun run -b $B nskbench}"
@@ -115,7 +116,9 @@ for r in $(seq "$ROUNDS"); do
 	order=$(seq 0 $((${#names[@]} - 1)))
 	[ $((r % 2)) = 0 ] && order=$(echo "$order" | tac)
 	for i in $order; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
-	if ! hyperfine --shell=sh --style none --warmup 1 --runs "$RUNS" --export-json "$W/r$r.json" "${args[@]}" >/dev/null 2>"$W/err"; then
+	# Without a shell by default: for commands of a few milliseconds a shell in between only
+	# adds its own start-up, the same to every side, and noise.
+	if ! hyperfine ${SHELL_OPT:--N} --style none --warmup 1 --runs "$RUNS" --export-json "$W/r$r.json" "${args[@]}" >/dev/null 2>"$W/err"; then
 		echo "hyperfine failed: $(tail -3 "$W/err")" >&2
 		exit 1
 	fi
