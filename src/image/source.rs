@@ -188,18 +188,13 @@ pub struct Layer {
 
 /// Run defaults from the image config.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(default)]
 pub struct Defaults {
-    #[serde(default)]
     pub env: Vec<String>,
-    #[serde(default)]
     pub entrypoint: Vec<String>,
-    #[serde(default)]
     pub cmd: Vec<String>,
-    #[serde(default)]
     pub workdir: Option<String>,
-    #[serde(default)]
     pub user: Option<String>,
-    #[serde(default)]
     pub hostname: Option<String>,
 }
 
@@ -271,18 +266,13 @@ struct ImageConfig {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default, rename_all = "PascalCase")]
 struct ConfigBody {
-    #[serde(rename = "Env", default)]
     env: Option<Vec<String>>,
-    #[serde(rename = "Entrypoint", default)]
     entrypoint: Option<Vec<String>>,
-    #[serde(rename = "Cmd", default)]
     cmd: Option<Vec<String>>,
-    #[serde(rename = "WorkingDir", default)]
     working_dir: Option<String>,
-    #[serde(rename = "User", default)]
     user: Option<String>,
-    #[serde(rename = "Hostname", default)]
     hostname: Option<String>,
 }
 

@@ -13,6 +13,13 @@ use std::process::{Command, Stdio};
 struct Tar(Vec<u8>, u32);
 
 impl Tar {
+    /// A layer that starts with the whole busybox root filesystem.
+    fn busybox() -> Tar {
+        let mut t = Tar::default();
+        t.dir("./", 0o755).tree(rootfs(), "");
+        t
+    }
+
     /// A PAX extended header carrying `records`.
     fn pax(&mut self, records: &[(&str, &str)]) {
         let mut all = String::new();
@@ -148,9 +155,7 @@ fn compress(prog: &str, data: &[u8]) -> Vec<u8> {
 /// The two layers of the test image: busybox plus files, then a layer that deletes one file
 /// and makes /data opaque.
 fn layers() -> (Vec<u8>, Vec<u8>) {
-    let l1 = Tar::default()
-        .dir("./", 0o755)
-        .tree(rootfs(), "")
+    let l1 = Tar::busybox()
         .file("etc/motd-old", b"old\n", 0o644)
         .dir("data/", 0o755)
         .file("data/a", b"a", 0o644)
@@ -543,11 +548,7 @@ fn hostile_tarballs_are_refused_or_contained() {
         std::fs::write(&p, data).unwrap();
         p
     };
-    let base = || {
-        let mut b = Tar::default();
-        b.dir("./", 0o755).tree(rootfs(), "");
-        b
-    };
+    let base = Tar::busybox;
     // Path traversal.
     let p = write(
         "traversal.tar",
@@ -651,15 +652,7 @@ fn device_nodes_only_for_real_root() {
     let env = Env::new();
     let t = tempfile::tempdir().unwrap();
     let p = t.path().join("dev.tar");
-    std::fs::write(
-        &p,
-        Tar::default()
-            .dir("./", 0o755)
-            .tree(rootfs(), "")
-            .chardev("dev/evil-mem", 1, 1)
-            .finish(),
-    )
-    .unwrap();
+    std::fs::write(&p, Tar::busybox().chardev("dev/evil-mem", 1, 1).finish()).unwrap();
     // In a user namespace nsk is root there but not real root: the device is skipped.
     let o: crate::util::Out = Command::new("unshare")
         .args(["--user", "--map-root-user", "--"])
@@ -780,11 +773,7 @@ fn docker_save_with_a_layer_shared_by_symlink() {
     // docker save writes a layer that appears twice once, and links the second place to it.
     let env = Env::new();
     let t = tempfile::tempdir().unwrap();
-    let base = Tar::default()
-        .dir("./", 0o755)
-        .tree(rootfs(), "")
-        .file("marker", b"base\n", 0o644)
-        .finish();
+    let base = Tar::busybox().file("marker", b"base\n", 0o644).finish();
     let top = Tar::default().file("marker", b"top\n", 0o644).finish();
     let ids = [sha(&base), sha(&top), sha(&base)];
     let cfg = config(&ids);
