@@ -430,13 +430,11 @@ fn apply_layer(
     progress.start(what, l.blob.size);
     let hash = match compression(&l.blob.head()) {
         None => {
-            let mut r = tar::Reader::new(sha256::HashingReader::new(reader));
-            u.apply(&mut r, &mut || {
+            // An uncompressed layer's diff_id was checked on the blob before use: read it once.
+            u.apply(&mut tar::Reader::new(reader), &mut || {
                 progress.update(counter.load(Ordering::Relaxed))
             })?;
-            let mut h = r.into_inner();
-            std::io::copy(&mut h, &mut std::io::sink()).ctx(|| "cannot read the layer")?;
-            h.hash.finish_hex()
+            None
         }
         Some(prog) => {
             let mut child = Command::new(prog)
@@ -465,7 +463,7 @@ fn apply_layer(
                 // EPIPE when the decompressor stopped early: its exit status tells why.
                 let _ = std::io::copy(&mut reader, &mut stdin);
             });
-            let mut r = tar::Reader::new(sha256::HashingReader::new(stdout));
+            let mut r = tar::Reader::new(sha256::HashingReader::new(stdout, l.diff_id.is_some()));
             let applied = u.apply(&mut r, &mut || {
                 progress.update(counter.load(Ordering::Relaxed))
             });
@@ -499,10 +497,10 @@ fn apply_layer(
             }
             applied?;
             drained.ctx(|| format!("cannot read from {prog}"))?;
-            h.hash.finish_hex()
+            h.finish_hex()
         }
     };
-    if let Some(d) = &l.diff_id {
+    if let (Some(d), Some(hash)) = (&l.diff_id, hash) {
         if *d != hash {
             return Err(Error::failed(format!(
                 "refusing the image: {} does not match its diff_id (sha256:{d}, got sha256:{hash})",

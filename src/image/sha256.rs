@@ -207,28 +207,33 @@ fn compress(h: &mut [u32; 8], block: &[u8; 64]) {
     }
 }
 
-/// A reader that hashes what passes through it.
+/// A reader that hashes what passes through it (or only passes it on, when no digest is
+/// wanted).
 pub struct HashingReader<R> {
-    pub inner: R,
-    pub hash: Sha256,
-    pub count: u64,
+    inner: R,
+    hash: Option<Sha256>,
 }
 
 impl<R: std::io::Read> HashingReader<R> {
-    pub fn new(inner: R) -> Self {
+    pub fn new(inner: R, hash: bool) -> Self {
         HashingReader {
             inner,
-            hash: Sha256::new(),
-            count: 0,
+            hash: hash.then(Sha256::new),
         }
+    }
+
+    /// The digest of everything read, if one was wanted.
+    pub fn finish_hex(self) -> Option<String> {
+        self.hash.map(Sha256::finish_hex)
     }
 }
 
 impl<R: std::io::Read> std::io::Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        self.count += n as u64;
+        if let Some(h) = &mut self.hash {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
