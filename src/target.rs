@@ -155,19 +155,28 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
     if spec.is_empty() {
         return Err(Error::invalid("empty target"));
     }
-    if spec.bytes().all(|b| b.is_ascii_digit()) {
-        let pid: i32 = spec
-            .parse()
-            .map_err(|_| Error::invalid(format!("invalid PID {spec}")))?;
-        if pid <= 0 {
-            return Err(Error::invalid(format!("invalid PID {spec}")));
+    // A number is a PID first. A container id can also start with digits only (about one id
+    // prefix of 8 in 40): when no such process exists, it is looked up as an id prefix too.
+    let numeric = spec.bytes().all(|b| b.is_ascii_digit());
+    if numeric {
+        match spec.parse::<i32>() {
+            Ok(pid) if pid > 0 => match process::start_time(pid) {
+                // The runtime identity of a bare PID is looked up only by those who show it.
+                Ok(start) => return pin(pid, start, None),
+                Err(e)
+                    if !matches!(
+                        e.errno(),
+                        Some(nix::errno::Errno::ESRCH | nix::errno::Errno::ENOENT)
+                    ) =>
+                {
+                    return Err(e)
+                }
+                Err(_) if spec.len() < 4 => return Err(no_such_process()),
+                Err(_) => {}
+            },
+            _ if spec.len() < 4 => return Err(Error::invalid(format!("invalid PID {spec}"))),
+            _ => {}
         }
-        let start = process::start_time(pid).map_err(|e| match e.errno() {
-            Some(nix::errno::Errno::ESRCH | nix::errno::Errno::ENOENT) => no_such_process(),
-            _ => e,
-        })?;
-        // The runtime identity of a bare PID is looked up only by those who show it (inspect).
-        return pin(pid, start, None);
     }
     if crate::container::config::validate_name(spec).is_ok() {
         if let Ok(st) = store.load(spec) {
@@ -276,6 +285,7 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
         }
     }
     match by_id.len() {
+        0 if numeric => Err(no_such_process()),
         0 => Err(Error::failed("no such container or process")),
         1 => {
             let c = by_id.into_values().next().expect("one candidate");
@@ -291,5 +301,40 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
                 list.join(", ")
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An id whose prefix is all digits is found when no process has that number as its PID.
+    #[test]
+    fn numeric_id_prefix_when_no_such_pid() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::new(t.path().to_path_buf());
+        let me = std::process::id() as i32;
+        let start = process::start_time(me).unwrap();
+        let id = format!("12345678{}", "a".repeat(24));
+        let dir = store.create("num").unwrap();
+        let state = serde_json::json!({
+            "name": "num", "id": id, "pid": me, "start_time": start,
+            "created": "2026-01-01T00:00:00Z", "status": "running", "exit_code": null,
+            "exit_signal": null, "rootfs": null, "cgroups": null, "namespaces": {},
+            "limits": {}, "command": ["sleep"], "hostname": "num", "detached": true
+        });
+        std::fs::write(dir.join("state.json"), state.to_string()).unwrap();
+        // 12345678 is above any pid_max, so no process has it.
+        let tgt = resolve(&store, "12345678").unwrap();
+        assert_eq!(
+            tgt.identity.as_ref().map(|i| i.id.as_str()),
+            Some(id.as_str())
+        );
+        let e = resolve(&store, "87654321").unwrap_err().to_string();
+        assert!(e.contains("no such process"), "{e}");
+        assert!(resolve(&store, "0")
+            .unwrap_err()
+            .to_string()
+            .contains("invalid PID"));
     }
 }
