@@ -151,6 +151,38 @@ fn read_file(set: &CgroupSet, w: &Write) -> Option<(PathBuf, String)> {
     Some((p, v.lines().next().unwrap_or("").trim().to_string()))
 }
 
+/// Why `w`'s file cannot be read: its controller is not mounted (v1) or not enabled for the
+/// cgroup (v2, where the file exists only once the parent's subtree_control enables it).
+fn no_file(set: &CgroupSet, w: &Write) -> Error {
+    let c = w.controller;
+    let Some(dir) = set.dir_for(c) else {
+        return Error::failed(format!(
+            "the {c} cgroup controller is not mounted on this host"
+        ));
+    };
+    if set.version == Version::V2 {
+        let on = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+        if !on.split_whitespace().any(|x| x == c) {
+            return Error::failed(format!(
+                "the {c} controller is not enabled for cgroup {} (its cgroup.controllers: {}); \
+                 the parent's cgroup.subtree_control must enable it",
+                dir.display(),
+                if on.trim().is_empty() {
+                    "none"
+                } else {
+                    on.trim()
+                }
+            ));
+        }
+    }
+    let p = dir.join(w.file);
+    let what = || format!("cannot read {}", p.display());
+    fs::read_to_string(&p)
+        .ctx(what)
+        .err()
+        .unwrap_or_else(|| Error::failed(what()))
+}
+
 /// Freeze (true) or thaw (false) the cgroup, waiting until the kernel says it is done.
 pub fn set_frozen(set: &CgroupSet, frozen: bool) -> Result<Change> {
     let (file_path, value, check): (PathBuf, &str, Box<dyn Fn() -> bool>) =
@@ -244,12 +276,7 @@ pub fn change(
     let mut changes: Vec<Change> = vec![];
     let mut before = vec![];
     for w in &writes {
-        let (p, v) = read_file(&set, w).ok_or_else(|| {
-            Error::failed(format!(
-                "the {} cgroup controller has no {} for this process",
-                w.controller, w.file
-            ))
-        })?;
+        let (p, v) = read_file(&set, w).ok_or_else(|| no_file(&set, w))?;
         before.push((p, v, w.value.clone()));
     }
     if dry_run {

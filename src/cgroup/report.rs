@@ -43,6 +43,12 @@ pub struct Report {
     pub limits: Limits,
     pub usage: Usage,
     pub events: BTreeMap<String, u64>,
+    /// The controllers enabled for this cgroup (v2's cgroup.controllers; None on v1, where each
+    /// mounted controller has its own hierarchy). Limits of a controller not listed are null.
+    pub controllers: Option<Vec<String>>,
+    /// Whether the freezer holds the cgroup (v2 cgroup.events, v1 freezer.state FROZEN or
+    /// FREEZING); None when there is no freezer to ask.
+    pub frozen: Option<bool>,
     /// PSI per resource ("cpu", "memory", "io") → "some"/"full" → avg10, avg60, avg300, total.
     pub pressure: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -179,6 +185,15 @@ pub fn read(set: &CgroupSet, paths: BTreeMap<String, String>) -> Report {
         u.cpu_usage_usec = r
             .raw("cpu", "cpu.stat")
             .and_then(|s| super::parse_keyed(&s, "usage_usec"));
+        rep.controllers = set.v2_dir().and_then(|d| {
+            r.raw_in(d, "cgroup.controllers")
+                .map(|s| s.split_whitespace().map(String::from).collect())
+        });
+        rep.frozen = set
+            .v2_dir()
+            .and_then(|d| r.raw_in(d, "cgroup.events"))
+            .and_then(|s| super::parse_keyed(&s, "frozen"))
+            .map(|v| v == 1);
         if let Some(s) = r.raw("memory", "memory.events") {
             for line in s.lines() {
                 if let Some((k, v)) = line.split_once(' ') {
@@ -209,6 +224,9 @@ pub fn read(set: &CgroupSet, paths: BTreeMap<String, String>) -> Report {
                 }
             }
         }
+        rep.frozen = r
+            .raw("freezer", "freezer.state")
+            .map(|s| s == "FROZEN" || s == "FREEZING");
         if let Some(v) = r.num("memory", "memory.failcnt") {
             rep.events.insert("max".into(), v);
         }
@@ -283,6 +301,8 @@ mod tests {
             ("pids.max", "50"),
             ("pids.current", "1"),
             ("memory.pressure", "some avg10=1.50 avg60=0.00 avg300=0.00 total=12\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=3\n"),
+            ("cgroup.controllers", "cpu memory pids"),
+            ("cgroup.events", "populated 1\nfrozen 1\n"),
         ] {
             fs::write(d.join(f), format!("{v}\n")).unwrap();
         }
@@ -309,6 +329,29 @@ mod tests {
         let j = serde_json::to_value(&r).unwrap();
         assert_eq!(j["limits"]["memory_swap_max"], serde_json::Value::Null);
         assert_eq!(j["version"], "v2");
+        assert_eq!(
+            j["controllers"],
+            serde_json::json!(["cpu", "memory", "pids"])
+        );
+        assert_eq!(j["frozen"], true);
+    }
+
+    #[test]
+    fn v1_freezer_state_and_no_controller_list() {
+        let t = tempfile::tempdir().unwrap();
+        let set = CgroupSet {
+            version: Version::Hybrid,
+            dirs: vec![Dir {
+                key: "freezer".into(),
+                path: t.path().to_path_buf(),
+            }],
+        };
+        for (state, frozen) in [("FROZEN", true), ("FREEZING", true), ("THAWED", false)] {
+            fs::write(t.path().join("freezer.state"), format!("{state}\n")).unwrap();
+            let r = read(&set, BTreeMap::new());
+            assert_eq!(r.frozen, Some(frozen), "{state}");
+            assert_eq!(r.controllers, None);
+        }
     }
 
     #[test]

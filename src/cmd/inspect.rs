@@ -179,6 +179,11 @@ pub fn render_cgroup(c: &crate::cgroup::report::Report, color: bool) -> String {
     s += &title(&format!("CGROUP {}", c.version.map_or("-", |v| v.as_str())));
     let l = &c.limits;
     let u = &c.usage;
+    // On v2 a controller the parent does not enable for this cgroup has no files here.
+    let on = |ctrl: &str, v: String| match &c.controllers {
+        Some(cs) if !cs.iter().any(|x| x == ctrl) => "not enabled".to_string(),
+        _ => v,
+    };
     let mut rows = vec![
         (
             "path",
@@ -190,20 +195,29 @@ pub fn render_cgroup(c: &crate::cgroup::report::Report, color: bool) -> String {
         ),
         (
             "memory",
-            format!(
-                "{} / {}",
-                u.memory_current.map_or("-".into(), format_size),
-                size(l.memory_max)
+            on(
+                "memory",
+                format!(
+                    "{} / {}",
+                    u.memory_current.map_or("-".into(), format_size),
+                    size(l.memory_max)
+                ),
             ),
         ),
-        ("memory+swap", size(l.memory_swap_max)),
-        ("cpus", l.cpus.map_or("max".into(), |c| c.to_string())),
+        ("memory+swap", on("memory", size(l.memory_swap_max))),
+        (
+            "cpus",
+            on("cpu", l.cpus.map_or("max".into(), |c| c.to_string())),
+        ),
         (
             "pids",
-            format!(
-                "{} / {}",
-                opt(&u.pids_current),
-                l.pids_max.map_or("max".into(), |p| p.to_string())
+            on(
+                "pids",
+                format!(
+                    "{} / {}",
+                    opt(&u.pids_current),
+                    l.pids_max.map_or("max".into(), |p| p.to_string())
+                ),
             ),
         ),
         (
@@ -212,6 +226,17 @@ pub fn render_cgroup(c: &crate::cgroup::report::Report, color: bool) -> String {
                 .map_or("-".into(), |us| format!("{:.2}s", us as f64 / 1e6)),
         ),
     ];
+    if let Some(cs) = &c.controllers {
+        let list = if cs.is_empty() {
+            "none".into()
+        } else {
+            cs.join(" ")
+        };
+        rows.insert(1, ("controllers", list));
+    }
+    if c.frozen == Some(true) {
+        rows.push(("frozen", "yes: no task runs until thawed".into()));
+    }
     if let Some(p) = u.memory_peak {
         rows.push(("memory peak", format_size(p)));
     }

@@ -9,3 +9,4 @@ mod inspect;
 mod limit;
 mod run;
 mod util;
+mod v2view;

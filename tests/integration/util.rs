@@ -77,7 +77,14 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 pub struct Env {
     pub root: tempfile::TempDir,
     pub cgroup_parent: String,
+    /// nsk runs in a cgroup2-only view of a host that is not pure v2 (see `Env::v2_view`).
+    view: bool,
 }
+
+/// Run the command in a private mount namespace whose /sys/fs/cgroup is the cgroup2 hierarchy
+/// alone; the host's mounts are untouched.
+const V2_VIEW: &str =
+    "umount -l /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec \"$@\"";
 
 pub struct Out {
     pub code: i32,
@@ -119,12 +126,42 @@ impl Env {
                 .tempdir()
                 .unwrap(),
             cgroup_parent: format!("nsk-test-{}-{n}", std::process::id()),
+            view: false,
+        }
+    }
+
+    /// An Env whose nsk sees a pure cgroup v2 host: on a hybrid or v1 host every nsk command runs
+    /// in a mount namespace of its own with the kernel's cgroup2 hierarchy at /sys/fs/cgroup (the
+    /// same hierarchy as the host's unified mount, offering the controllers v1 left it). On a
+    /// pure v2 host it is the host itself.
+    pub fn v2_view() -> Env {
+        let mut e = Env::new();
+        e.view = !is_cgroup_v2();
+        assert!(
+            !e.view || host_cgroup2().is_some(),
+            "this host mounts no cgroup2 hierarchy (the v2 view needs one to check on)"
+        );
+        e
+    }
+
+    /// Where a cgroup path that nsk printed or recorded is on the host.
+    pub fn host_path(&self, p: &Path) -> PathBuf {
+        match (self.view, p.strip_prefix("/sys/fs/cgroup")) {
+            (true, Ok(rel)) => host_cgroup2().expect("cgroup2 mount").join(rel),
+            _ => p.to_path_buf(),
         }
     }
 
     /// `nsk` with this test's state root.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(NSK);
+        let mut c = if self.view {
+            let mut c = Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+                .args([V2_VIEW, "sh", NSK]);
+            c
+        } else {
+            Command::new(NSK)
+        };
         c.env("NSK_ROOT", self.root.path())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
@@ -176,7 +213,7 @@ impl Env {
                     k.split(',').any(|c| c == controller)
                 }
             })
-            .map(|d| PathBuf::from(d["path"].as_str().unwrap()))
+            .map(|d| self.host_path(Path::new(d["path"].as_str().unwrap())))
             .unwrap_or_else(|| panic!("no {controller} cgroup in {st}"))
     }
 
@@ -276,6 +313,16 @@ pub fn cgroup_mounts() -> Vec<PathBuf> {
                 .then(|| PathBuf::from(pre.split(' ').nth(4).unwrap()))
         })
         .collect()
+}
+
+/// The host's cgroup2 mount point (/sys/fs/cgroup on v2, /sys/fs/cgroup/unified on hybrid).
+pub fn host_cgroup2() -> Option<PathBuf> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mi.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        let mountpoint = pre.split(' ').nth(4)?;
+        (post.split(' ').next()? == "cgroup2").then(|| PathBuf::from(mountpoint))
+    })
 }
 
 pub fn is_cgroup_v2() -> bool {
