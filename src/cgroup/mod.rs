@@ -401,6 +401,37 @@ pub fn expand_cpu_list(s: &str) -> Option<Vec<u32>> {
     Some(v)
 }
 
+/// Create `leaf` (`rel` in hierarchy `m`) and the parents it needs, set up to take tasks.
+fn create_leaf(m: &Mount, leaf: &Path, rel: &str, needed: &[&str]) -> Result<()> {
+    match m.v2 {
+        true => v2::prepare_parents(&m.mountpoint, rel, needed)?,
+        false => v1::prepare_parents(m, rel)?,
+    }
+    match fs::create_dir(leaf) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            return Err(Error::failed(format!(
+                "cgroup {} already exists",
+                leaf.display()
+            )))
+        }
+        Err(e) => return Err(e).ctx(|| format!("cannot create cgroup {}", leaf.display())),
+    }
+    if !m.v2 && m.controllers.iter().any(|c| c == "cpuset") {
+        v1::init_cpuset(leaf)?;
+    }
+    Ok(())
+}
+
+/// An error that means a cgroup directory went away under us (ENOENT for a path, ENODEV for a
+/// file of a removed cgroup).
+fn vanished(e: &Error) -> bool {
+    matches!(
+        e.errno(),
+        Some(nix::errno::Errno::ENOENT | nix::errno::Errno::ENODEV)
+    )
+}
+
 impl CgroupSet {
     /// The directories `rel` (e.g. "nsk/<id>") names in every hierarchy a container joins: on
     /// v1 and hybrid hosts each v1 hierarchy with a resource controller (not `devices`, whose
@@ -455,24 +486,14 @@ impl CgroupSet {
             let Some(m) = h.mounts.iter().find(|m| m.key() == d.key) else {
                 continue;
             };
-            match m.v2 {
-                true => v2::prepare_parents(&m.mountpoint, rel, needed)?,
-                false => v1::prepare_parents(m, rel)?,
-            }
-            match fs::create_dir(&d.path) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-                    return Err(Error::failed(format!(
-                        "cgroup {} already exists",
-                        d.path.display()
-                    )))
+            // The parent is shared: another nsk may remove it (left empty) between our making
+            // sure it exists and creating the leaf, or while we set it up. Start over then.
+            let mut tries = 0;
+            loop {
+                match create_leaf(m, &d.path, rel, needed) {
+                    Err(e) if tries < 20 && vanished(&e) => tries += 1,
+                    r => break r?,
                 }
-                Err(e) => {
-                    return Err(e).ctx(|| format!("cannot create cgroup {}", d.path.display()))
-                }
-            }
-            if !m.v2 && m.controllers.iter().any(|c| c == "cpuset") {
-                v1::init_cpuset(&d.path)?;
             }
         }
         Ok(())

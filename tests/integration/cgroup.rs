@@ -66,3 +66,48 @@ fn cgroup2_directories_and_clone_into_cgroup() {
     set.remove_empty_parents();
     assert!(!m.mountpoint.join(&parent).exists());
 }
+
+/// Containers come and go under one shared parent: one removing the parent it left empty while
+/// another creates its leaf below it must not fail the second (on every hierarchy of this host).
+#[test]
+fn concurrent_create_and_remove_under_one_parent() {
+    require_root();
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let h = Hierarchy::from_mountinfo(&mi).expect("no cgroup hierarchy");
+    // And the cgroup2 hierarchy on its own, as on a pure v2 host.
+    let v2 = Hierarchy {
+        version: Version::V2,
+        mounts: h.mounts.iter().filter(|m| m.v2).cloned().collect(),
+    };
+    let parent = format!("nsk-test-{}-race", std::process::id());
+    let threads: Vec<_> = (0..6)
+        .map(|t| {
+            let h = if t % 2 == 0 { h.clone() } else { v2.clone() };
+            let parent = parent.clone();
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    let rel = format!("{parent}/c{t}-{i}");
+                    let set = CgroupSet::planned(&h, &rel);
+                    set.create(&h, &rel, &[])
+                        .unwrap_or_else(|e| panic!("create {rel}: {e}"));
+                    set.remove().unwrap();
+                    set.remove_empty_parents();
+                }
+            })
+        })
+        .collect();
+    let mut failed = vec![];
+    for t in threads {
+        if let Err(e) = t.join() {
+            failed.push(e.downcast_ref::<String>().cloned().unwrap_or_default());
+        }
+    }
+    for m in cgroup_mounts() {
+        let p = m.join(&parent);
+        if p.exists() {
+            let _ = std::fs::remove_dir(&p);
+            failed.push(format!("{} left behind", p.display()));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:?}");
+}
