@@ -49,12 +49,10 @@ pub fn journal_path(state_root: &Path, set: &CgroupSet) -> PathBuf {
     state_root.join(".limits").join(format!("{h:016x}.json"))
 }
 
-/// Remove a journal (and the journal directory once empty).
+/// Remove a journal. The journal directory stays: removing it once empty would race with
+/// another nsk that has just made sure it exists and is about to write its own journal there.
 pub fn forget_journal(p: &Path) {
     let _ = fs::remove_file(p);
-    if let Some(d) = p.parent() {
-        let _ = fs::remove_dir(d);
-    }
 }
 
 pub fn load_journal(p: &Path) -> Option<Journal> {
@@ -433,4 +431,36 @@ fn explain(e: Error) -> Error {
         ));
     }
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One nsk saving its journal while another forgets its own in the same journal directory:
+    /// every save lands.
+    #[test]
+    fn saving_races_with_forgetting() {
+        let t = tempfile::tempdir().unwrap();
+        let mine = t.path().join(".limits/a.json");
+        let other = t.path().join(".limits/b.json");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        let o2 = other.clone();
+        let forgetter = std::thread::spawn(move || {
+            while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+                forget_journal(&o2);
+            }
+        });
+        let j = Journal {
+            pid: 1,
+            original: BTreeMap::new(),
+        };
+        for _ in 0..2000 {
+            save_journal(&mine, &j).unwrap();
+            forget_journal(&mine);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        forgetter.join().unwrap();
+    }
 }

@@ -229,11 +229,16 @@ impl Env {
         v
     }
 
-    /// Container directories left in the state root.
+    /// Container directories left in the state root (and anything else but an empty journal
+    /// directory, which nsk keeps once made).
     pub fn leftover_state(&self) -> Vec<String> {
         std::fs::read_dir(self.root.path())
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
+                    .filter(|e| {
+                        e.file_name() != ".limits"
+                            || std::fs::read_dir(e.path()).map_or(true, |mut d| d.next().is_some())
+                    })
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .collect()
             })
