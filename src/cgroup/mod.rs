@@ -486,8 +486,8 @@ impl CgroupSet {
             let Some(m) = h.mounts.iter().find(|m| m.key() == d.key) else {
                 continue;
             };
-            // The parent is shared: someone may remove it (left empty) between our making sure
-            // it exists and creating the leaf, or while we set it up. Start over then.
+            // The parent is shared: another nsk may remove it (left empty) between our making
+            // sure it exists and creating the leaf, or while we set it up. Start over then.
             let mut tries = 0;
             loop {
                 match create_leaf(m, &d.path, rel, needed) {
@@ -641,9 +641,7 @@ impl CgroupSet {
     }
 
     /// Remove every directory (leaf first), waiting briefly for dying tasks to leave. Missing
-    /// directories are fine: removal is idempotent. The parent stays, shared by all containers
-    /// (as Docker's and runc's parents stay): removing it when empty would cost every run two
-    /// metadata operations per hierarchy, and race with a run creating its leaf below it.
+    /// directories are fine: removal is idempotent. Empty parents named `parent` are removed too.
     pub fn remove(&self) -> Result<()> {
         let mut first_err = None;
         for d in &self.dirs {
@@ -652,6 +650,15 @@ impl CgroupSet {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    /// Remove the parent directory of each leaf if it is now empty (shared by all containers).
+    pub fn remove_empty_parents(&self) {
+        for d in &self.dirs {
+            if let Some(p) = d.path.parent().filter(|p| on_cgroupfs(p)) {
+                let _ = fs::remove_dir(p);
+            }
+        }
     }
 }
 

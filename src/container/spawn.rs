@@ -52,6 +52,7 @@ impl Drop for Cleanup<'_> {
         }
         if let Some(cg) = self.cgroups.take() {
             let _ = cg.remove();
+            cg.remove_empty_parents();
         }
         let _ = self.store.remove_dir(&self.name);
     }
@@ -488,6 +489,7 @@ pub fn remove(store: &Store, st: &State) -> Result<()> {
         cg.remove()?;
         // A limit journal for these cgroups is moot once they are gone.
         crate::limit::forget_journal(&crate::limit::journal_path(&store.root, cg));
+        cg.remove_empty_parents();
     }
     store.remove_dir(&st.name)
 }

@@ -63,12 +63,12 @@ fn cgroup2_directories_and_clone_into_cgroup() {
     assert_eq!(procs, "");
     set.remove().unwrap();
     set.remove().unwrap(); // idempotent
-    assert!(!set.v2_dir().unwrap().exists());
-    std::fs::remove_dir(m.mountpoint.join(&parent)).unwrap();
+    set.remove_empty_parents();
+    assert!(!m.mountpoint.join(&parent).exists());
 }
 
-/// Containers come and go under one shared parent, which someone removes whenever it is empty:
-/// a leaf created meanwhile must not fail (on every hierarchy of this host).
+/// Containers come and go under one shared parent: one removing the parent it left empty while
+/// another creates its leaf below it must not fail the second (on every hierarchy of this host).
 #[test]
 fn concurrent_create_and_remove_under_one_parent() {
     require_root();
@@ -91,9 +91,7 @@ fn concurrent_create_and_remove_under_one_parent() {
                     set.create(&h, &rel, &[])
                         .unwrap_or_else(|e| panic!("create {rel}: {e}"));
                     set.remove().unwrap();
-                    for d in &set.dirs {
-                        let _ = std::fs::remove_dir(d.path.parent().unwrap());
-                    }
+                    set.remove_empty_parents();
                 }
             })
         })

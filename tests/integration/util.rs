@@ -217,23 +217,13 @@ impl Env {
             .unwrap_or_else(|| panic!("no {controller} cgroup in {st}"))
     }
 
-    /// This test's cgroup parent in every hierarchy that has it (nsk keeps the parent).
-    fn cgroup_parents(&self) -> Vec<PathBuf> {
-        cgroup_mounts()
-            .into_iter()
-            .map(|m| m.join(&self.cgroup_parent))
-            .filter(|p| p.exists())
-            .collect()
-    }
-
-    /// Every cgroup directory below this test's parent, in any hierarchy.
+    /// Every cgroup directory under this test's parent, in any hierarchy.
     pub fn leftover_cgroups(&self) -> Vec<PathBuf> {
         let mut v = vec![];
-        for p in self.cgroup_parents() {
-            for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    v.push(e.path());
-                }
+        for m in cgroup_mounts() {
+            let p = m.join(&self.cgroup_parent);
+            if p.exists() {
+                v.push(p);
             }
         }
         v
@@ -286,15 +276,15 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        // Remove every container this test made, then its cgroup parent with whatever remains
-        // below it (only this test's, by name), so a failing test still leaves nothing behind.
+        // Remove every container this test made, then whatever cgroup dirs remain under its
+        // parent (only this test's, by name), so a failing test still leaves nothing behind.
         let names = self.leftover_state();
         if !names.is_empty() {
             let mut args = vec!["rm", "-f"];
             args.extend(names.iter().map(|s| s.as_str()));
             let _ = self.nsk(&args);
         }
-        for p in self.cgroup_parents() {
+        for p in self.leftover_cgroups() {
             let _ = remove_cgroup_tree(&p);
         }
     }
