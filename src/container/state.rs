@@ -203,10 +203,16 @@ impl Store {
     /// Remove a container's directory tree (upper dir included). Missing is fine.
     pub fn remove_dir(&self, name: &str) -> Result<()> {
         let d = self.dir(name)?;
-        // overlayfs leaves work/work with mode 000; in a user namespace it belongs to the
-        // caller, who can only empty it after making it accessible again.
-        open_up_dirs(&d);
-        match fs::remove_dir_all(&d) {
+        let mut r = fs::remove_dir_all(&d);
+        if r.as_ref()
+            .is_err_and(|e| e.raw_os_error() == Some(libc::EACCES))
+        {
+            // overlayfs leaves work/work with mode 000; without root's CAP_DAC_OVERRIDE (a user
+            // namespace) it can only be emptied after making it accessible again.
+            open_up_dirs(&d);
+            r = fs::remove_dir_all(&d);
+        }
+        match r {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
             Err(e) => Err(e).ctx(|| format!("cannot remove {}", d.display())),
