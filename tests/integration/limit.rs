@@ -262,27 +262,8 @@ fn limits_are_enforced_live() {
         env.nsk(&["logs", "p"]).stdout.contains("can't fork")
     });
     // freeze: a counter stops, and goes on after thaw.
-    let dir = tempfile::tempdir().unwrap();
-    let vol = format!("{}:/out", dir.path().display());
-    env.run(&[
-        "-d",
-        "--name",
-        "f",
-        "-v",
-        &vol,
-        "--",
-        "sh",
-        "-c",
-        "i=0; while :; do i=$((i+1)); echo $i > /out/n; sleep 0.02; done",
-    ]);
-    let count = || {
-        std::fs::read_to_string(dir.path().join("n"))
-            .unwrap_or_default()
-            .trim()
-            .parse::<u64>()
-            .unwrap_or(0)
-    };
-    wait_for("the counter", || count() > 2);
+    let counter = Counter::start(&env, "f");
+    let count = || counter.get();
     assert_eq!(env.nsk(&["limit", "f", "--freeze"]).code, 0);
     let frozen_at = count();
     std::thread::sleep(std::time::Duration::from_millis(300));

@@ -363,3 +363,39 @@ pub fn host_ns(kind: &str) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// A detached container `name` that counts up in a file on the host, to tell whether it makes
+/// progress (freezing). Started and counting when this returns.
+pub struct Counter {
+    dir: tempfile::TempDir,
+}
+
+impl Counter {
+    pub fn start(env: &Env, name: &str) -> Counter {
+        let dir = tempfile::tempdir().unwrap();
+        let vol = format!("{}:/out", dir.path().display());
+        let o = env.run(&[
+            "-d",
+            "--name",
+            name,
+            "-v",
+            &vol,
+            "--",
+            "sh",
+            "-c",
+            "i=0; while :; do i=$((i+1)); echo $i > /out/n; sleep 0.02; done",
+        ]);
+        assert_eq!(o.code, 0, "{o:?}");
+        let c = Counter { dir };
+        wait_for("the counter", || c.get() > 2);
+        c
+    }
+
+    pub fn get(&self) -> u64 {
+        std::fs::read_to_string(self.dir.path().join("n"))
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
+}

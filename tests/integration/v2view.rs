@@ -186,29 +186,9 @@ fn v2_limit_needs_its_controller() {
 #[test]
 fn v2_freeze_thaw_and_reset() {
     let env = Env::v2_view();
-    let out = tempfile::tempdir().unwrap();
-    let vol = format!("{}:/out", out.path().display());
-    let o = env.run(&[
-        "-d",
-        "--name",
-        "f",
-        "-v",
-        &vol,
-        "--",
-        "sh",
-        "-c",
-        "i=0; while :; do i=$((i+1)); echo $i > /out/n; sleep 0.02; done",
-    ]);
-    assert_eq!(o.code, 0, "{o:?}");
+    let counter = Counter::start(&env, "f");
     let dir = v2_dir(&env, "f");
-    let count = || {
-        std::fs::read_to_string(out.path().join("n"))
-            .unwrap_or_default()
-            .trim()
-            .parse::<u64>()
-            .unwrap_or(0)
-    };
-    wait_for("the counter", || count() > 2);
+    let count = || counter.get();
 
     let o = env.nsk(&["limit", "f", "--freeze"]);
     assert_eq!(o.code, 0, "{o:?}");
