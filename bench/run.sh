@@ -4,6 +4,7 @@
 #
 #   bench/run.sh [run]      start-to-exit of busybox /bin/true with a 256M memory limit:
 #                           nsk run --rm vs crun run vs runc run, plus unshare+chroot as a floor
+#                           (and nsk with its state root on a tmpfs, where /tmp is on a disk)
 #   bench/run.sh enter      nsk enter -T PID /bin/true vs nsenter -a vs runc exec, into a runc
 #                           container; then 200 MB through a PTY: script+cat, nsk enter -t,
 #                           runc exec -t (PTY_RUNS, default 3)
@@ -32,6 +33,7 @@ cleanup() {
 	# Only the unshare parents this script started (unreaped, so their PIDs cannot be reused);
 	# --kill-child takes each namespaced sleep down with its parent.
 	{ [ ${#LOAD[@]} -gt 0 ] && kill -KILL "${LOAD[@]}"; wait; } 2>/dev/null || true
+	mountpoint -q "$W/tmpfs" 2>/dev/null && umount "$W/tmpfs"
 	command -v runc >/dev/null && runc delete -f nskbench >/dev/null 2>&1 || true
 	command -v runc >/dev/null && runc delete -f nskbench-sleeper >/dev/null 2>&1 || true
 	for d in /sys/fs/cgroup/*/nsk-bench /sys/fs/cgroup/nsk-bench; do
@@ -104,6 +106,12 @@ elif [ "$SCENARIO" = ps ]; then
 	SHELL_OPT=--shell=sh # the floor command needs a shell (glob, redirection)
 else
 	add nsk "$NSK --root $W/state run --rm --cgroup-parent nsk-bench --rootfs $R --memory 256M -- /bin/true"
+	# The same with its state root on a tmpfs, as /run (nsk's default root) is on most hosts:
+	# where $W is on a disk, this row shows what the state root's filesystem costs.
+	if [ "$(stat -fc %T "$W")" != tmpfs ]; then
+		mkdir "$W/tmpfs" && mount -t tmpfs -o size=64m nsk-bench "$W/tmpfs"
+		add nsk-tmpfs "$NSK --root $W/tmpfs/state run --rm --cgroup-parent nsk-bench --rootfs $R --memory 256M -- /bin/true"
+	fi
 	command -v crun >/dev/null && add crun "${view:+unshare --mount --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun --root $W/crun run -b $B nskbench'}${view:-crun --root $W/crun run -b $B nskbench}"
 	command -v runc >/dev/null && add runc "runc --root $W/runc run -b $B nskbench"
 	add unshare "unshare --pid --fork --uts --mount --ipc --net chroot $R /bin/true"
