@@ -265,6 +265,16 @@ struct ImageConfig {
     rootfs: Option<RootFs>,
 }
 
+impl ImageConfig {
+    /// The uncompressed digests of the layers, bottom first (none listed: empty).
+    fn diff_ids(&self) -> Vec<String> {
+        self.rootfs
+            .as_ref()
+            .map(|r| r.diff_ids.clone())
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "PascalCase")]
 struct ConfigBody {
@@ -611,11 +621,7 @@ fn plan_oci(files: &Files, sel: &Select, path: &Path) -> Result<Plan> {
     let (cfg_blob, cfg_hex) = files.oci_blob(&manifest.config.digest)?;
     cfg_blob.verify(&cfg_hex, manifest.config.size)?;
     let config: ImageConfig = cfg_blob.read_json()?;
-    let diff_ids = config
-        .rootfs
-        .as_ref()
-        .map(|r| r.diff_ids.clone())
-        .unwrap_or_default();
+    let diff_ids = config.diff_ids();
     let mut layers = vec![];
     for (i, l) in manifest.layers.iter().enumerate() {
         if l.media_type.contains("foreign") || l.media_type.contains("nondistributable") {
@@ -735,11 +741,7 @@ fn plan_docker(files: &Files, sel: &Select, path: &Path) -> Result<Plan> {
         cfg_blob.sha256()?
     };
     let config: ImageConfig = cfg_blob.read_json()?;
-    let diff_ids = config
-        .rootfs
-        .as_ref()
-        .map(|r| r.diff_ids.clone())
-        .unwrap_or_default();
+    let diff_ids = config.diff_ids();
     if diff_ids.len() != entry.layers.len() {
         return Err(Error::failed(format!(
             "invalid image {label}: {} layers, but the config lists {} diff_ids",
