@@ -305,7 +305,7 @@ fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
     let (uid, gid, groups) = match &o.user {
         Some(spec) => match init::resolve_user(Some(spec)) {
             Ok(i) => (i.uid, i.gid, i.groups),
-            Err(e) => fail(e, 125),
+            Err(e) => fail(format!("cannot run {e}"), 125),
         },
         None => (
             Uid::from_raw(p.uid),

@@ -191,7 +191,8 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> (nix::errno::Errno, i3
     }
     let ident = match resolve_user(cfg.user.as_deref()) {
         Ok(i) => i,
-        Err(e) => return (Errno::EINVAL, 125, e),
+        // The message is whole: no errno to add.
+        Err(e) => return (Errno::UnknownErrno, 125, e),
     };
     let home = ident.home.clone().unwrap_or_else(|| "/".into());
     if let Err(e) = std::fs::create_dir_all(&cfg.workdir) {
@@ -331,10 +332,10 @@ pub fn resolve_user_in(
         (Ok(n), _) => n,
         (Err(_), Some(f)) => f[2]
             .parse()
-            .map_err(|_| format!("user {u}: bad /etc/passwd entry"))?,
+            .map_err(|_| format!("as user {u}: bad entry in the container's /etc/passwd"))?,
         (Err(_), None) => {
             return Err(format!(
-                "user {u}: no such user in the container's /etc/passwd"
+                "as user {u}: no such user in the container's /etc/passwd"
             ))
         }
     };
@@ -345,7 +346,9 @@ pub fn resolve_user_in(
                 .iter()
                 .find(|f| f[0] == g)
                 .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| format!("group {g}: no such group in the container's /etc/group"))?,
+                .ok_or_else(|| {
+                    format!("as group {g}: no such group in the container's /etc/group")
+                })?,
         },
         None => entry
             .and_then(|f| f[3].parse().ok())
@@ -410,6 +413,7 @@ fn reap(cmd: Pid, chan: &Channel) -> ! {
 /// The message for a command that could not be executed.
 pub fn exec_failure(errno: nix::errno::Errno, code: i32, what: &str) -> String {
     let why = match errno {
+        nix::errno::Errno::UnknownErrno => return format!("cannot run {what}"),
         nix::errno::Errno::ENOENT if code == 127 => "command not found".to_string(),
         e => crate::error::errno_text(e),
     };
@@ -453,6 +457,24 @@ mod tests {
         assert!(resolve_user_in(Some("0:nogroup"), PASSWD, GROUP)
             .unwrap_err()
             .contains("no such group"));
+    }
+
+    #[test]
+    fn exec_failures_read_as_one_sentence() {
+        use nix::errno::Errno;
+        assert_eq!(
+            exec_failure(Errno::ENOENT, 127, "/bin/nope"),
+            "cannot run /bin/nope: command not found"
+        );
+        assert_eq!(
+            exec_failure(Errno::EACCES, 126, "/etc"),
+            "cannot run /etc: permission denied"
+        );
+        let e = resolve_user_in(Some("nobody"), PASSWD, GROUP).unwrap_err();
+        assert_eq!(
+            exec_failure(Errno::UnknownErrno, 125, &e),
+            "cannot run as user nobody: no such user in the container's /etc/passwd"
+        );
     }
 
     #[test]

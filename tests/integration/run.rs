@@ -404,7 +404,7 @@ fn a_failed_run_leaves_nothing_behind() {
         ),
         (
             vec!["--user", "nosuchuser", "--memory", "64M", "--", "true"],
-            "no such user",
+            "cannot run as user nosuchuser: no such user in the container's /etc/passwd\n",
         ),
     ] {
         let o = env.run(&args);
