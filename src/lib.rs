@@ -58,7 +58,7 @@ pub fn main_with_args() -> i32 {
     match r {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("nsk: {e}");
+            eprintln!("nsk: {}", output::clean(&e.to_string()));
             e.exit_code()
         }
     }

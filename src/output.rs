@@ -2,6 +2,8 @@
 //! closed pipe (`nsk ps | head`) as the end of output rather than an error.
 
 use comfy_table::{presets, ContentArrangement, Table};
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::Write;
 
 /// Print to stdout; a broken pipe ends the process quietly with success.
@@ -20,14 +22,78 @@ pub fn print_json(v: &serde_json::Value) {
     print(&s);
 }
 
-/// A borderless table with a header row, in the style of `docker ps`.
-pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+/// Text from outside nsk (a command line, a cgroup or interface name, a hostname, an image tag)
+/// made safe to show on a terminal: control characters and the bidirectional-text controls are
+/// written as escapes (`\n`, `\x1b`, `\u{202e}`), so such text can neither drive the terminal
+/// (move the cursor, retitle the window, write the clipboard) nor reorder or hide what is shown,
+/// and a row stays one line. JSON output needs none of this: serde escapes what it must.
+pub fn clean(s: &str) -> Cow<'_, str> {
+    fn escaped(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(escaped) {
+        return Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if escaped(c) && (c as u32) < 0x100 => {
+                let _ = write!(o, "\\x{:02x}", c as u32);
+            }
+            c if escaped(c) => {
+                let _ = write!(o, "\\u{{{:x}}}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    Cow::Owned(o)
+}
+
+/// A table cell: its text is cleaned when the table is drawn; its color (an SGR code) is nsk's.
+pub struct Cell {
+    text: String,
+    color: Option<u8>,
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell { text, color: None }
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Cell {
+        Cell::from(text.to_string())
+    }
+}
+
+/// A cell in color `code` when color is on (green 32, red 31, yellow 33).
+pub fn colored(text: impl Into<String>, code: u8, on: bool) -> Cell {
+    Cell {
+        text: text.into(),
+        color: on.then_some(code),
+    }
+}
+
+/// A borderless table with a header row, in the style of `docker ps`. Every cell is cleaned.
+pub fn table<C: Into<Cell>>(header: &[&str], rows: Vec<Vec<C>>) -> String {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING);
     t.set_content_arrangement(ContentArrangement::Disabled);
     t.set_header(header.iter().map(|h| h.to_string()));
     for r in rows {
-        t.add_row(r);
+        t.add_row(r.into_iter().map(|c| {
+            let c: Cell = c.into();
+            let text = clean(&c.text);
+            match c.color {
+                Some(code) => format!("\x1b[{code}m{text}\x1b[0m"),
+                None => text.into_owned(),
+            }
+        }));
     }
     let mut s = t.trim_fmt();
     s.push('\n');
@@ -50,12 +116,12 @@ pub fn use_color(choice: crate::cli::ColorChoice) -> bool {
     }
 }
 
-/// Wrap `s` in an ANSI color when enabled (green 32, red 31, yellow 33).
+/// `s`, cleaned, in an ANSI color or attribute when enabled (bold 1, red 31, green 32, yellow 33).
 pub fn paint(s: &str, code: u8, on: bool) -> String {
     if on {
-        format!("\x1b[{code}m{s}\x1b[0m")
+        format!("\x1b[{code}m{}\x1b[0m", clean(s))
     } else {
-        s.to_string()
+        clean(s).into_owned()
     }
 }
 
@@ -76,11 +142,37 @@ mod tests {
 
     #[test]
     fn tables_are_plain_columns() {
-        let t = table(&["NAME", "PID"], vec![vec!["web".into(), "42".into()]]);
+        let t = table(&["NAME", "PID"], vec![vec!["web", "42"]]);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with("NAME"), "{t}");
         assert!(lines[1].starts_with("web"), "{t}");
+    }
+
+    #[test]
+    fn text_from_outside_cannot_drive_the_terminal() {
+        assert!(matches!(clean("sleep 100"), Cow::Borrowed(_)));
+        assert_eq!(
+            clean("a\nb\tc\r\x1b]0;owned\x07\x7f\u{9b}"),
+            "a\\nb\\tc\\r\\x1b]0;owned\\x07\\x7f\\x9b"
+        );
+        assert_eq!(clean("abc\u{202e}fed"), "abc\\u{202e}fed");
+        assert_eq!(clean("größe → 日本"), "größe → 日本");
+        // A cell from a hostile process stays one line with no escape in it; nsk's own color
+        // and the paint of a title survive, with the title text cleaned too.
+        let t = table(
+            &["COMMAND", "STATUS"],
+            vec![vec![
+                Cell::from("evil\n\x1b[2J"),
+                colored("running", 32, true),
+            ]],
+        );
+        assert_eq!(t.lines().count(), 2, "{t}");
+        assert!(t.contains("evil\\n\\x1b[2J"), "{t}");
+        assert_eq!(t.matches('\x1b').count(), 2, "{t}");
+        assert!(t.contains("\x1b[32mrunning\x1b[0m"), "{t}");
+        assert_eq!(paint("host\x1b[2J", 1, true), "\x1b[1mhost\\x1b[2J\x1b[0m");
+        assert_eq!(paint("host\x1b[2J", 1, false), "host\\x1b[2J");
     }
 
     #[test]

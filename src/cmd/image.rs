@@ -19,7 +19,7 @@ pub fn image(ctx: &Ctx, a: ImageArgs) -> Result<i32> {
             if ctx.json {
                 output::print_json(&serde_json::to_value(&m).unwrap_or_default());
             } else {
-                output::print(&format!("{} {}\n", m.id, m.names.join(" ")));
+                output::print(&format!("{} {}\n", m.id, output::clean(&m.names.join(" "))));
             }
             Ok(0)
         }
@@ -41,7 +41,7 @@ pub fn image(ctx: &Ctx, a: ImageArgs) -> Result<i32> {
                 match cache.remove(&ctx.store, what) {
                     Ok(m) => output::print(&format!("{}\n", m.id)),
                     Err(e) => {
-                        eprintln!("nsk: {e}");
+                        eprintln!("nsk: {}", output::clean(&e.to_string()));
                         failed = Some(e.exit_code());
                     }
                 }

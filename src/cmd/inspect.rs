@@ -118,14 +118,14 @@ pub fn render(i: &Inspection, color: bool) -> String {
         .iter()
         .map(|(k, n)| {
             vec![
-                k.clone(),
-                n.inode.to_string(),
+                k.clone().into(),
+                n.inode.to_string().into(),
                 if n.isolated {
-                    output::paint("isolated", 33, color)
+                    output::colored("isolated", 33, color)
                 } else {
                     "host".into()
                 },
-                n.processes.to_string(),
+                n.processes.to_string().into(),
             ]
         })
         .collect();

@@ -109,7 +109,7 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
         limit::reset(&ctx.store.root, t.pid).map_err(ctx_err)?
     } else {
         limit::change(&ctx.store.root, t.pid, &l, freeze, a.dry_run, &mut |w| {
-            eprintln!("nsk: warning: {w}")
+            eprintln!("nsk: warning: {}", output::clean(w))
         })
         .map_err(ctx_err)?
     };

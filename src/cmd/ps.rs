@@ -61,15 +61,18 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
                     cmd = cmd.chars().take(39).collect::<String>() + "…";
                 }
                 vec![
-                    st.name.clone(),
+                    st.name.clone().into(),
                     st.pid
                         .filter(|_| st.status == Status::Running)
-                        .map_or("-".into(), |p| p.to_string()),
-                    output::paint(&status, color, ctx.color),
-                    parse_rfc3339(&st.created).map_or_else(
-                        || st.created.clone(),
-                        |t| output::ago(now.saturating_sub(t)),
-                    ),
+                        .map_or("-".into(), |p| p.to_string())
+                        .into(),
+                    output::colored(status, color, ctx.color),
+                    parse_rfc3339(&st.created)
+                        .map_or_else(
+                            || st.created.clone(),
+                            |t| output::ago(now.saturating_sub(t)),
+                        )
+                        .into(),
                     match (&st.image, &st.rootfs) {
                         (Some(id), _) => images
                             .iter()
@@ -77,23 +80,19 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
                             .map_or_else(|| id.clone(), crate::image::display_name),
                         (None, Some(r)) => r.display().to_string(),
                         (None, None) => "host /".into(),
-                    },
-                    cmd,
+                    }
+                    .into(),
+                    cmd.into(),
                     match st.limits.summary() {
                         s if s.is_empty() => "-".into(),
                         s => s,
-                    },
+                    }
+                    .into(),
                 ]
             }
-            Row::Broken(n) => vec![
-                n.clone(),
-                "-".into(),
-                "created".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-            ],
+            Row::Broken(n) => [n.as_str(), "-", "created", "-", "-", "-", "-"]
+                .map(output::Cell::from)
+                .into(),
         })
         .collect();
     output::print(&output::table(

@@ -339,3 +339,61 @@ fn bad_targets_and_partial_answers() {
     assert!(!v["unreadable"].as_object().unwrap().is_empty(), "{v}");
     c.wait().unwrap();
 }
+
+#[test]
+fn text_from_a_container_cannot_drive_the_terminal() {
+    let env = Env::new();
+    // A command line written by whoever owns the container: a title change, a screen clear, a
+    // fake table row and a right-to-left override.
+    let evil = "x\x1b]0;owned\x07\nfake row\x1b[2J\u{202e}gnp.exe";
+    let o = env.run(&[
+        "-d",
+        "--name",
+        "evil",
+        "--",
+        "sh",
+        "-c",
+        "sleep 100; :",
+        evil,
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let pid = env.pid("evil");
+    let shown = r"x\x1b]0;owned\x07\nfake row\x1b[2J\u{202e}gnp.exe";
+    for args in [
+        vec!["ps"],
+        vec!["ps", "--all"],
+        vec!["inspect", "evil"],
+        vec!["inspect", &pid.to_string()],
+    ] {
+        let o = env.nsk(&args);
+        assert_eq!(o.code, 0, "{args:?}: {o:?}");
+        assert!(
+            !o.stdout.contains(['\x1b', '\x07', '\u{202e}']),
+            "{args:?}: {o:?}"
+        );
+        assert!(
+            !o.stdout.lines().any(|l| l.starts_with("fake row")),
+            "{args:?}: {o:?}"
+        );
+        // (ps cuts long command lines, and ps --all shows init's; inspect shows them whole)
+        match args[..] {
+            ["ps"] => assert!(o.stdout.contains(&shown[..20]), "{o:?}"),
+            ["inspect", _] => assert!(o.stdout.contains(shown), "{args:?}: {o:?}"),
+            _ => {}
+        }
+    }
+    // nsk's own color survives: the status cell, and nothing else.
+    let o = env.nsk(&["--color", "always", "ps"]);
+    assert_eq!(o.stdout.matches('\x1b').count(), 2, "{o:?}");
+    assert!(o.stdout.contains("\x1b[32mrunning\x1b[0m"), "{o:?}");
+    // Scripts get the exact bytes.
+    let v = inspect_json(&env, "evil");
+    assert_eq!(v["cmdline"][3], evil, "{v}");
+    // An error naming such text is still one line.
+    let o = env.nsk(&["inspect", evil]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+    assert!(!o.stderr.contains('\x1b'), "{o:?}");
+    assert_eq!(env.nsk(&["rm", "-f", "evil"]).code, 0);
+    env.assert_clean();
+}
