@@ -163,16 +163,16 @@ fn count_sharers(want: &[(usize, u64)]) -> Vec<usize> {
     };
     let mut buf = [0u8; 64];
     for e in rd.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name
+        let Some(dir) = e
+            .file_name()
             .to_str()
-            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse().ok())
+            .and_then(|pid| crate::process::ProcDir::open(pid).ok())
         else {
             continue;
         };
         for (i, (k, ino)) in want.iter().enumerate() {
-            if ns::read_inode(&format!("/proc/{pid}/ns/{}", KINDS[*k].name), &mut buf) == Some(*ino)
-            {
+            if dir.ns_inode(&KINDS[*k], &mut buf) == Some(*ino) {
                 counts[i] += 1;
             }
         }
@@ -529,26 +529,30 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
             }
         }
     }
-    let mut groups: BTreeMap<String, (Option<Identity>, Vec<Seen>)> = BTreeMap::new();
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Key {
+        Container(String),
+        Namespaces([Option<u64>; 8]),
+    }
+    let mut groups: BTreeMap<Key, (Option<Identity>, Vec<Seen>)> = BTreeMap::new();
     let rd = fs::read_dir("/proc").map_err(|e| crate::error::Error::Io {
         what: "cannot read /proc".into(),
         source: e,
     })?;
-    let mut buf = [0u8; 64];
     for e in rd.flatten() {
         let name = e.file_name();
         let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        let mut inodes = [None; 8];
-        for (i, k) in KINDS.iter().enumerate() {
-            inodes[i] = ns::read_inode(&format!("/proc/{pid}/ns/{}", k.name), &mut buf);
-        }
+        let Ok(dir) = crate::process::ProcDir::open(pid) else {
+            continue;
+        };
+        let inodes = dir.ns_inodes();
         if inodes.iter().all(|x| x.is_none()) {
             continue; // gone, a zombie, or denied (EACCES on pid 1 here)
         }
         let isolated = inodes.iter().zip(&own).any(|(a, b)| a.is_some() && a != b);
-        let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        let cgroup = dir.read("cgroup").unwrap_or_default();
         let mut id = crate::runtime::from_proc_cgroup(&cgroup);
         for line in cgroup.lines() {
             let last = line.rsplit('/').next().unwrap_or("");
@@ -574,12 +578,12 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
         if id.is_none() && !isolated {
             continue;
         }
-        let Ok(start) = crate::process::start_time(pid) else {
+        let Ok(start) = dir.stat().map(|s| s.start_time) else {
             continue;
         };
         let key = match &id {
-            Some(i) => format!("{}/{}", i.runtime, i.id),
-            None => format!("ns/{:?}", inodes),
+            Some(i) => Key::Container(format!("{}/{}", i.runtime, i.id)),
+            None => Key::Namespaces(inodes),
         };
         let entry = groups.entry(key).or_insert_with(|| (id.clone(), vec![]));
         entry.1.push(Seen {

@@ -8,6 +8,8 @@ use nix::sched::CloneFlags;
 pub struct NsKind {
     /// Name under /proc/PID/ns/ and in JSON.
     pub name: &'static str,
+    /// The link below /proc/PID: `ns/NAME`.
+    pub link: &'static std::ffi::CStr,
     pub flag: CloneFlags,
     /// nsenter's option letter.
     pub short: char,
@@ -16,42 +18,50 @@ pub struct NsKind {
 pub const KINDS: [NsKind; 8] = [
     NsKind {
         name: "user",
+        link: c"ns/user",
         flag: CloneFlags::CLONE_NEWUSER,
         short: 'U',
     },
     NsKind {
         name: "cgroup",
+        link: c"ns/cgroup",
         flag: CloneFlags::CLONE_NEWCGROUP,
         short: 'C',
     },
     NsKind {
         name: "ipc",
+        link: c"ns/ipc",
         flag: CloneFlags::CLONE_NEWIPC,
         short: 'i',
     },
     NsKind {
         name: "uts",
+        link: c"ns/uts",
         flag: CloneFlags::CLONE_NEWUTS,
         short: 'u',
     },
     NsKind {
         name: "net",
+        link: c"ns/net",
         flag: CloneFlags::CLONE_NEWNET,
         short: 'n',
     },
     NsKind {
         name: "pid",
+        link: c"ns/pid",
         flag: CloneFlags::CLONE_NEWPID,
         short: 'p',
     },
     NsKind {
         name: "mnt",
+        link: c"ns/mnt",
         flag: CloneFlags::CLONE_NEWNS,
         short: 'm',
     },
     // CLONE_NEWTIME is 0x80: not in nix's CloneFlags.
     NsKind {
         name: "time",
+        link: c"ns/time",
         flag: CloneFlags::from_bits_retain(0x80),
         short: 'T',
     },
@@ -63,19 +73,7 @@ pub fn kind(name: &str) -> Option<&'static NsKind> {
 
 /// Inodes of the namespaces of `pid` (None where unreadable: a kernel thread, a zombie, EACCES).
 pub fn inodes(pid: i32) -> [Option<u64>; 8] {
-    let mut out = [None; 8];
-    let mut buf = [0u8; 64];
-    for (i, k) in KINDS.iter().enumerate() {
-        out[i] = read_inode(&format!("/proc/{pid}/ns/{}", k.name), &mut buf);
-    }
-    out
-}
-
-/// readlink into a stack buffer and parse "kind:[inode]".
-pub fn read_inode(path: &str, buf: &mut [u8; 64]) -> Option<u64> {
-    let c = std::ffi::CString::new(path).ok()?;
-    let s = std::str::from_utf8(crate::sys::readlink_into(&c, buf)?).ok()?;
-    crate::process::parse_ns_link(s)
+    crate::process::ProcDir::open(pid).map_or([None; 8], |d| d.ns_inodes())
 }
 
 #[cfg(test)]

@@ -24,17 +24,86 @@ pub struct Stat {
 }
 
 pub fn stat(pid: i32) -> Result<Stat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| match e.kind() {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| gone(pid, "stat", e))?;
+    parse_stat(&text).ok_or_else(|| Error::failed(format!("cannot parse /proc/{pid}/stat")))
+}
+
+/// ENOENT under /proc/PID means the process is gone: say ESRCH.
+fn gone(pid: i32, file: &str, e: std::io::Error) -> Error {
+    match e.kind() {
         std::io::ErrorKind::NotFound => Error::Os {
             what: format!("process {pid}"),
             errno: nix::errno::Errno::ESRCH,
         },
         _ => Error::Io {
-            what: format!("cannot read /proc/{pid}/stat"),
+            what: format!("cannot read /proc/{pid}/{file}"),
             source: e,
         },
-    })?;
-    parse_stat(&text).ok_or_else(|| Error::failed(format!("cannot parse /proc/{pid}/stat")))
+    }
+}
+
+/// One process's /proc directory, held open. Every read through it is of that process: once
+/// it has exited, reads fail (ESRCH) even if its PID already names another process. Scans of
+/// every process use it too, since each read then walks one path component, not three.
+pub struct ProcDir {
+    pub pid: i32,
+    fd: std::os::fd::OwnedFd,
+}
+
+impl ProcDir {
+    pub fn open(pid: i32) -> Result<ProcDir> {
+        use nix::fcntl::OFlag;
+        let fd = nix::fcntl::open(
+            format!("/proc/{pid}").as_str(),
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::Os {
+            what: format!("process {pid}"),
+            errno: if e == nix::errno::Errno::ENOENT {
+                nix::errno::Errno::ESRCH
+            } else {
+                e
+            },
+        })?;
+        Ok(ProcDir { pid, fd })
+    }
+
+    /// The text of /proc/PID/`file`.
+    pub fn read(&self, file: &str) -> Result<String> {
+        use nix::fcntl::OFlag;
+        use std::io::Read;
+        let fd = nix::fcntl::openat(
+            &self.fd,
+            file,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| gone(self.pid, file, e.into()))?;
+        let mut s = String::new();
+        fs::File::from(fd)
+            .read_to_string(&mut s)
+            .map_err(|e| gone(self.pid, file, e))?;
+        Ok(s)
+    }
+
+    pub fn stat(&self) -> Result<Stat> {
+        parse_stat(&self.read("stat")?)
+            .ok_or_else(|| Error::failed(format!("cannot parse /proc/{}/stat", self.pid)))
+    }
+
+    /// Inodes of its namespaces, in `ns::KINDS` order (None where unreadable: a kernel
+    /// thread, a zombie, EACCES).
+    pub fn ns_inodes(&self) -> [Option<u64>; 8] {
+        let mut buf = [0u8; 64];
+        crate::ns::KINDS.map(|k| self.ns_inode(&k, &mut buf))
+    }
+
+    pub fn ns_inode(&self, kind: &crate::ns::NsKind, buf: &mut [u8; 64]) -> Option<u64> {
+        crate::sys::readlinkat_into(&self.fd, kind.link, buf)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(parse_ns_link)
+    }
 }
 
 /// Fields are counted after the last ')': the command name (field 2) may hold spaces and
@@ -250,5 +319,28 @@ CapBnd:\t00000000a80425fb\nNoNewPrivs:\t1\n";
     fn self_start_time() {
         assert!(start_time(std::process::id() as i32).unwrap() > 0);
         assert!(start_time(i32::MAX).is_err());
+    }
+
+    #[test]
+    fn a_held_proc_dir_reads_its_process_and_never_another() {
+        let me = std::process::id() as i32;
+        let d = ProcDir::open(me).unwrap();
+        assert_eq!(d.stat().unwrap().start_time, start_time(me).unwrap());
+        assert_eq!(d.ns_inodes()[6], ns_inode(me, "mnt").ok());
+        assert!(!d.read("cgroup").unwrap().is_empty());
+        // Once the process is gone (reaped: its PID is free for another), reads fail with ESRCH.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let d = ProcDir::open(child.id() as i32).unwrap();
+        assert!(d.stat().is_ok());
+        child.wait().unwrap();
+        assert_eq!(
+            d.stat().unwrap_err().errno(),
+            Some(nix::errno::Errno::ESRCH)
+        );
+        assert_eq!(d.ns_inodes(), [None; 8]);
+        assert_eq!(
+            ProcDir::open(i32::MAX).err().and_then(|e| e.errno()),
+            Some(nix::errno::Errno::ESRCH)
+        );
     }
 }

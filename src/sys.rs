@@ -373,10 +373,22 @@ pub fn stdin_fd() -> std::os::fd::BorrowedFd<'static> {
     unsafe { std::os::fd::BorrowedFd::borrow_raw(0) }
 }
 
-/// readlink(2) into a caller's buffer, without allocating: the bytes of the link.
-pub fn readlink_into<'a>(path: &std::ffi::CStr, buf: &'a mut [u8]) -> Option<&'a [u8]> {
-    // SAFETY: `path` is a valid C string and `buf` a live buffer of the length passed.
-    let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+/// readlinkat(2) relative to `dir`, into a caller's buffer: the bytes of the link.
+pub fn readlinkat_into<'a>(
+    dir: &impl AsRawFd,
+    path: &std::ffi::CStr,
+    buf: &'a mut [u8],
+) -> Option<&'a [u8]> {
+    // SAFETY: `dir` is an open descriptor, `path` a valid C string and `buf` a live buffer of
+    // the length passed.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
     (n > 0).then(|| &buf[..n as usize])
 }
 

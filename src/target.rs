@@ -252,7 +252,10 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
             let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
                 continue;
             };
-            let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            let Ok(dir) = process::ProcDir::open(pid) else {
+                continue;
+            };
+            let Ok(text) = dir.read("cgroup") else {
                 continue;
             };
             let Some(mut idn) = runtime::from_proc_cgroup(&text) else {
@@ -261,7 +264,7 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
             if !idn.id.starts_with(spec) {
                 continue;
             }
-            let Ok(start) = process::start_time(pid) else {
+            let Ok(start) = dir.stat().map(|s| s.start_time) else {
                 continue;
             };
             if idn.runtime == "docker" {

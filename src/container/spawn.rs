@@ -318,11 +318,15 @@ fn write_id_maps(pid: Pid) -> Result<()> {
 }
 
 fn record_running(store: &Store, st: &mut State, pid: Pid) -> Result<()> {
+    let dir = process::ProcDir::open(pid.as_raw())?;
     st.pid = Some(pid.as_raw());
-    st.start_time = Some(process::start_time(pid.as_raw())?);
-    for k in NS_KINDS {
-        if let Ok(ino) = process::ns_inode(pid.as_raw(), k) {
-            st.namespaces.insert(k.to_string(), ino);
+    st.start_time = Some(dir.stat()?.start_time);
+    for (k, ino) in crate::ns::KINDS.iter().zip(dir.ns_inodes()) {
+        match ino {
+            Some(ino) if NS_KINDS.contains(&k.name) => {
+                st.namespaces.insert(k.name.to_string(), ino);
+            }
+            _ => {}
         }
     }
     st.status = Status::Running;
