@@ -502,11 +502,15 @@ struct Seen {
 pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
     let own = ns::inodes(std::process::id() as i32);
     let hier = Hierarchy::detect().ok();
-    let nsk_ids: BTreeMap<String, String> = store
+    let nsk_states: BTreeMap<String, crate::container::state::State> = store
         .names()
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|n| store.load(&n).ok().map(|s| (s.id, s.name)))
+        .filter_map(|n| store.load(&n).ok().map(|s| (s.id.clone(), s)))
+        .collect();
+    let nsk_ids: BTreeMap<&str, &str> = nsk_states
+        .iter()
+        .map(|(id, s)| (id.as_str(), s.name.as_str()))
         .collect();
     // runc-style containers are known by their state dirs: every process with the same cgroups
     // as a container's init belongs to it.
@@ -560,7 +564,7 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
                 id = Some(Identity {
                     runtime: "nsk".into(),
                     id: last.into(),
-                    name: Some(n.clone()),
+                    name: Some(n.to_string()),
                     pod_uid: None,
                 });
             }
@@ -572,8 +576,9 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
             .as_ref()
             .is_some_and(|i| i.runtime == "nsk" && i.name.is_none())
         {
-            id.as_mut().expect("checked").name =
-                nsk_ids.get(&id.as_ref().expect("checked").id).cloned();
+            id.as_mut().expect("checked").name = nsk_ids
+                .get(id.as_ref().expect("checked").id.as_str())
+                .map(|n| n.to_string());
         }
         if id.is_none() && !isolated {
             continue;
@@ -627,9 +632,13 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
                     .and_then(|s| report::parse_limit(s.trim()));
             }
         }
-        let command = procfs::process::Process::new(first.pid)
-            .and_then(|p| p.cmdline())
-            .unwrap_or_default();
+        // An nsk container's first process is its init ("nsk init"): show what it runs.
+        let command = match identity.as_ref().filter(|i| i.runtime == "nsk") {
+            Some(i) if nsk_states.contains_key(&i.id) => nsk_states[&i.id].command.clone(),
+            _ => procfs::process::Process::new(first.pid)
+                .and_then(|p| p.cmdline())
+                .unwrap_or_default(),
+        };
         out.push(Group {
             container: identity,
             pid: first.pid,

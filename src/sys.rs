@@ -226,6 +226,43 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Show `title` as this process's command line (/proc/PID/cmdline, ps), as setproctitle(3) does:
+/// the argument area the kernel reads it from is overwritten in place, cut to fit. For the
+/// container's init, a fork of the nsk that started it: otherwise everything inside would read
+/// the host's nsk command line, paths and all, in /proc/1/cmdline. Best effort: a /proc/self/stat
+/// that cannot be read or parsed leaves the command line as it is.
+pub fn set_cmdline(title: &str) {
+    let Some((start, end)) = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| arg_area(&s))
+    else {
+        return;
+    };
+    let len = end - start;
+    if len < 2 {
+        return;
+    }
+    let n = title.len().min(len - 2);
+    // SAFETY: [start, end) is this process's own argument area, as the kernel reports it: stack
+    // memory mapped writable since exec. Only the argv pointers saved at start-up point into it,
+    // and nothing in this process reads them after this (init works from its parsed config).
+    unsafe {
+        std::ptr::write_bytes(start as *mut u8, 0, len);
+        std::ptr::copy_nonoverlapping(title.as_ptr(), start as *mut u8, n);
+        // A last byte that is not NUL tells the kernel to read the title up to its first NUL,
+        // so the zeroed rest of the area does not show.
+        *((end - 1) as *mut u8) = b' ';
+    }
+}
+
+/// arg_start and arg_end (fields 48 and 49) of /proc/PID/stat, counted after the command name.
+fn arg_area(stat: &str) -> Option<(usize, usize)> {
+    let mut f = stat[stat.rfind(')')? + 1..].split_whitespace().skip(45);
+    let start: usize = f.next()?.parse().ok()?;
+    let end: usize = f.next()?.parse().ok()?;
+    (start > 0 && end > start).then_some((start, end))
+}
+
 /// open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at `path` (recursively with
 /// `recursive`), which can be attached anywhere later, even after the old root is gone.
 pub fn open_tree_clone(path: &std::path::Path, recursive: bool) -> Result<OwnedFd, Errno> {
@@ -473,4 +510,23 @@ pub fn clone_tree_at<F: AsFd>(dir: F, path: &str) -> Result<OwnedFd, Errno> {
     let fd = Errno::result(r)?;
     // SAFETY: fd was just returned by the kernel and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_argument_area_is_read_after_the_command_name() {
+        let mut f: Vec<String> = (3..=52).map(|n| n.to_string()).collect();
+        f[45] = "140733000000000".into();
+        f[46] = "140733000000042".into();
+        let stat = format!("42 (a) (b) c) {}", f.join(" "));
+        assert_eq!(
+            super::arg_area(&stat),
+            Some((140733000000000, 140733000000042))
+        );
+        assert_eq!(super::arg_area("42 (x) S 1"), None);
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let (s, e) = super::arg_area(&own).unwrap();
+        assert!(e > s);
+    }
 }

@@ -28,6 +28,7 @@ pub struct InitArgs<'a> {
 
 /// Entry point in the cloned child. Never returns.
 pub fn main(a: InitArgs) -> ! {
+    sys::set_cmdline("nsk init");
     match setup(&a) {
         Ok(cmd) => reap(cmd, &a.chan),
         Err((msg, code)) => {

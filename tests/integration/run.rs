@@ -452,6 +452,9 @@ fn the_host_binary_cannot_be_written_from_inside() {
         "readlink /proc/1/exe || echo denied",
     ]);
     assert_eq!(o.stdout.trim(), "denied", "{o:?}");
+    // Nor does its command line, inherited from the host's nsk run, show host paths.
+    let o = env.run(&["--rm", "--", "cat", "/proc/1/cmdline"]);
+    assert_eq!(o.stdout, "nsk init\0", "{o:?}");
     assert_eq!(std::fs::read(NSK).unwrap(), before);
     env.assert_clean();
 }
