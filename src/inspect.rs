@@ -508,10 +508,6 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
         .into_iter()
         .filter_map(|n| store.load(&n).ok().map(|s| (s.id.clone(), s)))
         .collect();
-    let nsk_ids: BTreeMap<&str, &str> = nsk_states
-        .iter()
-        .map(|(id, s)| (id.as_str(), s.name.as_str()))
-        .collect();
     // runc-style containers are known by their state dirs: every process with the same cgroups
     // as a container's init belongs to it.
     let mut runc_by_cgroup: BTreeMap<String, Identity> = BTreeMap::new();
@@ -560,11 +556,11 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
         let mut id = crate::runtime::from_proc_cgroup(&cgroup);
         for line in cgroup.lines() {
             let last = line.rsplit('/').next().unwrap_or("");
-            if let Some(n) = nsk_ids.get(last) {
+            if let Some(st) = nsk_states.get(last) {
                 id = Some(Identity {
                     runtime: "nsk".into(),
                     id: last.into(),
-                    name: Some(n.to_string()),
+                    name: Some(st.name.clone()),
                     pod_uid: None,
                 });
             }
@@ -572,13 +568,11 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
         if id.is_none() {
             id = runc_by_cgroup.get(&cgroup).cloned();
         }
-        if id
-            .as_ref()
-            .is_some_and(|i| i.runtime == "nsk" && i.name.is_none())
+        if let Some(i) = id
+            .as_mut()
+            .filter(|i| i.runtime == "nsk" && i.name.is_none())
         {
-            id.as_mut().expect("checked").name = nsk_ids
-                .get(id.as_ref().expect("checked").id.as_str())
-                .map(|n| n.to_string());
+            i.name = nsk_states.get(&i.id).map(|s| s.name.clone());
         }
         if id.is_none() && !isolated {
             continue;
@@ -633,9 +627,13 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
             }
         }
         // An nsk container's first process is its init ("nsk init"): show what it runs.
-        let command = match identity.as_ref().filter(|i| i.runtime == "nsk") {
-            Some(i) if nsk_states.contains_key(&i.id) => nsk_states[&i.id].command.clone(),
-            _ => procfs::process::Process::new(first.pid)
+        let command = match identity
+            .as_ref()
+            .filter(|i| i.runtime == "nsk")
+            .and_then(|i| nsk_states.get(&i.id))
+        {
+            Some(st) => st.command.clone(),
+            None => procfs::process::Process::new(first.pid)
                 .and_then(|p| p.cmdline())
                 .unwrap_or_default(),
         };

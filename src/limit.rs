@@ -96,7 +96,7 @@ pub fn warnings(set: &CgroupSet, pid: i32, l: &Limits) -> Vec<String> {
         }
     }
     // Processes in the cgroup that are not in the target's PID namespace belong to something else.
-    let own_pidns = crate::process::ns_inode(pid, "pid").ok();
+    let own_pidns = crate::process::ns_inode(pid, "pid");
     if let Some(d) = set
         .dir_for("memory")
         .or_else(|| set.dirs.first().map(|d| d.path.as_path()))
@@ -106,9 +106,7 @@ pub fn warnings(set: &CgroupSet, pid: i32, l: &Limits) -> Vec<String> {
                 .lines()
                 .filter_map(|l| l.trim().parse::<i32>().ok())
                 .filter(|p| {
-                    crate::process::ns_inode(*p, "pid")
-                        .ok()
-                        .is_some_and(|n| Some(n) != own_pidns)
+                    crate::process::ns_inode(*p, "pid").is_some_and(|n| Some(n) != own_pidns)
                 })
                 .count();
             if outside > 0 {

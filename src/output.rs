@@ -88,10 +88,9 @@ pub fn table<C: Into<Cell>>(header: &[&str], rows: Vec<Vec<C>>) -> String {
     for r in rows {
         t.add_row(r.into_iter().map(|c| {
             let c: Cell = c.into();
-            let text = clean(&c.text);
             match c.color {
-                Some(code) => format!("\x1b[{code}m{text}\x1b[0m"),
-                None => text.into_owned(),
+                Some(code) => paint(&c.text, code, true),
+                None => clean(&c.text).into_owned(),
             }
         }));
     }

@@ -1,7 +1,7 @@
 //! Facts about host processes read from /proc, race-aware: a PID can vanish or be reused
 //! between two reads, so callers compare start times.
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use std::fs;
 
 /// Start time of `pid` (clock ticks after boot), the identity that survives PID reuse checks.
@@ -24,8 +24,7 @@ pub struct Stat {
 }
 
 pub fn stat(pid: i32) -> Result<Stat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| gone(pid, "stat", e))?;
-    parse_stat(&text).ok_or_else(|| Error::failed(format!("cannot parse /proc/{pid}/stat")))
+    ProcDir::open(pid)?.stat()
 }
 
 /// ENOENT under /proc/PID means the process is gone: say ESRCH.
@@ -213,11 +212,10 @@ pub fn parse_creds(status: &str) -> Option<Creds> {
     (have_uid && have_gid).then_some(c)
 }
 
-/// Namespace inode of `pid` for `kind` ("pid", "mnt", ...).
-pub fn ns_inode(pid: i32, kind: &str) -> Result<u64> {
-    let p = format!("/proc/{pid}/ns/{kind}");
-    let l = fs::read_link(&p).ctx(|| format!("cannot read {p}"))?;
-    parse_ns_link(&l.to_string_lossy()).ok_or_else(|| Error::failed(format!("cannot parse {p}")))
+/// Namespace inode of `pid` for `kind` ("pid", "mnt", ...); None if unreadable or gone.
+pub fn ns_inode(pid: i32, kind: &str) -> Option<u64> {
+    let k = crate::ns::kind(kind)?;
+    ProcDir::open(pid).ok()?.ns_inode(k, &mut [0u8; 64])
 }
 
 /// "pid:[4026531836]" → 4026531836.
@@ -325,8 +323,16 @@ CapBnd:\t00000000a80425fb\nNoNewPrivs:\t1\n";
     fn a_held_proc_dir_reads_its_process_and_never_another() {
         let me = std::process::id() as i32;
         let d = ProcDir::open(me).unwrap();
-        assert_eq!(d.stat().unwrap().start_time, start_time(me).unwrap());
-        assert_eq!(d.ns_inodes()[6], ns_inode(me, "mnt").ok());
+        // The same as reading by path.
+        let by_path = parse_stat(&fs::read_to_string("/proc/self/stat").unwrap()).unwrap();
+        assert_eq!(d.stat().unwrap().start_time, by_path.start_time);
+        assert_eq!(start_time(me).unwrap(), by_path.start_time);
+        let link = fs::read_link("/proc/self/ns/mnt").unwrap();
+        let mnt = parse_ns_link(&link.to_string_lossy());
+        assert!(mnt.is_some());
+        assert_eq!(d.ns_inodes()[6], mnt);
+        assert_eq!(ns_inode(me, "mnt"), mnt);
+        assert_eq!(ns_inode(me, "bogus"), None);
         assert!(!d.read("cgroup").unwrap().is_empty());
         // Once the process is gone (reaped: its PID is free for another), reads fail with ESRCH.
         let mut child = std::process::Command::new("true").spawn().unwrap();
