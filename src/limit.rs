@@ -213,7 +213,7 @@ pub fn set_frozen(set: &CgroupSet, frozen: bool) -> Result<Change> {
         .ctx(|| format!("cannot read {}", file_path.display()))?
         .trim()
         .to_string();
-    fs::write(&file_path, value)
+    crate::cgroup::write_value(&file_path, value)
         .ctx(|| format!("cannot write '{value}' to {}", file_path.display()))?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !check() {
@@ -370,6 +370,7 @@ pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
         }
     }
     let mut changes = vec![];
+    let mut warnings = vec![];
     let mut pending: Vec<(String, String)> = j.original.into_iter().collect();
     // Order matters (v1 memory may not exceed memory+swap): retry what the kernel refused
     // until a pass makes no progress.
@@ -385,7 +386,13 @@ pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
             } else {
                 orig.clone()
             };
-            match fs::write(&file, &value) {
+            let written = match crate::cgroup::write_value(Path::new(&file), &value) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && value.is_empty() => {
+                    inherited_cpuset(Path::new(&file), &mut warnings).unwrap_or(Err(e))
+                }
+                r => r,
+            };
+            match written {
                 Ok(()) => {
                     let after = fs::read_to_string(&file)
                         .map(|s| s.lines().next().unwrap_or("").trim().to_string())
@@ -414,10 +421,33 @@ pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
         return Err(last_err.unwrap_or_else(|| Error::failed("cannot restore the original values")));
     }
     forget_journal(&jp);
-    Ok(Outcome {
-        changes,
-        warnings: vec![],
-    })
+    Ok(Outcome { changes, warnings })
+}
+
+/// A v2 `cpuset.cpus` or `cpuset.mems` that was empty inherited its parent's set. Some kernels
+/// (6.1 among them) refuse (ENOSPC) to empty the cpuset of a cgroup that holds processes, so the
+/// nearest restore is the set it inherited, named explicitly: the same CPUs or nodes, said in a
+/// warning.
+fn inherited_cpuset(file: &Path, warnings: &mut Vec<String>) -> Option<std::io::Result<()>> {
+    let name = file.file_name()?.to_str()?;
+    if name != "cpuset.cpus" && name != "cpuset.mems" {
+        return None;
+    }
+    let parent = file.parent()?.parent()?;
+    let eff = fs::read_to_string(parent.join(format!("{name}.effective"))).ok()?;
+    let eff = eff.trim();
+    if eff.is_empty() {
+        return None;
+    }
+    let r = crate::cgroup::write_value(file, eff);
+    if r.is_ok() {
+        warnings.push(format!(
+            "{} was empty (inherited from its parent), but this kernel refuses to empty the cpuset \
+             of a cgroup that holds processes: it now names the inherited set {eff} explicitly",
+            file.display()
+        ));
+    }
+    Some(r)
 }
 
 /// Say what a kernel refusal means where it is not obvious.

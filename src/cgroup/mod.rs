@@ -588,7 +588,7 @@ impl CgroupSet {
             let r = self.apply_one(w, &mut done);
             if let Err(e) = r {
                 for (path, old) in done.iter().rev() {
-                    let _ = fs::write(path, old);
+                    let _ = write_value(path, old);
                 }
                 return Err(e);
             }
@@ -605,7 +605,7 @@ impl CgroupSet {
         })?;
         let path = dir.join(w.file);
         let old = fs::read_to_string(&path).ctx(|| format!("cannot read {}", path.display()))?;
-        fs::write(&path, &w.value)
+        write_value(&path, &w.value)
             .ctx(|| format!("cannot write '{}' to {}", w.value, path.display()))?;
         done.push((path.clone(), old.trim().to_string()));
         let got =
@@ -700,6 +700,18 @@ fn rmdir_retry(p: &Path) -> Result<()> {
             Err(e) => return Err(e).ctx(|| format!("cannot remove cgroup {}", p.display())),
         }
     }
+}
+
+/// Write one value to a cgroup file in a single write(2), newline-terminated. An empty value is
+/// written as a lone newline: that is how the kernel is told "empty" (a v2 `cpuset.cpus` that
+/// inherits its parent's CPUs), where writing zero bytes would change nothing.
+pub fn write_value(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(format!("{value}\n").as_bytes())
 }
 
 /// Read `key N` from a flat keyed file (memory.events, memory.oom_control, memory.stat).

@@ -106,7 +106,11 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
         return Ok(0);
     }
     let out = if a.reset {
-        limit::reset(&ctx.store.root, t.pid).map_err(ctx_err)?
+        let out = limit::reset(&ctx.store.root, t.pid).map_err(ctx_err)?;
+        for w in &out.warnings {
+            eprintln!("nsk: warning: {}", output::clean(w));
+        }
+        out
     } else {
         limit::change(&ctx.store.root, t.pid, &l, freeze, a.dry_run, &mut |w| {
             eprintln!("nsk: warning: {}", output::clean(w))

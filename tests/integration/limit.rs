@@ -51,6 +51,11 @@ fn every_option_writes_the_right_files_and_reset_restores_them() {
         0
     );
     let before = snapshot(&env, "l");
+    let inherited_cpus = if is_cgroup_v2() {
+        read(&env, "l", "cpuset", "cpuset.cpus.effective")
+    } else {
+        String::new()
+    };
     let o = env.nsk(&[
         "limit",
         "l",
@@ -115,7 +120,16 @@ fn every_option_writes_the_right_files_and_reset_restores_them() {
     );
     let o = env.nsk(&["limit", "l", "--reset"]);
     assert_eq!(o.code, 0, "{o:?}");
-    assert_eq!(snapshot(&env, "l"), before);
+    let mut want = before.clone();
+    if o.stderr.contains("refuses to empty the cpuset") {
+        // A v2 cpuset.cpus that was empty (inherited) on a kernel that will not empty it again
+        // while the container runs: it names exactly the CPUs it inherited, and nsk said so.
+        assert!(v2, "{o:?}");
+        let cpus = want.iter_mut().find(|(f, _)| f == "cpuset.cpus").unwrap();
+        assert_eq!(cpus.1, "", "{o:?}");
+        cpus.1 = inherited_cpus.clone();
+    }
+    assert_eq!(snapshot(&env, "l"), want, "{o:?}");
     let o = env.nsk(&["limit", "l", "--reset"]);
     assert_eq!(o.code, 125);
     assert!(o.stderr.contains("nothing to reset"), "{o:?}");
@@ -289,12 +303,10 @@ fn limits_are_enforced_live() {
     assert!(o.stderr.contains("below the current usage"), "{o:?}");
     if is_cgroup_v2() {
         assert_eq!(o.code, 0, "{o:?}");
-        wait_for("the OOM kill", || {
-            let v: serde_json::Value =
-                serde_json::from_str(&env.nsk(&["limit", "m", "--json"]).stdout)
-                    .unwrap_or_default();
-            v["events"]["oom_kill"].as_u64().unwrap_or(0) > 0
-        });
+        // The kernel OOM-kills awk, the container's command, so the container ends: nsk
+        // records it as OOM-killed (it read memory.events before removing nothing).
+        wait_for("the OOM kill", || env.state("m")["status"] == "oom-killed");
+        assert_eq!(env.state("m")["exit_code"], 137);
     } else {
         assert_eq!(o.code, 125, "{o:?}");
         assert!(
