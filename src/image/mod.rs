@@ -396,6 +396,16 @@ fn unpack_plan(cache: &Cache, plan: &Plan, names: &[String]) -> Result<()> {
             u.stats.skipped_devices
         );
     }
+    if u.stats.refused_xattrs > 0 {
+        eprintln!(
+            "nsk: {} extended attribute(s) in the image not kept: the filesystem of {} refused them ({})",
+            u.stats.refused_xattrs,
+            cache.dir.display(),
+            u.stats
+                .xattr_error
+                .map_or_else(|| "unknown error".into(), |e| e.desc().to_lowercase())
+        );
+    }
     let meta = Meta {
         id: format!("sha256:{}", plan.id),
         digest: plan.digest.clone(),

@@ -41,8 +41,12 @@ pub struct Stats {
     pub bytes: u64,
     /// Device nodes not created because nsk is not real root.
     pub skipped_devices: u64,
-    /// Extended attributes the filesystem refused, or that nsk never applies (trusted.*).
+    /// Extended attributes nsk never applies (trusted.*).
     pub skipped_xattrs: u64,
+    /// Extended attributes the cache's filesystem refused (no user.* xattrs on tmpfs before
+    /// Linux 6.6, for one), with the first error.
+    pub refused_xattrs: u64,
+    pub xattr_error: Option<nix::errno::Errno>,
 }
 
 pub struct Unpacker {
@@ -409,8 +413,11 @@ impl Unpacker {
         }))?;
         for (k, v) in &e.xattrs {
             // trusted.* (overlayfs's own metadata among them) never comes from an image.
-            if k.starts_with(b"trusted.") || sys::fsetxattr(fd, k, v).is_err() {
+            if k.starts_with(b"trusted.") {
                 self.stats.skipped_xattrs += 1;
+            } else if let Err(e) = sys::fsetxattr(fd, k, v) {
+                self.stats.refused_xattrs += 1;
+                self.stats.xattr_error.get_or_insert(e);
             }
         }
         let t = nix::sys::time::TimeSpec::new(e.mtime, 0);
