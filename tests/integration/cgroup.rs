@@ -8,6 +8,9 @@ use nsk::cgroup::{CgroupSet, Hierarchy, Version};
 #[test]
 fn cgroup2_directories_and_clone_into_cgroup() {
     require_root();
+    // A pure v1 host mounts no cgroup2 hierarchy: this test mounts one of its own (it has no
+    // controllers there, as on a hybrid host) and unmounts it when done.
+    let _own = (host_cgroup2().is_none()).then(Cgroup2Mount::new);
     let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let h = Hierarchy::from_mountinfo(&mi).expect("no cgroup hierarchy");
     let m = h
@@ -20,7 +23,7 @@ fn cgroup2_directories_and_clone_into_cgroup() {
         version: Version::V2,
         mounts: vec![m.clone()],
     };
-    let parent = format!("nsk-test-{}-v2", std::process::id());
+    let parent = format!("nsk-test-{}-v2", run_id());
     let rel = format!("{parent}/leaf");
     let set = CgroupSet::planned(&h2, &rel);
     assert_eq!(set.v2_dir().unwrap(), m.mountpoint.join(&rel));
@@ -79,7 +82,7 @@ fn concurrent_create_and_remove_under_one_parent() {
         version: Version::V2,
         mounts: h.mounts.iter().filter(|m| m.v2).cloned().collect(),
     };
-    let parent = format!("nsk-test-{}-race", std::process::id());
+    let parent = format!("nsk-test-{}-race", run_id());
     let threads: Vec<_> = (0..6)
         .map(|t| {
             let h = if t % 2 == 0 { h.clone() } else { v2.clone() };

@@ -312,7 +312,8 @@ fn the_pty_comes_from_the_containers_devpts_and_tiocsti_stays_inside() {
         "sleep",
         "100",
     ]);
-    assert!(c.status().unwrap().success());
+    let o: Out = c.output().unwrap().into();
+    assert_eq!(o.code, 0, "{o:?}");
     let inject = "python3 -c 'import fcntl,termios; [fcntl.ioctl(0, termios.TIOCSTI, c) for c in [b\"e\",b\"c\",b\"h\",b\"o\",b\" \",b\"P\",b\"W\",b\"N\",b\"\\n\"]]'";
     let outer = format!(
         "NSK_ROOT={} {NSK} enter -t snap -- sh -c \"{}\"; read -t 2 line; echo \"got:$line\"",
@@ -337,14 +338,8 @@ fn the_pty_comes_from_the_containers_devpts_and_tiocsti_stays_inside() {
 fn the_pty_follows_the_window_and_ctrl_c_reaches_the_command() {
     let env = Env::new();
     env.run(&["-d", "--name", "tty", "--", "sleep", "100"]);
-    let sock = format!("nsk-test-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .args(["-L", &sock])
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let t = Tmux::new();
+    let tmux = |args: &[&str]| t.run(args);
     let start = format!(
         "NSK_ROOT={} {NSK} enter tty; sleep 5",
         env.root.path().display()
@@ -380,7 +375,7 @@ fn the_pty_follows_the_window_and_ctrl_c_reaches_the_command() {
     });
     tmux(&["send-keys", "-t", "t", "exit 3", "Enter"]);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    tmux(&["kill-server"]);
+    drop(t);
     env.nsk(&["rm", "-f", "tty"]);
     env.assert_clean();
 }
@@ -411,7 +406,8 @@ fn tools_bring_a_shell_to_an_image_without_one() {
     ])
     .arg(scratch.path())
     .args(["--", "/bin/sleep", "100"]);
-    assert!(c.status().unwrap().success());
+    let o: Out = c.output().unwrap().into();
+    assert_eq!(o.code, 0, "{o:?}");
     let before = tree_digest(scratch.path());
     let o = env.nsk(&["enter", "-T", "distroless"]);
     assert_eq!(o.code, 127, "{o:?}");

@@ -103,20 +103,27 @@ fn inspects_an_nsk_container_by_name_pid_and_id_prefix() {
 #[test]
 fn memory_usage_moves_when_the_process_allocates() {
     let env = Env::new();
-    env.run(&[
+    // The allocation starts when the test says so, after it has read the usage before it.
+    let go = tempfile::tempdir().unwrap();
+    let vol = format!("{}:/go", go.path().display());
+    let o = env.run(&[
         "-d",
         "--name",
         "grow",
         "--memory",
         "256M",
+        "-v",
+        &vol,
         "--",
         "sh",
         "-c",
-        "sleep 0.3; x=$(yes | head -c 40000000); sleep 100",
+        "while [ ! -e /go/now ]; do sleep 0.02; done; dd if=/dev/zero of=/dev/shm/fill bs=1M count=40 2>/dev/null; sleep 100",
     ]);
+    assert_eq!(o.code, 0, "{o:?}");
     let before = inspect_json(&env, "grow")["cgroup"]["usage"]["memory_current"]
         .as_u64()
         .unwrap();
+    std::fs::write(go.path().join("now"), "").unwrap();
     wait_for("memory usage to grow by 30 MB", || {
         inspect_json(&env, "grow")["cgroup"]["usage"]["memory_current"]
             .as_u64()
@@ -181,7 +188,7 @@ pub struct Runc {
 
 impl Runc {
     pub fn start(env: &Env, suffix: &str) -> Runc {
-        let id = format!("nsk-test-{}-{suffix}", std::process::id());
+        let id = format!("nsk-test-{}-{suffix}", run_id());
         let dir = tempfile::tempdir().unwrap();
         let o = Command::new("runc")
             .arg("spec")
@@ -217,6 +224,31 @@ impl Runc {
         Runc { id, dir }
     }
 
+    /// The namespaces runc made for the container, as its bundle's config.json asks (runc spec
+    /// adds a cgroup namespace on a pure cgroup v2 host), in /proc/PID/ns names.
+    pub fn namespaces(&self) -> Vec<&'static str> {
+        let c: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.dir.path().join("config.json")).unwrap())
+                .unwrap();
+        let mut v: Vec<&'static str> = c["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| match n["type"].as_str().unwrap() {
+                "pid" => "pid",
+                "network" => "net",
+                "ipc" => "ipc",
+                "uts" => "uts",
+                "mount" => "mnt",
+                "cgroup" => "cgroup",
+                "user" => "user",
+                other => panic!("unexpected namespace {other} in runc's config"),
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn pid(&self) -> i32 {
         let o = Command::new("runc")
             .args(["state", &self.id])
@@ -246,7 +278,7 @@ fn inspects_a_runc_container_by_id_and_pid() {
         assert_eq!(v["pid"], pid);
         assert_eq!(v["container"]["runtime"], "runc", "{v}");
         assert_eq!(v["container"]["id"], r.id.as_str());
-        check_namespaces(&v, pid, &["ipc", "mnt", "net", "pid", "uts"]);
+        check_namespaces(&v, pid, &r.namespaces());
         assert_eq!(v["hostname"], "runc-box");
         let lim = &v["cgroup"]["limits"];
         assert_eq!(lim["memory_max"], 100 << 20, "{v}");

@@ -71,20 +71,31 @@ pub fn tree_digest(dir: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// What names this test run's cgroups, runc containers and markers: `nsk-test-RUN-…`. RUN is
+/// `NSK_TEST_RUN-PID` where tests/run.sh sets NSK_TEST_RUN (it then checks that nothing named
+/// so is left after the pass), else the test process's PID.
+pub fn run_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| match std::env::var("NSK_TEST_RUN") {
+        Ok(r) if !r.is_empty() => format!("{r}-{}", std::process::id()),
+        _ => std::process::id().to_string(),
+    })
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// One test's world: a state root and a cgroup parent of its own.
 pub struct Env {
     pub root: tempfile::TempDir,
     pub cgroup_parent: String,
-    /// nsk runs in a cgroup2-only view of a host that is not pure v2 (see `Env::v2_view`).
-    view: bool,
+    /// nsk runs in a cgroup2-only view of a host that is not pure v2 (see `Env::v2_view`): a
+    /// process that holds a mount namespace whose /sys/fs/cgroup is the cgroup2 hierarchy.
+    view: Option<std::process::Child>,
 }
 
-/// Run the command in a private mount namespace whose /sys/fs/cgroup is the cgroup2 hierarchy
-/// alone; the host's mounts are untouched.
-const V2_VIEW: &str =
-    "umount -l /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec \"$@\"";
+/// In a private mount namespace: make /sys/fs/cgroup the cgroup2 hierarchy alone; the host's
+/// mounts are untouched.
+const V2_VIEW: &str = "umount -l /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup";
 
 pub struct Out {
     pub code: i32,
@@ -125,39 +136,72 @@ impl Env {
                 .prefix("nsk-test-state-")
                 .tempdir()
                 .unwrap(),
-            cgroup_parent: format!("nsk-test-{}-{n}", std::process::id()),
-            view: false,
+            cgroup_parent: format!("nsk-test-{}-{n}", run_id()),
+            view: None,
         }
     }
 
     /// An Env whose nsk sees a pure cgroup v2 host: on a hybrid or v1 host every nsk command runs
-    /// in a mount namespace of its own with the kernel's cgroup2 hierarchy at /sys/fs/cgroup (the
-    /// same hierarchy as the host's unified mount, offering the controllers v1 left it). On a
-    /// pure v2 host it is the host itself.
+    /// in a mount namespace of this Env's own, with the kernel's cgroup2 hierarchy at
+    /// /sys/fs/cgroup (on a hybrid host the same hierarchy as its unified mount, offering the
+    /// controllers v1 left it; on a pure v1 host a hierarchy with no controllers, which the host
+    /// does not mount at all). The test reads it through the holder's root. On a pure v2 host it
+    /// is the host itself.
     pub fn v2_view() -> Env {
         let mut e = Env::new();
-        e.view = !is_cgroup_v2();
-        assert!(
-            !e.view || host_cgroup2().is_some(),
-            "this host mounts no cgroup2 hierarchy (the v2 view needs one to check on)"
-        );
+        if !is_cgroup_v2() {
+            let mut holder = Command::new("unshare")
+                .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+                .arg(format!("{V2_VIEW} && exec sleep 100000"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("unshare (util-linux) is not installed");
+            let pid = holder.id();
+            let fs = format!("/proc/{pid}/root/sys/fs/cgroup/cgroup.controllers");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .ok()
+                .as_deref()
+                != Some("sleep\n")
+                || !Path::new(&fs).exists()
+            {
+                if let Ok(Some(st)) = holder.try_wait() {
+                    panic!("cannot make a cgroup2 view: the holder exited with {st}");
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the cgroup2 view was not made within 10 s"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            e.view = Some(holder);
+        }
         e
     }
 
-    /// Where a cgroup path that nsk printed or recorded is on the host.
+    /// Where the cgroup2 hierarchy nsk sees is, seen from the test.
+    pub fn cgroup2_root(&self) -> PathBuf {
+        match &self.view {
+            Some(h) => PathBuf::from(format!("/proc/{}/root/sys/fs/cgroup", h.id())),
+            None => host_cgroup2().expect("this host mounts no cgroup2 hierarchy"),
+        }
+    }
+
+    /// Where a cgroup path that nsk printed or recorded is, seen from the test.
     pub fn host_path(&self, p: &Path) -> PathBuf {
-        match (self.view, p.strip_prefix("/sys/fs/cgroup")) {
-            (true, Ok(rel)) => host_cgroup2().expect("cgroup2 mount").join(rel),
+        match (&self.view, p.strip_prefix("/sys/fs/cgroup")) {
+            (Some(_), Ok(rel)) => self.cgroup2_root().join(rel),
             _ => p.to_path_buf(),
         }
     }
 
     /// `nsk` with this test's state root.
     pub fn cmd(&self) -> Command {
-        let mut c = if self.view {
-            let mut c = Command::new("unshare");
-            c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
-                .args([V2_VIEW, "sh", NSK]);
+        let mut c = if let Some(h) = &self.view {
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--mount=/proc/{}/ns/mnt", h.id()))
+                .args(["--", NSK]);
             c
         } else {
             Command::new(NSK)
@@ -220,7 +264,8 @@ impl Env {
     /// Every cgroup directory under this test's parent, in any hierarchy.
     pub fn leftover_cgroups(&self) -> Vec<PathBuf> {
         let mut v = vec![];
-        for m in cgroup_mounts() {
+        let view = self.view.as_ref().map(|_| self.cgroup2_root());
+        for m in cgroup_mounts().into_iter().chain(view) {
             let p = m.join(&self.cgroup_parent);
             if p.exists() {
                 v.push(p);
@@ -287,6 +332,10 @@ impl Drop for Env {
         for p in self.leftover_cgroups() {
             let _ = remove_cgroup_tree(&p);
         }
+        if let Some(mut h) = self.view.take() {
+            let _ = h.kill();
+            let _ = h.wait();
+        }
     }
 }
 
@@ -337,9 +386,21 @@ pub fn is_cgroup_v2() -> bool {
         .any(|l| l.contains(" /sys/fs/cgroup ") && l.contains(" - cgroup2 "))
 }
 
-/// Poll `f` until it returns true or 10 s pass.
+/// How much slower than this host's own speed the tests run: `NSK_TEST_TIME_SCALE` (tests/run.sh
+/// sets it in the QEMU guests, which emulate the CPU), else 1. Every wait's bound is multiplied
+/// by it; no assertion is about speed.
+pub fn time_scale() -> u32 {
+    std::env::var("NSK_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1)
+}
+
+/// Poll `f` until it returns true or 10 s (times `time_scale()`) pass.
 pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let bound = std::time::Duration::from_secs(10) * time_scale();
+    let deadline = std::time::Instant::now() + bound;
     while !f() {
         assert!(
             std::time::Instant::now() < deadline,
@@ -397,5 +458,72 @@ impl Counter {
             .trim()
             .parse()
             .unwrap_or(0)
+    }
+}
+
+/// A tmux server of this test's own, on a socket in a temporary directory: killed, and its
+/// socket removed, when dropped, whether the test passed or not.
+pub struct Tmux {
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    pub fn new() -> Tmux {
+        Tmux {
+            dir: tempfile::Builder::new()
+                .prefix("nsk-test-tmux-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(self.dir.path().join("sock"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("tmux is not installed (apt-get install tmux)")
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        if self.dir.path().join("sock").exists() {
+            let _ = self.run(&["kill-server"]);
+        }
+    }
+}
+
+/// A cgroup2 hierarchy mounted by a test on a directory of its own (for hosts that mount none,
+/// pure v1), unmounted when dropped.
+pub struct Cgroup2Mount {
+    pub dir: tempfile::TempDir,
+}
+
+impl Cgroup2Mount {
+    pub fn new() -> Cgroup2Mount {
+        let dir = tempfile::Builder::new()
+            .prefix("nsk-test-cgroup2-")
+            .tempdir()
+            .unwrap();
+        nix::mount::mount(
+            Some("cgroup2"),
+            dir.path(),
+            Some("cgroup2"),
+            nix::mount::MsFlags::MS_NOSUID
+                | nix::mount::MsFlags::MS_NODEV
+                | nix::mount::MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )
+        .unwrap_or_else(|e| panic!("cannot mount cgroup2 on {}: {e}", dir.path().display()));
+        Cgroup2Mount { dir }
+    }
+}
+
+impl Drop for Cgroup2Mount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH);
     }
 }
