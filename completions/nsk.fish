@@ -124,7 +124,7 @@ complete -c nsk -n "__fish_nsk_using_subcommand enter" -s U -l userns -d 'Join t
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s C -l cgroupns -d 'Join the cgroup namespace'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -l time -d 'Join the time namespace'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -l no-cgroup -d 'Stay in nsk\'s own cgroups instead of joining the target\'s'
-complete -c nsk -n "__fish_nsk_using_subcommand enter" -l privileged -d 'Keep nsk\'s capabilities instead of narrowing them to the target\'s'
+complete -c nsk -n "__fish_nsk_using_subcommand enter" -l privileged -d 'Enter without the target\'s confinement: nsk\'s capabilities, no seccomp filter, LSM label, no_new_privs or rlimits of the target\'s'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s t -l tty -d 'Allocate a PTY even when stdin is not a terminal'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s T -l no-tty -d 'No PTY: the command gets nsk\'s stdin, stdout and stderr directly'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -l json -d 'Print data as JSON (for scripts)'

@@ -332,7 +332,8 @@ pub struct EnterArgs {
     /// Run as USER[:GROUP] from the target's /etc/passwd and /etc/group [default: the target's identity]
     #[arg(short = 'u', long, value_name = "USER[:GROUP]")]
     pub user: Option<String>,
-    /// Keep nsk's capabilities instead of narrowing them to the target's
+    /// Enter without the target's confinement: nsk's capabilities, no seccomp filter, LSM label,
+    /// no_new_privs or rlimits of the target's
     #[arg(long)]
     pub privileged: bool,
     /// Allocate a PTY even when stdin is not a terminal

@@ -1,20 +1,25 @@
-//! Joining a running process: everything is opened on the host side first (namespace files,
-//! root, cgroup files, environment, credentials), the target is checked to be the same process,
-//! then a child that made itself non-dumpable joins the cgroups and namespaces, takes the
-//! target's root and a working directory inside it, gets a PTY from the container's own devpts,
-//! takes the target's identity with no wider capabilities, and executes the command with no fd
-//! but stdio.
+//! Joining a running process. Everything is opened and read on the host side first, through
+//! the target's held /proc directory (namespace files, root, cgroup files, environment,
+//! credentials, its confinement, the user database for -u), and the target is then checked to
+//! be the same process (its pidfd has not exited). A child that made itself non-dumpable takes
+//! the target's rlimits, umask, oom_score_adj and LSM label, joins the cgroups and, through the
+//! pidfd, every namespace in one setns(2); takes the target's root; narrows itself to the
+//! target's identity, capabilities, no_new_privs and seccomp filters before anything inside
+//! the container is touched; then gets a PTY from the container's own devpts, a working
+//! directory, and executes the command with no fd but stdio.
 
 use crate::channel::{Channel, Msg};
+use crate::confine::{self, Confinement};
 use crate::container::config::DEFAULT_PATH;
 use crate::container::{init, spawn};
 use crate::error::{Context, Error, Result};
 use crate::ns::{NsKind, KINDS};
+use crate::process::ProcDir;
 use crate::target::Target;
 use crate::{pty, sys};
+use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::unistd::{Gid, Uid};
-use std::fs;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 pub struct Options {
@@ -34,7 +39,8 @@ pub struct Options {
 
 /// What the child needs, gathered on the host side before anything is joined.
 struct Prepared {
-    ns: Vec<(&'static NsKind, fs::File)>,
+    /// The namespace files: the fallback where setns on a pidfd is not there.
+    ns: Vec<(&'static NsKind, OwnedFd)>,
     root: OwnedFd,
     cwd: String,
     env: Vec<String>,
@@ -45,9 +51,12 @@ struct Prepared {
     cap_prm: u64,
     cap_inh: u64,
     cap_bnd: u64,
+    cap_amb: u64,
     no_new_privs: bool,
+    /// None with --privileged.
+    confinement: Option<Confinement>,
     /// `tasks` files of the target's v1 cgroups, open for writing.
-    v1_tasks: Vec<fs::File>,
+    v1_tasks: Vec<std::fs::File>,
     /// The target's cgroup2 directory, to clone into.
     v2_dir: Option<OwnedFd>,
     /// A detached clone of the tools directory.
@@ -56,59 +65,31 @@ struct Prepared {
 
 fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
     let pid = t.pid;
-    let p = procfs::process::Process::new(pid).map_err(|e| crate::process::proc_error(pid, e))?;
-    let stat = crate::process::stat(pid)?;
+    let dir = ProcDir::open(pid)?;
+    let stat = dir.stat()?;
     if stat.flags & 0x0020_0000 != 0 {
         return Err(Error::failed("it is a kernel thread"));
     }
     if stat.state == 'Z' {
         return Err(Error::failed("it is a zombie"));
     }
-    let status = {
-        use std::io::Read;
-        let mut text = String::new();
-        p.open_relative("status")
-            .map_err(|e| crate::process::proc_error(pid, e))?
-            .read_to_string(&mut text)
-            .ctx(|| format!("cannot read /proc/{pid}/status"))?;
-        crate::process::parse_creds(&text)
-            .ok_or_else(|| Error::failed(format!("cannot parse /proc/{pid}/status")))?
-    };
-    let own = crate::ns::inodes(std::process::id() as i32);
-    let theirs = crate::ns::inodes(pid);
-    let mut ns = vec![];
-    for (i, k) in KINDS.iter().enumerate() {
-        let wanted = match &o.kinds {
-            Some(list) => list.iter().any(|x| x.name == k.name),
-            None => theirs[i].is_some() && theirs[i] != own[i],
-        };
-        if wanted {
-            let path = format!("/proc/{pid}/ns/{}", k.name);
-            ns.push((
-                k,
-                fs::File::open(&path).ctx(|| format!("cannot open {path}"))?,
-            ));
-        }
-    }
-    let root = nix::fcntl::open(
-        format!("/proc/{pid}/root").as_str(),
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .ctx(|| format!("cannot open /proc/{pid}/root"))?;
-    let cwd = fs::read_link(format!("/proc/{pid}/cwd"))
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "/".into());
-    // In the target's own order (an unreadable environment, of a zombie say, is empty).
-    let env = fs::read(format!("/proc/{pid}/environ"))
-        .map(|b| crate::process::parse_environ(&b))
-        .unwrap_or_default();
+    let status_text = dir.read("status")?;
+    let status = crate::process::parse_creds(&status_text)
+        .ok_or_else(|| Error::failed(format!("cannot parse /proc/{pid}/status")))?;
     let (mut v1_tasks, mut v2_dir) = (vec![], None);
     if o.cgroup {
         let (h, set, _) = crate::limit::cgroups_of(pid)?;
+        // A frozen target cannot run what joins its cgroups: refuse at once, as docker exec
+        // refuses a paused container, rather than wait for a thaw that may never come.
+        if let Some(why) = set.frozen() {
+            return Err(Error::failed(format!(
+                "it is frozen ({why}): thaw it with 'nsk limit {pid} --thaw', or enter beside \
+                 its cgroups with --no-cgroup"
+            )));
+        }
         // Where nsk already is in the target's cgroup (often the root of name=systemd or
         // devices), moving there again is a cgroup migration for nothing.
-        let own = fs::read_to_string("/proc/self/cgroup")
+        let own = std::fs::read_to_string("/proc/self/cgroup")
             .map(|t| crate::cgroup::report::of_process(&h, &t).0.dirs)
             .unwrap_or_default();
         for d in &set.dirs {
@@ -118,13 +99,11 @@ fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
             if d.key == "unified" {
                 v2_dir = nix::fcntl::open(
                     &d.path,
-                    nix::fcntl::OFlag::O_PATH
-                        | nix::fcntl::OFlag::O_DIRECTORY
-                        | nix::fcntl::OFlag::O_CLOEXEC,
+                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                     nix::sys::stat::Mode::empty(),
                 )
                 .ok();
-            } else if let Ok(f) = fs::OpenOptions::new()
+            } else if let Ok(f) = std::fs::OpenOptions::new()
                 .write(true)
                 .open(d.path.join("tasks"))
             {
@@ -132,6 +111,47 @@ fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
             }
         }
     }
+    let own = crate::ns::inodes(std::process::id() as i32);
+    let theirs = dir.ns_inodes();
+    let mut ns = vec![];
+    for (i, k) in KINDS.iter().enumerate() {
+        let wanted = match &o.kinds {
+            Some(list) => list.iter().any(|x| x.name == k.name),
+            None => theirs[i].is_some() && theirs[i] != own[i],
+        };
+        if wanted {
+            ns.push((k, dir.open_at(&format!("ns/{}", k.name), OFlag::O_RDONLY)?));
+        }
+    }
+    let root = dir.open_at("root", OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+    let cwd = dir
+        .read_link("cwd")
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "/".into());
+    // In the target's own order (an unreadable environment, of a zombie say, is empty).
+    let env = dir
+        .read_bytes("environ")
+        .map(|b| crate::process::parse_environ(&b))
+        .unwrap_or_default();
+    // -u is looked up here, beneath the target's root, with bounded reads: nothing in the
+    // container is read by a process that holds nsk's privileges inside it.
+    let (uid, gid, groups) = match &o.user {
+        Some(spec) => {
+            let i = init::resolve_user(Some(&root), Some(spec))
+                .map_err(|e| Error::failed(format!("cannot run {e}")))?;
+            (
+                i.uid.as_raw(),
+                i.gid.as_raw(),
+                i.groups.iter().map(|g| g.as_raw()).collect(),
+            )
+        }
+        None => (status.uid, status.gid, status.groups.clone()),
+    };
+    let confinement = if o.privileged {
+        None
+    } else {
+        Some(confine::read(&dir, &status_text)?)
+    };
     let tools = o
         .tools
         .as_deref()
@@ -148,14 +168,16 @@ fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
         root,
         cwd,
         env,
-        uid: status.uid,
-        gid: status.gid,
-        groups: status.groups,
+        uid,
+        gid,
+        groups,
         cap_eff: status.cap_eff,
         cap_prm: status.cap_prm,
         cap_inh: status.cap_inh,
         cap_bnd: status.cap_bnd,
+        cap_amb: status.cap_amb,
         no_new_privs: status.no_new_privs,
+        confinement,
         v1_tasks,
         v2_dir,
         tools,
@@ -173,9 +195,10 @@ pub fn enter(t: &Target, o: &Options) -> Result<i32> {
         .iter()
         .find(|(k, _)| k.name == "pid")
         .map(|(_, f)| f);
-    let own_pidns = fs::File::open("/proc/self/ns/pid").ctx(|| "cannot open /proc/self/ns/pid")?;
+    let own_pidns =
+        std::fs::File::open("/proc/self/ns/pid").ctx(|| "cannot open /proc/self/ns/pid")?;
     if let Some(f) = pidns {
-        nix::sched::setns(f, CloneFlags::CLONE_NEWPID).ctx(|| "cannot join the PID namespace")?;
+        join_pid_ns(t, f)?;
     }
     let forked = match sys::clone3_fork(CloneFlags::empty(), prep.v2_dir.as_ref()) {
         Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::E2BIG | nix::errno::Errno::EINVAL) => {
@@ -189,14 +212,14 @@ pub fn enter(t: &Target, o: &Options) -> Result<i32> {
     let pid = match forked.ctx(|| "cannot fork")? {
         None => {
             drop(parent);
-            child_main(&prep, o, &child)
+            child_main(t, &prep, o, &child)
         }
         Some(pid) => pid,
     };
     drop(child);
     drop(prep);
     // The channel closes when the child execs.
-    let master = match spawn::await_setup(&parent, false) {
+    let master = match spawn::await_setup(&parent, false, Some((pid, &sigs))) {
         Ok(m) => m,
         Err(end) => {
             let _ = nix::sys::wait::waitpid(pid, None);
@@ -215,8 +238,50 @@ pub fn enter(t: &Target, o: &Options) -> Result<i32> {
     Ok(init::exit_code(status))
 }
 
+/// Make the target's PID namespace the one nsk's next child is born in: through the pidfd
+/// where the kernel takes one, else the namespace file.
+fn join_pid_ns(t: &Target, file: &OwnedFd) -> Result<()> {
+    if let Some(pfd) = &t.pidfd {
+        if nix::sched::setns(pfd, CloneFlags::CLONE_NEWPID).is_ok() {
+            return Ok(());
+        }
+    }
+    nix::sched::setns(file, CloneFlags::CLONE_NEWPID).ctx(|| "cannot join the PID namespace")
+}
+
+/// Join every namespace but the PID one (the child is born in it): in one setns(2) on the
+/// target's pidfd, atomically, where the kernel has it (5.8+); else file by file, in the order
+/// of the namespace table (user first, mount last).
+fn join_namespaces(t: &Target, p: &Prepared) -> std::result::Result<(), String> {
+    let flags =
+        p.ns.iter()
+            .filter(|(k, _)| k.name != "pid")
+            .fold(CloneFlags::empty(), |f, (k, _)| f | k.flag);
+    if flags.is_empty() {
+        return Ok(());
+    }
+    if let Some(pfd) = &t.pidfd {
+        if nix::sched::setns(pfd, flags).is_ok() {
+            return Ok(());
+        }
+    }
+    for (k, f) in &p.ns {
+        if k.name == "pid" {
+            continue;
+        }
+        nix::sched::setns(f, k.flag).map_err(|e| {
+            format!(
+                "cannot join the {} namespace: {}",
+                k.name,
+                crate::error::errno_text(e)
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// In the child. Never returns.
-fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
+fn child_main(t: &Target, p: &Prepared, o: &Options, chan: &Channel) -> ! {
     let fail = |msg: String, code: i32| -> ! {
         let _ = chan.send(&Msg::Fail { msg, code }, None);
         sys::exit_now(code)
@@ -229,6 +294,13 @@ fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
             125,
         );
     }
+    // The target's umask, rlimits, oom_score_adj and LSM label (taken at exec), while this
+    // process still sees the host's /proc.
+    if let Some(c) = &p.confinement {
+        if let Err(e) = confine::apply_early(c) {
+            fail(e, 125);
+        }
+    }
     for f in &p.v1_tasks {
         if let Err(e) = nix::unistd::write(f, b"0") {
             fail(
@@ -240,23 +312,10 @@ fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
             );
         }
     }
-    for (k, f) in &p.ns {
-        if k.name == "pid" {
-            continue;
-        }
-        if let Err(e) = nix::sched::setns(f, k.flag) {
-            fail(
-                format!(
-                    "cannot join the {} namespace: {}",
-                    k.name,
-                    crate::error::errno_text(e)
-                ),
-                125,
-            );
-        }
+    if let Err(e) = join_namespaces(t, p) {
+        fail(e, 125);
     }
-    // The target's root (or, with --tools, a private view of it with the tools), then a working
-    // directory resolved inside it.
+    // The target's root (or, with --tools, a private view of it with the tools).
     if let Some(tools) = &p.tools {
         if let Err(e) = crate::tools::enter_with_tools(&p.root, tools) {
             fail(format!("cannot show the tools in the target: {e}"), 125);
@@ -270,6 +329,11 @@ fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
             125,
         );
     }
+    if let Err(e) = narrow(p, o) {
+        fail(e, 125);
+    }
+    // Only now, as the target's identity and within its confinement: the working directory
+    // and the PTY, both inside the container.
     let wd = o.workdir.clone().unwrap_or_else(|| p.cwd.clone());
     if nix::unistd::chdir(wd.as_str()).is_err() {
         if o.workdir.is_some() {
@@ -300,59 +364,6 @@ fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
                 fail("cannot attach the PTY".into(), 125);
             }
         }
-    }
-    // Identity: the target's, or -u resolved in the target's own /etc/passwd and /etc/group.
-    let (uid, gid, groups) = match &o.user {
-        Some(spec) => match init::resolve_user(Some(spec)) {
-            Ok(i) => (i.uid, i.gid, i.groups),
-            Err(e) => fail(format!("cannot run {e}"), 125),
-        },
-        None => (
-            Uid::from_raw(p.uid),
-            Gid::from_raw(p.gid),
-            p.groups.iter().map(|g| Gid::from_raw(*g)).collect(),
-        ),
-    };
-    if !o.privileged {
-        for c in caps::all() {
-            if p.cap_bnd & c.bitmask() == 0
-                && caps::has_cap(None, caps::CapSet::Bounding, c).unwrap_or(false)
-                && caps::drop(None, caps::CapSet::Bounding, c).is_err()
-            {
-                fail("cannot narrow the capability bounding set".into(), 125);
-            }
-        }
-    }
-    if nix::unistd::setgroups(&groups).is_err() && !groups.is_empty() {
-        let _ = nix::unistd::setgroups(&[]);
-    }
-    if let Err(e) =
-        nix::unistd::setresgid(gid, gid, gid).and_then(|_| nix::unistd::setresuid(uid, uid, uid))
-    {
-        fail(
-            format!("cannot become {uid}:{gid}: {}", crate::error::errno_text(e)),
-            125,
-        );
-    }
-    if !o.privileged && uid.is_root() {
-        let set = |mask: u64| -> caps::CapsHashSet {
-            caps::all()
-                .into_iter()
-                .filter(|c| mask & c.bitmask() != 0)
-                .collect()
-        };
-        // Effective first (it must stay within the permitted set being narrowed), then permitted,
-        // then inheritable.
-        let eff = set(p.cap_eff & p.cap_prm);
-        let ok = caps::set(None, caps::CapSet::Effective, &eff).is_ok()
-            && caps::set(None, caps::CapSet::Permitted, &set(p.cap_prm)).is_ok()
-            && caps::set(None, caps::CapSet::Inheritable, &set(p.cap_inh & p.cap_prm)).is_ok();
-        if !ok {
-            fail("cannot narrow the capabilities to the target's".into(), 125);
-        }
-    }
-    if p.no_new_privs && !o.privileged && sys::set_no_new_privs().is_err() {
-        fail("cannot set no_new_privs".into(), 125);
     }
     // Environment: the target's, a sane PATH if it has none, -e on top.
     let mut env = p.env.clone();
@@ -404,4 +415,63 @@ fn child_main(p: &Prepared, o: &Options, chan: &Channel) -> ! {
         );
     }
     fail(init::exec_failure(errno, code, &what), code)
+}
+
+/// Become the target's identity within its confinement: bounding set, then (unless the target
+/// has no_new_privs, which lets a filter be installed without privilege) its seccomp filters
+/// while nsk still holds CAP_SYS_ADMIN, groups and ids, capability sets, no_new_privs, and the
+/// filters last where no_new_privs allows. With --privileged: the identity only.
+fn narrow(p: &Prepared, o: &Options) -> std::result::Result<(), String> {
+    let confined = p.confinement.as_ref().filter(|_| !o.privileged);
+    if confined.is_some() {
+        for c in caps::all() {
+            if p.cap_bnd & c.bitmask() == 0
+                && caps::has_cap(None, caps::CapSet::Bounding, c).unwrap_or(false)
+                && caps::drop(None, caps::CapSet::Bounding, c).is_err()
+            {
+                return Err("cannot narrow the capability bounding set".into());
+            }
+        }
+    }
+    if let Some(c) = confined.filter(|_| !p.no_new_privs) {
+        confine::apply_seccomp(c)?;
+    }
+    let (uid, gid) = (Uid::from_raw(p.uid), Gid::from_raw(p.gid));
+    let groups: Vec<Gid> = p.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    if nix::unistd::setgroups(&groups).is_err() && !groups.is_empty() {
+        let _ = nix::unistd::setgroups(&[]);
+    }
+    nix::unistd::setresgid(gid, gid, gid)
+        .and_then(|_| nix::unistd::setresuid(uid, uid, uid))
+        .map_err(|e| format!("cannot become {uid}:{gid}: {}", crate::error::errno_text(e)))?;
+    if let Some(c) = confined {
+        if uid.is_root() {
+            let set = |mask: u64| -> caps::CapsHashSet {
+                caps::all()
+                    .into_iter()
+                    .filter(|c| mask & c.bitmask() != 0)
+                    .collect()
+            };
+            // Effective first (it must stay within the permitted set being narrowed), then
+            // permitted, inheritable and ambient.
+            let eff = set(p.cap_eff & p.cap_prm);
+            let ok = caps::set(None, caps::CapSet::Effective, &eff).is_ok()
+                && caps::set(None, caps::CapSet::Permitted, &set(p.cap_prm)).is_ok()
+                && caps::set(None, caps::CapSet::Inheritable, &set(p.cap_inh & p.cap_prm)).is_ok();
+            if !ok {
+                return Err("cannot narrow the capabilities to the target's".into());
+            }
+            let amb = p.cap_amb & p.cap_prm & p.cap_inh;
+            for cap in caps::all().into_iter().filter(|x| amb & x.bitmask() != 0) {
+                caps::raise(None, caps::CapSet::Ambient, cap)
+                    .map_err(|_| format!("cannot raise the ambient capability {cap}"))?;
+            }
+        }
+        // Another identity lost every capability with setresuid(2): at most the target's.
+        if p.no_new_privs {
+            sys::set_no_new_privs().map_err(|_| "cannot set no_new_privs".to_string())?;
+            confine::apply_seccomp(c)?;
+        }
+    }
+    Ok(())
 }

@@ -70,6 +70,10 @@ pub struct Inspection {
     pub gid_map: Vec<[u64; 3]>,
     pub capabilities: Option<Caps>,
     pub seccomp: Option<String>,
+    /// How many seccomp filters confine it (Linux 5.9+).
+    pub seccomp_filters: Option<u32>,
+    /// Its AppArmor profile or SELinux context, where such an LSM is active.
+    pub lsm_label: Option<crate::confine::Label>,
     pub no_new_privs: Option<bool>,
     pub cwd: Option<String>,
     pub root: Option<String>,
@@ -378,6 +382,12 @@ pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
             None
         }
     };
+    let dir = crate::process::ProcDir::open(pid).ok();
+    let seccomp_filters = dir
+        .as_ref()
+        .and_then(|d| d.read("status").ok())
+        .and_then(|s| crate::confine::parse_seccomp(&s).1);
+    let lsm_label = dir.as_ref().and_then(crate::confine::label_of);
     if !t.still_alive() {
         un.insert("process".into(), "exited while it was inspected".into());
     }
@@ -417,6 +427,8 @@ pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
             2 => "filter".into(),
             n => n.to_string(),
         }),
+        seccomp_filters,
+        lsm_label,
         no_new_privs: status.as_ref().and_then(|s| s.nonewprivs).map(|v| v != 0),
         cwd,
         root,

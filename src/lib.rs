@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod channel;
 pub mod cli;
 pub mod cmd;
+pub mod confine;
 pub mod container;
 pub mod enter;
 pub mod error;

@@ -86,6 +86,35 @@ impl ProcDir {
         Ok(s)
     }
 
+    /// Open /proc/PID/`rel` (a namespace file, `root`) with `flags` (O_CLOEXEC added).
+    pub fn open_at(&self, rel: &str, flags: nix::fcntl::OFlag) -> Result<std::os::fd::OwnedFd> {
+        nix::fcntl::openat(
+            &self.fd,
+            rel,
+            flags | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| gone(self.pid, rel, e.into()))
+    }
+
+    /// The target of the link /proc/PID/`rel` (`cwd`, `exe`).
+    pub fn read_link(&self, rel: &str) -> Result<std::path::PathBuf> {
+        nix::fcntl::readlinkat(&self.fd, rel)
+            .map(std::path::PathBuf::from)
+            .map_err(|e| gone(self.pid, rel, e.into()))
+    }
+
+    /// The raw bytes of /proc/PID/`file` (environ, cmdline).
+    pub fn read_bytes(&self, file: &str) -> Result<Vec<u8>> {
+        use std::io::Read;
+        let fd = self.open_at(file, nix::fcntl::OFlag::O_RDONLY)?;
+        let mut b = vec![];
+        fs::File::from(fd)
+            .read_to_end(&mut b)
+            .map_err(|e| gone(self.pid, file, e))?;
+        Ok(b)
+    }
+
     pub fn stat(&self) -> Result<Stat> {
         parse_stat(&self.read("stat")?)
             .ok_or_else(|| Error::failed(format!("cannot parse /proc/{}/stat", self.pid)))
@@ -162,6 +191,7 @@ pub struct Creds {
     pub cap_eff: u64,
     /// Absent on old kernels: everything.
     pub cap_bnd: u64,
+    pub cap_amb: u64,
     pub no_new_privs: bool,
 }
 
@@ -177,6 +207,7 @@ pub fn parse_creds(status: &str) -> Option<Creds> {
         cap_prm: 0,
         cap_eff: 0,
         cap_bnd: u64::MAX,
+        cap_amb: 0,
         no_new_privs: false,
     };
     let (mut have_uid, mut have_gid) = (false, false);
@@ -205,6 +236,7 @@ pub fn parse_creds(status: &str) -> Option<Creds> {
             "CapPrm" => c.cap_prm = hex()?,
             "CapEff" => c.cap_eff = hex()?,
             "CapBnd" => c.cap_bnd = hex()?,
+            "CapAmb" => c.cap_amb = hex()?,
             "NoNewPrivs" => c.no_new_privs = v != "0",
             _ => {}
         }

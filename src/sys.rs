@@ -157,6 +157,18 @@ pub fn open_in_root<F: AsFd>(
     )
 }
 
+/// openat2(2) with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, crossing mounts: a file of a
+/// container's filesystem, seen from the host through a root fd of the container (its
+/// /etc/passwd may be a bind mount), never one outside it.
+pub fn open_in_root_mounts<F: AsFd>(
+    dir: F,
+    path: &[u8],
+    flags: libc::c_int,
+) -> Result<OwnedFd, Errno> {
+    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
+    openat2(dir, &c, flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+}
+
 fn openat2<F: AsFd>(
     dir: F,
     path: &CString,
@@ -529,4 +541,121 @@ mod tests {
         let (s, e) = super::arg_area(&own).unwrap();
         assert!(e > s);
     }
+}
+
+/// One classic-BPF seccomp filter as the kernel keeps it, and whether it logs.
+#[derive(Clone)]
+pub struct SeccompFilter {
+    pub insns: Vec<libc::sock_filter>,
+    pub log: bool,
+}
+
+const PTRACE_SECCOMP_GET_FILTER: libc::c_uint = 0x420c;
+const PTRACE_SECCOMP_GET_METADATA: libc::c_uint = 0x420d;
+const SECCOMP_FILTER_FLAG_LOG: libc::c_ulong = 2;
+
+/// The seccomp filters of a ptrace-stopped tracee, oldest first (the kernel's index 0 is the
+/// first filter installed; the order to install them in).
+/// PTRACE_SECCOMP_GET_FILTER (CONFIG_CHECKPOINT_RESTORE) needs CAP_SYS_ADMIN and a tracer that
+/// is not itself under seccomp.
+pub fn seccomp_filters_of_tracee(pid: Pid) -> Result<Vec<SeccompFilter>, Errno> {
+    let mut out = vec![];
+    for index in 0.. {
+        // SAFETY: with a NULL buffer the kernel only returns the filter's length.
+        let n = unsafe {
+            libc::ptrace(
+                PTRACE_SECCOMP_GET_FILTER,
+                pid.as_raw(),
+                index as libc::c_ulong,
+                std::ptr::null_mut::<libc::c_void>(),
+            )
+        };
+        match Errno::result(n) {
+            Err(Errno::ENOENT) => break,
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        let mut insns = vec![
+            libc::sock_filter {
+                code: 0,
+                jt: 0,
+                jf: 0,
+                k: 0
+            };
+            n as usize
+        ];
+        // SAFETY: the buffer holds exactly the `n` instructions the kernel said the filter has.
+        let r = unsafe {
+            libc::ptrace(
+                PTRACE_SECCOMP_GET_FILTER,
+                pid.as_raw(),
+                index as libc::c_ulong,
+                insns.as_mut_ptr(),
+            )
+        };
+        if Errno::result(r)? != n {
+            // The filter chain of a stopped tracee cannot change: anything else is a kernel
+            // we do not understand.
+            return Err(Errno::EIO);
+        }
+        #[repr(C)]
+        struct Metadata {
+            filter_off: u64,
+            flags: u64,
+        }
+        let mut md = Metadata {
+            filter_off: index,
+            flags: 0,
+        };
+        // SAFETY: the kernel reads filter_off and writes flags within the size passed.
+        let r = unsafe {
+            libc::ptrace(
+                PTRACE_SECCOMP_GET_METADATA,
+                pid.as_raw(),
+                std::mem::size_of::<Metadata>() as libc::c_ulong,
+                &mut md as *mut Metadata,
+            )
+        };
+        let log = Errno::result(r).is_ok() && md.flags & SECCOMP_FILTER_FLAG_LOG != 0;
+        out.push(SeccompFilter { insns, log });
+    }
+    Ok(out)
+}
+
+/// seccomp(SECCOMP_SET_MODE_FILTER): confine the calling thread with `f` on top of its filters.
+/// Needs no_new_privs or CAP_SYS_ADMIN.
+pub fn seccomp_install(f: &SeccompFilter) -> Result<(), Errno> {
+    let prog = libc::sock_fprog {
+        len: f.insns.len() as libc::c_ushort,
+        filter: f.insns.as_ptr() as *mut libc::sock_filter,
+    };
+    let flags = if f.log { SECCOMP_FILTER_FLAG_LOG } else { 0 };
+    // SAFETY: `prog` points at `f.insns`, which outlives the call; the kernel copies it.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
+            flags,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// prlimit(2) read of another process's limit `resource`.
+pub fn prlimit_of(pid: i32, resource: libc::__rlimit_resource_t) -> Result<libc::rlimit64, Errno> {
+    let mut old = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a NULL new limit only reads; `old` is written within its size.
+    let r = unsafe { libc::prlimit64(pid, resource, std::ptr::null(), &mut old) };
+    Errno::result(r).map(|_| old)
+}
+
+/// setrlimit(2) of the calling process, with 64-bit values.
+pub fn set_rlimit(resource: libc::__rlimit_resource_t, l: &libc::rlimit64) -> Result<(), Errno> {
+    // SAFETY: `l` is read within its size; 0 as pid means the calling process.
+    let r = unsafe { libc::prlimit64(0, resource, l, std::ptr::null_mut()) };
+    Errno::result(r).map(drop)
 }

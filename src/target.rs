@@ -20,8 +20,16 @@ pub struct Target {
 }
 
 impl Target {
-    /// Is the pinned process still the one we resolved?
+    /// Is the pinned process still the one we resolved? Its pidfd says whether it has exited
+    /// (even if its PID already names another process); the start time covers kernels without
+    /// pidfds. Called after every path-based open under /proc/PID: what those opens found is
+    /// the target's only if it is still alive afterwards.
     pub fn still_alive(&self) -> bool {
+        if let Some(fd) = &self.pidfd {
+            if process::wait_exit(fd, std::time::Duration::ZERO) {
+                return false;
+            }
+        }
         process::is_running(self.pid, self.start_time)
     }
 }

@@ -559,6 +559,35 @@ impl CgroupSet {
             .map(|d| d.path.as_path())
     }
 
+    /// What says the freezer holds these cgroups ("freezer.state FROZEN", "cgroup.freeze 1"):
+    /// the v1 freezer, or the cgroup2 core freezer (which a hybrid host has too). None when
+    /// nothing is frozen or freezing.
+    pub fn frozen(&self) -> Option<String> {
+        if let Some(d) = self.v2_dir() {
+            let frozen = read_keyed(&d.join("cgroup.events"), "frozen") == Some(1);
+            let freezing =
+                fs::read_to_string(d.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1");
+            if frozen || freezing {
+                return Some(format!(
+                    "{} {}",
+                    if freezing {
+                        "cgroup.freeze"
+                    } else {
+                        "cgroup.events frozen"
+                    },
+                    1
+                ));
+            }
+        }
+        let d = self
+            .dirs
+            .iter()
+            .find(|d| d.key != "unified" && d.key.split(',').any(|c| c == "freezer"))?;
+        let st = fs::read_to_string(d.path.join("freezer.state")).ok()?;
+        let st = st.trim();
+        (st == "FROZEN" || st == "FREEZING").then(|| format!("freezer.state {st}"))
+    }
+
     /// The directory holding `controller`'s files.
     pub fn dir_for(&self, controller: &str) -> Option<&Path> {
         let key_has = |k: &str| k.split(',').any(|c| c == controller);

@@ -44,5 +44,26 @@ pub fn enter(ctx: &Ctx, a: EnterArgs) -> Result<i32> {
         e => Error::failed(format!("cannot enter {}: {e}", a.target)),
     };
     let t = crate::target::resolve(&ctx.store, &a.target).map_err(what)?;
+    hold_for_tests();
     crate::enter::enter(&t, &opts).map_err(what)
+}
+
+/// Test aid: with NSK_TEST_HOLD_AFTER_PIN=P, say so in P.pinned once the target is pinned and
+/// wait (60 s at most) for P.go, so a test can let the target die and its PID be reused in
+/// between.
+fn hold_for_tests() {
+    let Some(p) = std::env::var_os("NSK_TEST_HOLD_AFTER_PIN") else {
+        return;
+    };
+    let p = std::path::PathBuf::from(p);
+    let with = |ext: &str| {
+        let mut s = p.clone().into_os_string();
+        s.push(ext);
+        std::path::PathBuf::from(s)
+    };
+    let _ = std::fs::write(with(".pinned"), "");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !with(".go").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }

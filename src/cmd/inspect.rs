@@ -80,7 +80,23 @@ pub fn render(i: &Inspection, color: bool) -> String {
         ),
         ("cwd", opt(&i.cwd)),
         ("root", opt(&i.root)),
-        ("seccomp", opt(&i.seccomp)),
+        (
+            "seccomp",
+            match (&i.seccomp, i.seccomp_filters) {
+                (Some(m), Some(n)) if m == "filter" => format!("filter ({n})"),
+                (m, _) => opt(m),
+            },
+        ),
+        (
+            "lsm",
+            match &i.lsm_label {
+                Some(l) => match &l.mode {
+                    Some(m) => format!("{} ({m})", l.value),
+                    None => l.value.clone(),
+                },
+                None => "none".into(),
+            },
+        ),
         ("no_new_privs", opt(&i.no_new_privs)),
     ];
     if let Some(c) = &i.capabilities {

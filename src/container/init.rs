@@ -190,7 +190,7 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> (nix::errno::Errno, i3
             return err(e, "the terminal");
         }
     }
-    let ident = match resolve_user(cfg.user.as_deref()) {
+    let ident = match resolve_user(None, cfg.user.as_deref()) {
         Ok(i) => i,
         // The message is whole: no errno to add.
         Err(e) => return (Errno::UnknownErrno, 125, e),
@@ -299,11 +299,88 @@ pub struct Ident {
     pub home: Option<String>,
 }
 
-/// Resolve `USER[:GROUP]` (names or numbers) against the container's /etc/passwd and /etc/group.
-pub fn resolve_user(spec: Option<&str>) -> std::result::Result<Ident, String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    resolve_user_in(spec, &passwd, &group)
+/// Resolve `USER[:GROUP]` (names or numbers) against the container's /etc/passwd and /etc/group,
+/// read beneath `root` (a root fd of the container, from the host side) or, with None, from the
+/// caller's own root (inside the container).
+pub fn resolve_user(
+    root: Option<&std::os::fd::OwnedFd>,
+    spec: Option<&str>,
+) -> std::result::Result<Ident, String> {
+    let dbs =
+        read_user_db(root, "/etc/passwd").and_then(|p| Ok((p, read_user_db(root, "/etc/group")?)));
+    match dbs {
+        Ok((passwd, group)) => resolve_user_in(spec, &passwd, &group),
+        Err(e) => {
+            // Root by default, and USER:GROUP in numbers, need no lookup, even where the files
+            // cannot be read.
+            let (u, g) = match spec {
+                None => ("0", "0"),
+                Some(s) => s.split_once(':').ok_or(e.clone())?,
+            };
+            match (u.parse::<u32>(), g.parse::<u32>()) {
+                (Ok(uid), Ok(gid)) => Ok(Ident {
+                    uid: Uid::from_raw(uid),
+                    gid: Gid::from_raw(gid),
+                    groups: vec![Gid::from_raw(gid)],
+                    home: None,
+                }),
+                _ => Err(e),
+            }
+        }
+    }
+}
+
+/// The most nsk reads of a container's /etc/passwd or /etc/group.
+pub const USER_DB_MAX: u64 = 4 << 20;
+
+/// Read a container's user database without trusting it: opened non-blocking (a FIFO there
+/// cannot hold nsk), a regular file only (not a device such as /dev/zero), at most
+/// `USER_DB_MAX` bytes. A missing file reads as empty.
+pub fn read_user_db(
+    root: Option<&std::os::fd::OwnedFd>,
+    path: &str,
+) -> std::result::Result<String, String> {
+    use std::io::Read;
+    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+    let opened = match root {
+        Some(r) => crate::sys::open_in_root_mounts(r, path.as_bytes(), flags),
+        None => nix::fcntl::open(
+            path,
+            nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ),
+    };
+    let fd = match opened {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::ENOENT) => return Ok(String::new()),
+        Err(e) => {
+            return Err(format!(
+                "cannot read the container's {path}: {}",
+                crate::error::errno_text(e)
+            ))
+        }
+    };
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| {
+        format!(
+            "cannot read the container's {path}: {}",
+            crate::error::errno_text(e)
+        )
+    })?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(format!("the container's {path} is not a regular file"));
+    }
+    let mut buf = vec![];
+    std::fs::File::from(fd)
+        .take(USER_DB_MAX + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot read the container's {path}: {e}"))?;
+    if buf.len() as u64 > USER_DB_MAX {
+        return Err(format!(
+            "the container's {path} is larger than {} MiB",
+            USER_DB_MAX >> 20
+        ));
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 pub fn resolve_user_in(

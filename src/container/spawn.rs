@@ -127,7 +127,7 @@ pub fn run(store: &Store, cfg: Config, pin: Option<crate::image::Pin>) -> Result
         return detach(store, cfg, st, guard, cg);
     }
     let sigs = block_signals()?;
-    let (init_pid, chan, master) = launch(&cfg, &dir, cg, &mut st, &mut guard)?;
+    let (init_pid, chan, master) = launch(&cfg, &dir, cg, &mut st, &mut guard, &sigs)?;
     record_running(store, &mut st, init_pid)?;
     guard.armed = false;
     let raw = pty::RawMode::stdin();
@@ -157,15 +157,45 @@ fn setup_cgroups(cfg: &Config, p: CgroupPlan, set: &CgroupSet, st: &mut State) -
     set.apply(&set.plan(&st.limits)?)
 }
 
-pub(crate) fn block_signals() -> Result<SignalFd> {
+/// The signals nsk forwards, read from a signalfd; those that arrive while a child is still
+/// being set up wait in `deferred` until `supervise` forwards them.
+pub(crate) struct Signals {
+    fd: SignalFd,
+    deferred: std::cell::RefCell<Vec<Signal>>,
+}
+
+impl Signals {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    fn read_signal(&self) -> Option<Signal> {
+        loop {
+            match self.fd.read_signal() {
+                Ok(Some(si)) => {
+                    if let Ok(s) = Signal::try_from(si.ssi_signo as i32) {
+                        return Some(s);
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+pub(crate) fn block_signals() -> Result<Signals> {
     let mut set = SigSet::empty();
     for s in FORWARDED {
         set.add(*s);
     }
     set.add(Signal::SIGCHLD);
     set.thread_block().ctx(|| "cannot block signals")?;
-    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .ctx(|| "cannot create a signalfd")
+    let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .ctx(|| "cannot create a signalfd")?;
+    Ok(Signals {
+        fd,
+        deferred: Default::default(),
+    })
 }
 
 /// Clone init into its namespaces and drive it through setup. Returns its PID, the channel and
@@ -180,6 +210,7 @@ fn launch(
     cg: Option<CgroupPlan>,
     st: &mut State,
     guard: &mut Cleanup,
+    sigs: &Signals,
 ) -> Result<(Pid, Channel, Option<OwnedFd>)> {
     let (parent, child) = Channel::pair()?;
     let mut flags = CloneFlags::CLONE_NEWPID
@@ -244,7 +275,7 @@ fn launch(
         _ => {}
     }
     parent.send(&Msg::Go, None)?;
-    let master = match await_setup(&parent, true) {
+    let master = match await_setup(&parent, true, Some((pid, sigs))) {
         Ok(m) => m,
         Err(SetupEnd::Failed(e)) => return Err(e),
         Err(SetupEnd::Closed) => {
@@ -272,13 +303,52 @@ pub(crate) enum SetupEnd {
 
 /// The host side of a child's setup (run's init, enter's joining process): take the PTY master
 /// when one comes (setting the window size before letting the child go on), and return at
-/// Ready (`until_ready`) or when the channel closes.
+/// Ready (`until_ready`) or when the channel closes. With `watch` (the child and nsk's
+/// signalfd), TERM, INT or HUP sent to nsk meanwhile kill the child and end the setup at once
+/// (exit 128+N): a setup never holds nsk.
 pub(crate) fn await_setup(
     parent: &Channel,
     until_ready: bool,
+    watch: Option<(Pid, &Signals)>,
 ) -> std::result::Result<Option<OwnedFd>, SetupEnd> {
     let mut master = None;
     loop {
+        if let Some((child, sigs)) = watch {
+            let mut fds = [
+                PollFd::new(parent.fd(), PollFlags::POLLIN),
+                PollFd::new(sigs.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => {
+                    return Err(SetupEnd::Failed(Error::Os {
+                        what: "cannot wait for the setup".into(),
+                        errno: e,
+                    }))
+                }
+            }
+            let sig_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
+            let chan_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+            if sig_ready {
+                while let Some(s) = sigs.read_signal() {
+                    match s {
+                        Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP => {
+                            let _ = kill(child, Signal::SIGKILL);
+                            return Err(SetupEnd::Failed(Error::Exit {
+                                msg: format!("interrupted by {s} during setup"),
+                                code: 128 + s as i32,
+                            }));
+                        }
+                        // supervise checks for an ended child itself.
+                        Signal::SIGCHLD => {}
+                        s => sigs.deferred.borrow_mut().push(s),
+                    }
+                }
+            }
+            if !chan_ready {
+                continue;
+            }
+        }
         match parent.recv().map_err(SetupEnd::Failed)? {
             Some((Msg::Pty, Some(fd))) => {
                 pty::sync_winsize(&fd);
@@ -333,12 +403,36 @@ fn record_running(store: &Store, st: &mut State, pid: Pid) -> Result<()> {
     store.save(st)
 }
 
+/// How long the command has to end after TERM, INT or HUP reached nsk, before nsk kills it.
+const GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// The command did not end within the grace period after `sig`: SIGKILL it, give it a moment
+/// to be reaped (a v1-frozen process is not), and report it as ended by `sig`.
+fn kill_after_grace(child: Pid, sigs: &Signals, sig: Signal) -> i32 {
+    let _ = kill(child, Signal::SIGKILL);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(300);
+    while std::time::Instant::now() < deadline {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {
+                let mut fds = [PollFd::new(sigs.as_fd(), PollFlags::POLLIN)];
+                let _ = poll(&mut fds, PollTimeout::from(20u8));
+                while sigs.read_signal().is_some() {}
+            }
+            _ => break,
+        }
+    }
+    sig as i32
+}
+
 /// Forward signals, proxy the PTY, and wait for init. Returns the command's raw wait status.
+/// TERM, INT and HUP are forwarded too, and end nsk within GRACE and a little more: a command
+/// that is still running then (it ignores the signal, it is stopped or frozen, a process inside
+/// ptraces it) is killed.
 pub(crate) fn supervise(
     init: Pid,
     chan: &Channel,
     master: Option<OwnedFd>,
-    sigs: &SignalFd,
+    sigs: &Signals,
     raw: Option<pty::RawMode>,
 ) -> i32 {
     let stdin = std::io::stdin();
@@ -354,7 +448,33 @@ pub(crate) fn supervise(
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
         );
     }
+    // After TERM, INT or HUP reached nsk: the signal, and when the command is killed if it has
+    // not ended by then (nsk always ends promptly).
+    let mut ending: Option<(Signal, std::time::Instant)> = None;
+    // A child that ended during its setup was reported by a SIGCHLD that the setup read.
+    let mut early = match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, c)) => Some(c << 8),
+        Ok(WaitStatus::Signaled(_, s, _)) => Some(s as i32),
+        _ => None,
+    };
+    for s in sigs.deferred.take() {
+        if s == Signal::SIGWINCH {
+            if let Some(m) = &master {
+                pty::sync_winsize(m);
+            }
+        } else {
+            let _ = kill(init, s);
+        }
+    }
     let init_status = loop {
+        if let Some(d) = early.take() {
+            break d;
+        }
+        if let Some((sig, at)) = ending {
+            if std::time::Instant::now() >= at {
+                break kill_after_grace(init, sigs, sig);
+            }
+        }
         let mut fds = vec![PollFd::new(sigs.as_fd(), PollFlags::POLLIN)];
         let ci = chan_open.then(|| {
             fds.push(PollFd::new(chan.fd(), PollFlags::POLLIN));
@@ -371,7 +491,16 @@ pub(crate) fn supervise(
             }
             _ => None,
         };
-        if poll(&mut fds, PollTimeout::NONE).is_err() {
+        let timeout = match ending {
+            Some((_, at)) => PollTimeout::try_from(
+                at.saturating_duration_since(std::time::Instant::now())
+                    .as_millis()
+                    .max(1) as i32,
+            )
+            .unwrap_or(PollTimeout::ZERO),
+            None => PollTimeout::NONE,
+        };
+        if poll(&mut fds, timeout).is_err() {
             continue;
         }
         let ready =
@@ -421,9 +550,8 @@ pub(crate) fn supervise(
         }
         if sig_ready {
             let mut done = None;
-            while let Ok(Some(si)) = sigs.read_signal() {
-                let sig = Signal::try_from(si.ssi_signo as i32).ok();
-                match sig {
+            while let Some(sig) = sigs.read_signal() {
+                match Some(sig) {
                     Some(Signal::SIGCHLD) => match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
                         Ok(WaitStatus::Exited(_, c)) => done = Some(c << 8),
                         Ok(WaitStatus::Signaled(_, s, _)) => done = Some(s as i32),
@@ -434,6 +562,10 @@ pub(crate) fn supervise(
                     }
                     Some(s) => {
                         let _ = kill(init, s);
+                        if matches!(s, Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) {
+                            // From the first one, the command has GRACE to end.
+                            ending.get_or_insert((s, std::time::Instant::now() + GRACE));
+                        }
                     }
                     None => {}
                 }
@@ -557,7 +689,7 @@ fn detach(
                 let _ = nix::unistd::dup2_stderr(log);
             }
             let started = block_signals().and_then(|sigs| {
-                let (pid, chan, _) = launch(&cfg, &dir, cg, &mut st, &mut guard)?;
+                let (pid, chan, _) = launch(&cfg, &dir, cg, &mut st, &mut guard, &sigs)?;
                 record_running(store, &mut st, pid)?;
                 Ok((sigs, pid, chan))
             });

@@ -159,7 +159,10 @@ fn inspects_an_unshared_process() {
                 .trim()
                 .parse()
                 .unwrap_or(0);
+        // Forked, and exec'd.
         sleeper > 0
+            && std::fs::read_to_string(format!("/proc/{sleeper}/comm"))
+                .is_ok_and(|c| c == "sleep\n")
     });
     let v = inspect_json(&env, &sleeper.to_string());
     let _ = child.kill();
@@ -188,6 +191,11 @@ pub struct Runc {
 
 impl Runc {
     pub fn start(env: &Env, suffix: &str) -> Runc {
+        Runc::start_with(env, suffix, |_| {})
+    }
+
+    /// Start with `tweak` applied to the bundle's config.json last.
+    pub fn start_with(env: &Env, suffix: &str, tweak: impl FnOnce(&mut serde_json::Value)) -> Runc {
         let id = format!("nsk-test-{}-{suffix}", run_id());
         let dir = tempfile::tempdir().unwrap();
         let o = Command::new("runc")
@@ -204,6 +212,7 @@ impl Runc {
         c["hostname"] = serde_json::json!("runc-box");
         c["linux"]["resources"] = serde_json::json!({"memory": {"limit": 100 << 20}, "pids": {"limit": 50}, "cpu": {"quota": 25000, "period": 100000}});
         c["linux"]["cgroupsPath"] = serde_json::json!(format!("/{}/{id}", env.cgroup_parent));
+        tweak(&mut c);
         std::fs::write(&p, serde_json::to_vec(&c).unwrap()).unwrap();
         // The container inherits runc's stdio: a file, not a pipe, or reading it would wait for
         // the container to end.
@@ -221,7 +230,14 @@ impl Runc {
             "runc run: {}",
             std::fs::read_to_string(dir.path().join("runc.err")).unwrap_or_default()
         );
-        Runc { id, dir }
+        let r = Runc { id, dir };
+        // runc returns once the container has started; its init may not have exec'd the
+        // command yet.
+        let pid = r.pid();
+        wait_for("runc's container to exec its command", || {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "sleep\n")
+        });
+        r
     }
 
     /// The namespaces runc made for the container, as its bundle's config.json asks (runc spec

@@ -2,6 +2,7 @@
 
 mod cgroup;
 mod cli;
+mod confine;
 mod docs;
 mod enter;
 mod image;

@@ -527,3 +527,83 @@ impl Drop for Cgroup2Mount {
         let _ = nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH);
     }
 }
+
+/// Tests named `peer_…` run next to other runtimes' containers, which tests/run.sh starts for
+/// the host pass (tests/runtimes.sh) and says so with NSK_TEST_RUNTIMES=1; the QEMU guests have
+/// no such runtimes and skip `peer_` by name. Run on their own, they fail, loudly.
+pub fn require_runtimes() {
+    require_root();
+    assert_eq!(
+        std::env::var("NSK_TEST_RUNTIMES").as_deref(),
+        Ok("1"),
+        "this test needs Docker, Podman and containerd running (./tests/run.sh host starts them)"
+    );
+}
+
+/// The image tests/runtimes.sh imports into Docker and Podman.
+pub const PEER_IMAGE: &str = "nsk-test-bb:1";
+
+/// A container of another runtime ("docker" or "podman"), removed on drop.
+pub struct PeerContainer {
+    pub runtime: &'static str,
+    pub name: String,
+    pub id: String,
+}
+
+impl PeerContainer {
+    fn cli(runtime: &str) -> Command {
+        Command::new(if runtime == "docker" {
+            "/usr/bin/docker"
+        } else {
+            runtime
+        })
+    }
+
+    /// `RUNTIME run -d` of the peer image with `extra` options, running `sleep 1000`.
+    pub fn start(runtime: &'static str, suffix: &str, extra: &[&str]) -> PeerContainer {
+        let name = format!("nsk-test-{}-{suffix}", run_id());
+        let mut c = Self::cli(runtime);
+        c.args(["run", "-d", "--name", &name, "--network", "none"]);
+        if runtime == "podman" {
+            c.args([
+                "--runtime",
+                "runc",
+                "--ulimit",
+                "nofile=1024:1024",
+                "--ulimit",
+                "nproc=4096:4096",
+            ]);
+        }
+        let o: Out = c
+            .args(extra)
+            .args([PEER_IMAGE, "sleep", "1000"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 0, "{runtime} run: {o:?}");
+        PeerContainer {
+            runtime,
+            name,
+            id: o.stdout.trim().to_string(),
+        }
+    }
+
+    /// `RUNTIME exec NAME sh -c SCRIPT`.
+    pub fn exec(&self, script: &str) -> Out {
+        Self::cli(self.runtime)
+            .args(["exec", &self.name, "sh", "-c", script])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into()
+    }
+}
+
+impl Drop for PeerContainer {
+    fn drop(&mut self) {
+        let _ = Self::cli(self.runtime)
+            .args(["rm", "-f", &self.name])
+            .output();
+    }
+}
