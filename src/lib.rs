@@ -16,6 +16,7 @@ pub mod output;
 pub mod process;
 pub mod pty;
 pub mod runtime;
+pub mod secure;
 pub mod sys;
 pub mod target;
 pub mod tools;

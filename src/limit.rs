@@ -49,19 +49,45 @@ pub fn journal_path(state_root: &Path, set: &CgroupSet) -> PathBuf {
     state_root.join(".limits").join(format!("{h:016x}.json"))
 }
 
+/// The only files a journal may name: those `limit` changes.
+const JOURNALED_FILES: &[&str] = &[
+    "memory.max",
+    "memory.swap.max",
+    "memory.low",
+    "memory.limit_in_bytes",
+    "memory.memsw.limit_in_bytes",
+    "memory.soft_limit_in_bytes",
+    "cpu.max",
+    "cpu.weight",
+    "cpu.shares",
+    "cpu.cfs_period_us",
+    "cpu.cfs_quota_us",
+    "cpuset.cpus",
+    "pids.max",
+    "io.weight",
+    "blkio.weight",
+    "cgroup.freeze",
+    "freezer.state",
+];
+
 /// Remove a journal. The journal directory stays: removing it once empty would race with
 /// another nsk that has just made sure it exists and is about to write its own journal there.
 pub fn forget_journal(p: &Path) {
     let _ = fs::remove_file(p);
 }
 
-pub fn load_journal(p: &Path) -> Option<Journal> {
-    serde_json::from_slice(&fs::read(p).ok()?).ok()
+/// A journal, read with the checks of every state file (no symlink, nsk's owner, not writable
+/// by others). None when there is none; an error when one is there but cannot be trusted.
+pub fn load_journal(p: &Path) -> Result<Option<Journal>> {
+    crate::container::state::read_json(p)
 }
 
 fn save_journal(p: &Path, j: &Journal) -> Result<()> {
     if let Some(d) = p.parent() {
-        fs::create_dir_all(d).ctx(|| format!("cannot create {}", d.display()))?;
+        if let Some(root) = d.parent() {
+            crate::container::state::ensure_root(root)?;
+        }
+        crate::secure::mkdir_path(d, crate::secure::DIR_MODE)?;
     }
     crate::container::state::write_json(p, j)
 }
@@ -294,8 +320,8 @@ pub fn change(
     }
     // Journal first: a crash half-way still knows the original values.
     let jp = journal_path(state_root, &set);
-    let previous = load_journal(&jp);
-    let mut j = load_journal(&jp).unwrap_or(Journal {
+    let previous = load_journal(&jp)?;
+    let mut j = load_journal(&jp)?.unwrap_or(Journal {
         pid,
         original: BTreeMap::new(),
     });
@@ -353,14 +379,18 @@ pub fn change(
 pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
     let (_, set, _) = cgroups_of(pid)?;
     let jp = journal_path(state_root, &set);
-    let j = load_journal(&jp)
+    let j = load_journal(&jp)?
         .ok_or_else(|| Error::failed("nothing to reset: nsk has not changed these cgroups"))?;
-    // Only files directly in the target's own cgroup directories are ever written back.
+    // Only limit files directly in the target's own cgroup directories are ever written back
+    // (never cgroup.procs or any other control file a forged journal might name).
     for file in j.original.keys() {
         let p = Path::new(file);
         let inside = p
             .parent()
             .is_some_and(|d| set.dirs.iter().any(|x| x.path == d))
+            && p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| JOURNALED_FILES.contains(&n))
             && crate::cgroup::on_cgroupfs(p);
         if !inside {
             return Err(Error::failed(format!(

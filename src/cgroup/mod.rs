@@ -640,6 +640,48 @@ impl CgroupSet {
         }
     }
 
+    /// Check a set read back from a state file before anything acts on it: every directory must
+    /// be `<mount point of its hierarchy on this host>/<parent>/<id>`, the cgroup nsk made for
+    /// the container with that id under that parent, on a cgroup filesystem when it exists.
+    pub fn check_made_for(&self, parent: &str, id: &str) -> Result<()> {
+        crate::container::config::validate_cgroup_parent(parent)?;
+        if !crate::container::state::valid_id(id) {
+            return Err(Error::failed(format!("'{id}' is not a container id")));
+        }
+        let h = Hierarchy::detect()?;
+        if self.version != h.version {
+            return Err(Error::failed(format!(
+                "its cgroups were made on a cgroup {} host, this one is {}",
+                self.version.as_str(),
+                h.version.as_str()
+            )));
+        }
+        for d in &self.dirs {
+            let Some(m) = h.mounts.iter().find(|m| m.key() == d.key) else {
+                return Err(Error::failed(format!(
+                    "it names cgroup {} of hierarchy '{}', which this host does not mount",
+                    d.path.display(),
+                    d.key
+                )));
+            };
+            let want = m.mountpoint.join(parent).join(id);
+            if d.path != want {
+                return Err(Error::failed(format!(
+                    "it names cgroup {}, not the one nsk made for it ({})",
+                    d.path.display(),
+                    want.display()
+                )));
+            }
+            if d.path.exists() && !on_cgroupfs(&d.path) {
+                return Err(Error::failed(format!(
+                    "{} is not on a cgroup filesystem",
+                    d.path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Remove every directory (leaf first), waiting briefly for dying tasks to leave. Missing
     /// directories are fine: removal is idempotent. Empty parents named `parent` are removed too.
     pub fn remove(&self) -> Result<()> {

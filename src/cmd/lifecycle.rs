@@ -10,10 +10,7 @@ use crate::{output, process, sys};
 use std::time::Duration;
 
 fn pinned(st: &State) -> Option<std::os::fd::OwnedFd> {
-    if st.status != Status::Running {
-        return None;
-    }
-    process::pin(st.pid?, st.start_time?)
+    st.pin()
 }
 
 /// Parse a signal given as KILL, SIGKILL, kill or 9.
@@ -79,26 +76,34 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32> {
     for n in &a.names {
         let _lock = match ctx.store.lock(n) {
             Ok(l) => l,
-            Err(_) if a.force => continue,
+            Err(Error::NotFound(_)) if a.force => continue,
             Err(e) => return Err(e),
         };
-        match ctx.store.load(n) {
-            Ok(st) => {
-                if st.status == Status::Running {
-                    if !a.force {
-                        return Err(Error::failed(format!(
-                            "container {n} is running: stop it first, or use nsk rm -f {n}"
-                        )));
-                    }
-                    stop_one(&st, Duration::ZERO)?;
+        // A damaged state is reported, never "repaired" by deleting what nsk cannot account
+        // for: the container may still run on its overlay, in its cgroups.
+        let st = ctx.store.load(n)?;
+        spawn::check_removable(&ctx.store, n, &st)?;
+        match st.status {
+            Status::Running => {
+                if !a.force {
+                    return Err(Error::failed(format!(
+                        "container {n} is running: stop it first, or use nsk rm -f {n}"
+                    )));
                 }
-                spawn::remove(&ctx.store, &st)?;
+                stop_one(&st, Duration::ZERO)?;
             }
-            // A directory without a readable state.json: a run killed while creating it.
-            Err(_) if ctx.store.dir(n).is_ok_and(|d| d.is_dir()) => ctx.store.remove_dir(n)?,
-            Err(_) if a.force => continue,
-            Err(e) => return Err(e),
+            Status::Created => {
+                let m = ctx.store.marker(n)?;
+                if m.creator_alive() {
+                    return Err(Error::failed(format!(
+                        "container {n} is being created by nsk process {}: not removing it from under that run",
+                        m.creator_pid
+                    )));
+                }
+            }
+            _ => {}
         }
+        spawn::remove(&ctx.store, n, &st)?;
         output::print(&format!("{n}\n"));
     }
     Ok(0)

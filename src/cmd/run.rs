@@ -50,6 +50,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             )));
         }
     }
+    config::validate_cgroup_parent(&a.cgroup_parent)?;
     if let Some(h) = &a.hostname {
         check_hostname(h)?;
     }

@@ -68,6 +68,56 @@ pub fn validate_name(name: &str) -> Result<()> {
     }
 }
 
+/// `--cgroup-parent`: a relative cgroup path below each hierarchy's root, of plain components
+/// (no `..`, `.` or empty ones), so nsk never creates or removes anything outside it.
+pub fn validate_cgroup_parent(p: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Error::invalid(format!(
+            "invalid --cgroup-parent '{p}': {why} (examples: nsk, machine/nsk)"
+        ))
+    };
+    if p.is_empty() {
+        return Err(bad("empty"));
+    }
+    if p.starts_with('/') {
+        return Err(bad(
+            "a path relative to each cgroup hierarchy's root, without a leading '/'",
+        ));
+    }
+    if p.len() > 200 {
+        return Err(bad("longer than 200 characters"));
+    }
+    let comps: Vec<&str> = p.split('/').collect();
+    if comps.len() > 8 {
+        return Err(bad("more than 8 levels"));
+    }
+    for c in comps {
+        if c.is_empty() || c == "." || c == ".." {
+            return Err(bad(
+                "a relative cgroup path without '..', '.' or empty components",
+            ));
+        }
+        if !c
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "_.-:@".contains(ch))
+        {
+            return Err(bad(
+                "use letters, digits, '_', '.', '-', ':' and '@' in each component",
+            ));
+        }
+        if c.starts_with("cgroup.")
+            || c == "tasks"
+            || c == "notify_on_release"
+            || c == "release_agent"
+        {
+            return Err(bad(
+                "a component may not be named like a cgroup control file",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parse `-v HOST:CONTAINER[:ro|:rw]`. The host path must exist; the destination must be
 /// absolute and may not contain `..`.
 pub fn parse_volume(s: &str) -> Result<Volume> {

@@ -204,9 +204,9 @@ fn mount_overlay(cfg: &Config, state_dir: &Path, merged: &Path) -> Result<()> {
                 MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
                 Some("mode=0700"),
             )?;
-            for d in ["upper", "work"] {
-                fs::create_dir(scratch.join(d))
-                    .ctx(|| format!("cannot create {}", scratch.join(d).display()))?;
+            // Modes set whatever the umask: the upper dir's is the container's `/`.
+            for (d, mode) in [("upper", 0o755), ("work", 0o700)] {
+                crate::secure::mkdir_path(&scratch.join(d), mode)?;
             }
             (
                 PathBuf::from("/"),

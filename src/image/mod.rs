@@ -141,24 +141,31 @@ impl Cache {
         }
     }
 
+    /// Create (0700, whatever the umask) and check the cache directory and the state root.
     fn ensure(&self) -> Result<()> {
-        use std::os::unix::fs::DirBuilderExt;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .ctx(|| format!("cannot create image cache {}", self.dir.display()))
+        if let Some(root) = self.dir.parent() {
+            crate::container::state::ensure_root(root)?;
+        }
+        crate::secure::mkdir_path(&self.dir, crate::secure::DIR_MODE)
+            .map_err(|e| e.context("cannot create the image cache"))?;
+        crate::secure::open_path(&self.dir, crate::secure::Kind::Dir)?;
+        Ok(())
     }
 
     fn lock(&self) -> Result<Flock<fs::File>> {
         self.ensure()?;
         let p = self.dir.join(".lock");
-        let f = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .ctx(|| format!("cannot open {}", p.display()))?;
+        let f = {
+            use std::os::unix::fs::OpenOptionsExt;
+            fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&p)
+                .ctx(|| format!("cannot open {}", p.display()))?
+        };
         Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Error::Os {
             what: format!("cannot lock {}", p.display()),
             errno: e,
@@ -380,9 +387,9 @@ fn unpack_plan(cache: &Cache, plan: &Plan, names: &[String]) -> Result<()> {
         )),
         keep: false,
     };
-    fs::create_dir(&staging.dir).ctx(|| format!("cannot create {}", staging.dir.display()))?;
+    crate::secure::mkdir_path(&staging.dir, crate::secure::DIR_MODE)?;
     let rootfs = staging.dir.join("rootfs");
-    fs::create_dir(&rootfs).ctx(|| format!("cannot create {}", rootfs.display()))?;
+    crate::secure::mkdir_path(&rootfs, 0o755)?;
     let mut u = unpack::Unpacker::new(&rootfs, unpack::Bounds::default())?;
     let mut progress = Progress::new();
     for (i, l) in plan.layers.iter().enumerate() {

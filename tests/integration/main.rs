@@ -8,5 +8,6 @@ mod image;
 mod inspect;
 mod limit;
 mod run;
+mod trust;
 mod util;
 mod v2view;

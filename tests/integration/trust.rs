@@ -1,0 +1,400 @@
+//! nsk trusts nothing it did not make: the caller's umask, state roots and entries owned or
+//! writable by others, hostile state and journal files. Every target here is a decoy this test
+//! made (state roots, processes, files), never a host path.
+
+use crate::util::*;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn mode(p: &Path) -> u32 {
+    std::fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// nsk with `args` under `umask`, on the state root `root`.
+fn under_umask(env: &Env, umask: &str, root: &Path, args: &[&str]) -> Out {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(format!("umask {umask} && exec \"$@\""))
+        .arg("sh")
+        .arg(NSK)
+        .args(args)
+        .env("NSK_ROOT", root)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    let _ = env;
+    c.output().unwrap().into()
+}
+
+#[test]
+fn modes_are_nsks_whatever_the_umask() {
+    let env = Env::new();
+    for umask in ["000", "077"] {
+        let root = env.root.path().join(format!("r{umask}"));
+        let rootfs = rootfs().to_str().unwrap().to_string();
+        let o = under_umask(
+            &env,
+            umask,
+            &root,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "u",
+                "--rootfs",
+                &rootfs,
+                "--cgroup-parent",
+                &env.cgroup_parent,
+                "--",
+                "sh",
+                "-c",
+                "echo hi; touch /made; sleep 100",
+            ],
+        );
+        assert_eq!(o.code, 0, "{o:?}");
+        let o = under_umask(&env, umask, &root, &["limit", "u", "--pids", "50"]);
+        assert_eq!(o.code, 0, "{o:?}");
+        let c = root.join("u");
+        assert_eq!(mode(&root), 0o700, "umask {umask}");
+        assert_eq!(mode(&c), 0o700, "umask {umask}");
+        for f in ["state.json", "nsk-container.json", "log"] {
+            assert_eq!(mode(&c.join(f)), 0o600, "{f} under umask {umask}");
+        }
+        // The upper dir is the container's `/` (0755 as docker's), behind the 0700 directory.
+        assert_eq!(mode(&c.join("upper")), 0o755, "umask {umask}");
+        assert_eq!(mode(&c.join("work")), 0o700, "umask {umask}");
+        assert_eq!(mode(&root.join(".limits")), 0o700, "umask {umask}");
+        for j in std::fs::read_dir(root.join(".limits")).unwrap() {
+            assert_eq!(
+                mode(&j.unwrap().path()),
+                0o600,
+                "journal under umask {umask}"
+            );
+        }
+        // Inside, `/` is usable by every user whatever the caller's umask.
+        let o = under_umask(
+            &env,
+            umask,
+            &root,
+            &[
+                "run",
+                "--rm",
+                "-u",
+                "nobody",
+                "--rootfs",
+                &rootfs,
+                "--cgroup-parent",
+                &env.cgroup_parent,
+                "--",
+                "sh",
+                "-c",
+                "stat -c %a / && ls /bin/sh",
+            ],
+        );
+        assert_eq!((o.code, o.stdout.as_str()), (0, "755\n/bin/sh\n"), "{o:?}");
+        let o = under_umask(&env, umask, &root, &["rm", "-f", "u"]);
+        assert_eq!(o.code, 0, "{o:?}");
+        std::fs::remove_dir_all(root.join(".limits")).unwrap();
+        assert_eq!(
+            std::fs::read_dir(&root).unwrap().count(),
+            0,
+            "left in {root:?}"
+        );
+        std::fs::remove_dir(&root).unwrap();
+    }
+    env.assert_clean();
+}
+
+#[test]
+fn roots_and_entries_others_own_or_can_write_are_refused() {
+    let env = Env::new();
+    assert_eq!(env.run(&["--name", "c", "--", "true"]).code, 0);
+    let c = env.root.path().join("c");
+    let one_line = |o: &Out, why: &str| {
+        assert_eq!(o.code, 125, "{o:?}");
+        assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+        assert!(
+            o.stderr.starts_with("nsk: ") && o.stderr.contains(why),
+            "{o:?}"
+        );
+    };
+    let nobody = Some(nix::unistd::Uid::from_raw(65534));
+    // The root itself: owned by another user, then group- or world-writable.
+    nix::unistd::chown(env.root.path(), nobody, None).unwrap();
+    for args in [&["ps", "-a"][..], &["rm", "c"], &["inspect", "c"]] {
+        one_line(&env.nsk(args), "owned by uid 65534, not by uid 0");
+    }
+    nix::unistd::chown(env.root.path(), Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    for m in [0o777, 0o1777, 0o720] {
+        std::fs::set_permissions(env.root.path(), std::fs::Permissions::from_mode(m)).unwrap();
+        one_line(
+            &env.nsk(&["rm", "c"]),
+            &format!("writable by group or others (mode {m:04o})"),
+        );
+        assert!(c.is_dir());
+    }
+    std::fs::set_permissions(env.root.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    // A container directory or state file another user owns or can write.
+    nix::unistd::chown(&c, nobody, None).unwrap();
+    one_line(&env.nsk(&["rm", "c"]), "owned by uid 65534");
+    nix::unistd::chown(&c, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    std::fs::set_permissions(c.join("state.json"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    one_line(
+        &env.nsk(&["rm", "c"]),
+        "writable by group or others (mode 0666)",
+    );
+    std::fs::set_permissions(c.join("state.json"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    nix::unistd::chown(&c.join("state.json"), nobody, None).unwrap();
+    one_line(&env.nsk(&["rm", "c"]), "owned by uid 65534");
+    nix::unistd::chown(
+        &c.join("state.json"),
+        Some(nix::unistd::Uid::from_raw(0)),
+        None,
+    )
+    .unwrap();
+    // A state root that is a symlink is not followed.
+    let link = env.root.path().join("link");
+    std::os::unix::fs::symlink(env.root.path(), &link).unwrap();
+    let o: Out = env
+        .cmd()
+        .env("NSK_ROOT", &link)
+        .args(["ps", "-a"])
+        .output()
+        .unwrap()
+        .into();
+    one_line(&o, "a symlink");
+    std::fs::remove_file(&link).unwrap();
+    assert_eq!(env.nsk(&["rm", "c"]).code, 0);
+    env.assert_clean();
+}
+
+#[test]
+fn a_non_root_default_root_is_made_and_checked_by_nsk() {
+    let env = Env::new();
+    // A decoy TMPDIR, world-writable and sticky as /tmp is.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let as_nobody = |args: &[&str]| -> Out {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(NSK)
+            .args(args)
+            .env_remove("NSK_ROOT")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env("TMPDIR", tmp.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .into()
+    };
+    let own = tmp.path().join("nsk-65534");
+    // Another user made it first, open to all: refused, and nothing planted there is listed.
+    std::fs::create_dir(&own).unwrap();
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::create_dir(own.join("planted")).unwrap();
+    let o = as_nobody(&["ps", "-a"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(
+        o.stderr.starts_with("nsk: ") && o.stderr.contains("owned by uid 0, not by uid 65534"),
+        "{o:?}"
+    );
+    assert!(!o.stdout.contains("planted"));
+    std::fs::remove_dir_all(&own).unwrap();
+    // Missing: nsk makes it, 0700 and the caller's own.
+    let rootfs = rootfs().to_str().unwrap().to_string();
+    let o = as_nobody(&["run", "--userns", "--rm", "--rootfs", &rootfs, "--", "true"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let md = std::fs::symlink_metadata(&own).unwrap();
+    assert!(md.is_dir());
+    assert_eq!((md.uid(), mode(&own)), (65534, 0o700));
+    assert_eq!(std::fs::read_dir(&own).unwrap().count(), 0);
+    std::fs::remove_dir(&own).unwrap();
+    env.assert_clean();
+}
+
+/// A process of the test's own, in the host's PID namespace: what a forged state file aims at.
+struct Decoy(std::process::Child);
+
+impl Decoy {
+    fn start() -> Decoy {
+        Decoy(Command::new("sleep").arg("100").spawn().unwrap())
+    }
+    fn pid(&self) -> i32 {
+        self.0.id() as i32
+    }
+    fn start_time(&self) -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        let after = &s[s.rfind(')').unwrap() + 2..];
+        after.split(' ').nth(19).unwrap().parse().unwrap()
+    }
+    fn alive(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Decoy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_forged_state_never_aims_a_signal_or_enter_at_another_process() {
+    let env = Env::new();
+    assert_eq!(env.run(&["--name", "f", "--", "true"]).code, 0);
+    let mut decoy = Decoy::start();
+    let sp = env.root.path().join("f/state.json");
+    let orig = std::fs::read(&sp).unwrap();
+    let (dpid, dstart) = (decoy.pid(), decoy.start_time());
+    let forge = |pidns: Option<u64>| {
+        let mut st: serde_json::Value = serde_json::from_slice(&orig).unwrap();
+        st["status"] = "running".into();
+        st["pid"] = dpid.into();
+        st["start_time"] = dstart.into();
+        match pidns {
+            Some(n) => st["namespaces"]["pid"] = n.into(),
+            None => {
+                st["namespaces"].as_object_mut().unwrap().remove("pid");
+            }
+        }
+        std::fs::write(&sp, serde_json::to_vec(&st).unwrap()).unwrap();
+    };
+    let host_pidns: u64 = {
+        let l = host_ns("pid");
+        l[l.find('[').unwrap() + 1..l.len() - 1].parse().unwrap()
+    };
+    let recorded = env.state("f")["namespaces"]["pid"].as_u64().unwrap();
+    // The container's own recorded namespace, nsk's (the host's), and none at all.
+    for ns in [Some(recorded), Some(host_pidns), None] {
+        forge(ns);
+        for args in [
+            &["kill", "f", "TERM"][..],
+            &["stop", "-t", "0", "f"],
+            &["rm", "-f", "f"],
+            &["enter", "f", "--", "true"],
+            &["limit", "f", "--pids", "5"],
+        ] {
+            let o = env.nsk(args);
+            assert_eq!(o.code, 125, "{args:?} {ns:?}: {o:?}");
+            assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+            assert!(o.stderr.contains("damaged state"), "{args:?}: {o:?}");
+            assert!(
+                decoy.alive(),
+                "{args:?} with pid namespace {ns:?} signalled the decoy"
+            );
+        }
+        let ps = env.nsk(&["ps", "-a"]);
+        assert!(ps.stdout.contains("damaged"), "{ps:?}");
+        assert!(ps.stderr.contains("does not match the kernel"), "{ps:?}");
+    }
+    assert!(env.root.path().join("f/upper").is_dir());
+    std::fs::write(&sp, &orig).unwrap();
+    assert_eq!(env.nsk(&["rm", "f"]).code, 0);
+    env.assert_clean();
+}
+
+#[test]
+fn rm_acts_only_on_the_name_typed() {
+    let env = Env::new();
+    for n in ["h4", "victim"] {
+        assert_eq!(env.run(&["--name", n, "--", "true"]).code, 0);
+    }
+    // h4's state claims to be victim's: rm h4 removes neither.
+    let h4 = std::fs::read(env.root.path().join("h4/state.json")).unwrap();
+    let victim = env.state("victim");
+    std::fs::write(
+        env.root.path().join("h4/state.json"),
+        serde_json::to_vec(&victim).unwrap(),
+    )
+    .unwrap();
+    let o = env.nsk(&["rm", "h4"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(o.stderr.contains("names container 'victim'"), "{o:?}");
+    assert!(env.root.path().join("victim/upper").is_dir());
+    assert!(env.root.path().join("h4/upper").is_dir());
+    // A state.json that is a symlink out of the root is not followed.
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("state.json");
+    let mut st = env.state("victim");
+    st["name"] = "h4".into();
+    std::fs::write(&target, serde_json::to_vec(&st).unwrap()).unwrap();
+    std::fs::remove_file(env.root.path().join("h4/state.json")).unwrap();
+    std::os::unix::fs::symlink(&target, env.root.path().join("h4/state.json")).unwrap();
+    let o = env.nsk(&["rm", "-f", "h4"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(o.stderr.contains("a symlink"), "{o:?}");
+    assert!(target.is_file());
+    assert!(env.root.path().join("h4/upper").is_dir());
+    assert_eq!(env.nsk(&["rm", "victim"]).code, 0);
+    std::fs::remove_file(env.root.path().join("h4/state.json")).unwrap();
+    std::fs::write(env.root.path().join("h4/state.json"), h4).unwrap();
+    assert_eq!(env.nsk(&["rm", "h4"]).code, 0);
+    env.assert_clean();
+}
+
+#[test]
+fn a_running_container_with_a_corrupt_state_is_not_removed() {
+    let env = Env::new();
+    let o = env.run(&["-d", "--name", "live", "--", "sleep", "100"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let pid = env.pid("live");
+    let cgroups = env.leftover_cgroups();
+    let sp = env.root.path().join("live/state.json");
+    let orig = std::fs::read(&sp).unwrap();
+    for garbage in [&b"{ not json"[..], b"", b"[]"] {
+        std::fs::write(&sp, garbage).unwrap();
+        for args in [&["rm", "live"][..], &["rm", "-f", "live"]] {
+            let o = env.nsk(args);
+            assert_eq!(o.code, 125, "{args:?}: {o:?}");
+            assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+            assert!(o.stderr.contains("damaged state"), "{o:?}");
+            assert!(pid_alive(pid), "{args:?} stopped the container");
+            assert!(env.root.path().join("live/upper").is_dir());
+            assert_eq!(env.leftover_cgroups(), cgroups);
+        }
+    }
+    std::fs::write(&sp, &orig).unwrap();
+    assert_eq!(env.nsk(&["rm", "-f", "live"]).code, 0);
+    assert!(!pid_alive(pid));
+    env.assert_clean();
+}
+
+#[test]
+fn a_forged_journal_writes_only_limit_files_of_its_own_cgroup() {
+    let env = Env::new();
+    let o = env.run(&["-d", "--name", "j", "--", "sleep", "100"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(env.nsk(&["limit", "j", "--pids", "10"]).code, 0);
+    let pids_dir = env.cgroup_dir("j", "pids");
+    let procs_before = std::fs::read_to_string(pids_dir.join("cgroup.procs")).unwrap();
+    let mut decoy = Decoy::start();
+    let jdir = env.root.path().join(".limits");
+    let jf = std::fs::read_dir(&jdir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut j: serde_json::Value = serde_json::from_slice(&std::fs::read(&jf).unwrap()).unwrap();
+    let procs = pids_dir.join("cgroup.procs");
+    j["original"][procs.to_str().unwrap()] = decoy.pid().to_string().into();
+    std::fs::write(&jf, serde_json::to_vec(&j).unwrap()).unwrap();
+    let o = env.nsk(&["limit", "j", "--reset"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(o.stderr.contains("refusing to reset"), "{o:?}");
+    assert_eq!(std::fs::read_to_string(&procs).unwrap(), procs_before);
+    assert!(decoy.alive());
+    // A journal that is a symlink, or writable by others, is not read at all.
+    std::fs::set_permissions(&jf, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let o = env.nsk(&["limit", "j", "--reset"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(o.stderr.contains("writable by group or others"), "{o:?}");
+    std::fs::remove_file(&jf).unwrap();
+    assert_eq!(env.nsk(&["rm", "-f", "j"]).code, 0);
+    env.assert_clean();
+}
