@@ -402,10 +402,24 @@ pub fn expand_cpu_list(s: &str) -> Option<Vec<u32>> {
 }
 
 /// Create `leaf` (`rel` in hierarchy `m`) and the parents it needs, set up to take tasks.
-fn create_leaf(m: &Mount, leaf: &Path, rel: &str, needed: &[&str]) -> Result<()> {
+fn create_leaf(
+    m: &Mount,
+    leaf: &Path,
+    rel: &str,
+    needed: &[&str],
+    made: &mut Vec<PathBuf>,
+) -> Result<()> {
+    // Only ever below the hierarchy's own mount, on a cgroup filesystem.
+    if !on_cgroupfs(&m.mountpoint) || !leaf.starts_with(&m.mountpoint) {
+        return Err(Error::failed(format!(
+            "refusing to create {}: not below the cgroup mount {}",
+            leaf.display(),
+            m.mountpoint.display()
+        )));
+    }
     match m.v2 {
-        true => v2::prepare_parents(&m.mountpoint, rel, needed)?,
-        false => v1::prepare_parents(m, rel)?,
+        true => v2::prepare_parents(&m.mountpoint, rel, needed, made)?,
+        false => v1::prepare_parents(m, rel, made)?,
     }
     match fs::create_dir(leaf) {
         Ok(()) => {}
@@ -464,16 +478,30 @@ impl CgroupSet {
         }
     }
 
-    /// Create the planned directories. On failure, whatever was created is removed again.
-    pub fn create(&self, h: &Hierarchy, rel: &str, needed: &[&str]) -> Result<()> {
-        let r = self.create_inner(h, rel, needed);
+    /// Create the planned directories. On failure, the leaves created are removed again. The
+    /// ancestors nsk had to create (and no others) are pushed on `made`, failure or not, for the
+    /// caller to record: only those are ever removed again.
+    pub fn create(
+        &self,
+        h: &Hierarchy,
+        rel: &str,
+        needed: &[&str],
+        made: &mut Vec<PathBuf>,
+    ) -> Result<()> {
+        let r = self.create_inner(h, rel, needed, made);
         if r.is_err() {
             let _ = self.remove();
         }
         r
     }
 
-    fn create_inner(&self, h: &Hierarchy, rel: &str, needed: &[&str]) -> Result<()> {
+    fn create_inner(
+        &self,
+        h: &Hierarchy,
+        rel: &str,
+        needed: &[&str],
+        made: &mut Vec<PathBuf>,
+    ) -> Result<()> {
         let rel = rel.trim_start_matches('/');
         for c in needed {
             if h.mount_for(c).is_none() {
@@ -490,7 +518,7 @@ impl CgroupSet {
             // sure it exists and creating the leaf, or while we set it up. Start over then.
             let mut tries = 0;
             loop {
-                match create_leaf(m, &d.path, rel, needed) {
+                match create_leaf(m, &d.path, rel, needed, made) {
                     Err(e) if tries < 20 && vanished(&e) => tries += 1,
                     r => break r?,
                 }
@@ -694,13 +722,24 @@ impl CgroupSet {
         first_err.map_or(Ok(()), Err)
     }
 
-    /// Remove the parent directory of each leaf if it is now empty (shared by all containers).
-    pub fn remove_empty_parents(&self) {
+    /// Remove the ancestors of each leaf that `made_by_nsk` says nsk created, deepest first,
+    /// while they are empty (they are shared by all containers under the same parent). Returns
+    /// those removed.
+    pub fn remove_parents(&self, made_by_nsk: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+        let mut gone = vec![];
         for d in &self.dirs {
-            if let Some(p) = d.path.parent().filter(|p| on_cgroupfs(p)) {
-                let _ = fs::remove_dir(p);
+            for p in d.path.ancestors().skip(1) {
+                if !made_by_nsk(p) || !on_cgroupfs(p) {
+                    break;
+                }
+                match fs::remove_dir(p) {
+                    Ok(()) => gone.push(p.to_path_buf()),
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => gone.push(p.to_path_buf()),
+                    Err(_) => break,
+                }
             }
         }
+        gone
     }
 }
 

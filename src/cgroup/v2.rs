@@ -8,7 +8,13 @@ use std::path::Path;
 
 /// Create the missing ancestors of `rel` and enable, in the subtree_control of every ancestor,
 /// the controllers the leaf needs (and any others available, so later limits can be set).
-pub(super) fn prepare_parents(root: &Path, rel: &str, needed: &[&str]) -> Result<()> {
+/// Every ancestor nsk creates is pushed on `made`, even when a later step fails.
+pub(super) fn prepare_parents(
+    root: &Path,
+    rel: &str,
+    needed: &[&str],
+    made: &mut Vec<std::path::PathBuf>,
+) -> Result<()> {
     let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
     let mut cur = root.to_path_buf();
     enable_controllers(&cur, needed, false)?;
@@ -19,6 +25,9 @@ pub(super) fn prepare_parents(root: &Path, rel: &str, needed: &[&str]) -> Result
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => false,
             Err(e) => return Err(e).ctx(|| format!("cannot create cgroup {}", cur.display())),
         };
+        if created {
+            made.push(cur.clone());
+        }
         enable_controllers(&cur, needed, created)?;
     }
     Ok(())

@@ -52,7 +52,7 @@ impl Drop for Cleanup<'_> {
         }
         if let Some(cg) = self.cgroups.take() {
             let _ = cg.remove();
-            cg.remove_empty_parents();
+            remove_parents(self.store, &cg);
         }
         let _ = self.store.remove_dir(&self.name);
     }
@@ -118,6 +118,7 @@ pub fn run(store: &Store, cfg: Config, pin: Option<crate::image::Pin>) -> Result
     drop(pin);
     guard.cgroups = st.cgroups.clone();
     let cg = hier.as_ref().map(|h| CgroupPlan {
+        store,
         hier: h,
         rel: &rel,
         root,
@@ -138,6 +139,7 @@ pub fn run(store: &Store, cfg: Config, pin: Option<crate::image::Pin>) -> Result
 /// Where the container's cgroups go.
 #[derive(Clone, Copy)]
 struct CgroupPlan<'a> {
+    store: &'a Store,
     hier: &'a Hierarchy,
     rel: &'a str,
     root: bool,
@@ -146,7 +148,14 @@ struct CgroupPlan<'a> {
 /// Create the container's cgroups and write its limits (read back), recording the limits as
 /// applied (with docker's default swap).
 fn setup_cgroups(cfg: &Config, p: CgroupPlan, set: &CgroupSet, st: &mut State) -> Result<()> {
-    set.create(p.hier, p.rel, &cfg.limits.controllers())
+    p.store
+        .with_cgroup_parents(|made| {
+            let mut new = vec![];
+            let r = set.create(p.hier, p.rel, &cfg.limits.controllers(), &mut new);
+            made.extend(new);
+            r
+        })
+        .and_then(|r| r)
         .map_err(|e| match e.errno() {
             Some(
                 nix::errno::Errno::EACCES | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS,
@@ -508,6 +517,16 @@ pub fn check_removable(store: &Store, name: &str, st: &State) -> Result<()> {
     Ok(())
 }
 
+/// Remove the cgroup parents of `cg` that nsk created (by the state root's record), deepest
+/// first, while they are empty.
+fn remove_parents(store: &Store, cg: &CgroupSet) {
+    let _ = store.with_cgroup_parents(|made| {
+        for p in cg.remove_parents(&|p| made.contains(p)) {
+            made.remove(&p);
+        }
+    });
+}
+
 /// Remove a stopped container `name` (the name the user typed): its cgroups (only those nsk
 /// made for it), then its directory.
 pub fn remove(store: &Store, name: &str, st: &State) -> Result<()> {
@@ -516,7 +535,7 @@ pub fn remove(store: &Store, name: &str, st: &State) -> Result<()> {
         cg.remove()?;
         // A limit journal for these cgroups is moot once they are gone.
         crate::limit::forget_journal(&crate::limit::journal_path(&store.root, cg));
-        cg.remove_empty_parents();
+        remove_parents(store, cg);
     }
     store.remove_dir(name)
 }

@@ -11,7 +11,7 @@ use crate::secure::{self, Kind};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -522,6 +522,56 @@ impl Store {
             Err(e) => Err(e).ctx(|| format!("cannot remove {}", d.display())),
         }
     }
+}
+
+impl Store {
+    /// Run `f` on the record of the cgroup parents nsk created (and so may remove), under a lock
+    /// on the state root, saving it after: a parent another nsk is about to create a leaf in is
+    /// never removed in between, and a parent nsk did not create is never recorded.
+    pub fn with_cgroup_parents<T>(&self, f: impl FnOnce(&mut BTreeSet<PathBuf>) -> T) -> Result<T> {
+        let root = ensure_root(&self.root)?;
+        let lock_fd = root
+            .try_clone()
+            .ctx(|| format!("cannot lock {}", self.root.display()))?;
+        let _lock =
+            Flock::lock(fs::File::from(lock_fd), FlockArg::LockExclusive).map_err(|(_, e)| {
+                Error::Os {
+                    what: format!("cannot lock {}", self.root.display()),
+                    errno: e,
+                }
+            })?;
+        let p = self.root.join(PARENTS);
+        let mut made: BTreeSet<PathBuf> =
+            match secure::read_at(&root, PARENTS, &p, secure::MAX_JSON) {
+                Ok(b) => {
+                    serde_json::from_slice::<Parents>(&b)
+                        .map_err(|e| Error::failed(format!("corrupt file {}: {e}", p.display())))?
+                        .made
+                }
+                Err(e) if e.errno() == Some(Errno::ENOENT) => BTreeSet::new(),
+                Err(e) => return Err(e),
+            };
+        let before = made.clone();
+        let r = f(&mut made);
+        if made != before {
+            if made.is_empty() {
+                let _ =
+                    nix::unistd::unlinkat(&root, PARENTS, nix::unistd::UnlinkatFlags::NoRemoveDir);
+            } else {
+                let body = secure::json_body(&Parents { made }, &p, 0)?;
+                secure::replace_at(&root, PARENTS, &p, &body)?;
+            }
+        }
+        Ok(r)
+    }
+}
+
+/// The cgroup parents (absolute paths) nsk created under this state root.
+const PARENTS: &str = ".cgroup-parents.json";
+
+#[derive(Serialize, Deserialize)]
+struct Parents {
+    made: BTreeSet<PathBuf>,
 }
 
 const STATE: &str = "state.json";

@@ -398,3 +398,89 @@ fn a_forged_journal_writes_only_limit_files_of_its_own_cgroup() {
     assert_eq!(env.nsk(&["rm", "-f", "j"]).code, 0);
     env.assert_clean();
 }
+
+#[test]
+fn the_cgroup_parent_is_confined_and_only_what_nsk_made_is_removed() {
+    let env = Env::new();
+    // Climbing out of the hierarchies is refused before anything is made: were it not, the
+    // directories would land in this decoy.
+    let decoy = tempfile::tempdir().unwrap();
+    let climb = format!(
+        "{}{}",
+        "../".repeat(12),
+        decoy.path().to_str().unwrap().trim_start_matches('/')
+    );
+    for bad in [
+        climb.as_str(),
+        "..",
+        "a/../b",
+        "/abs",
+        "a//b",
+        "./a",
+        "",
+        "a/cgroup.procs",
+    ] {
+        let mut c = env.cmd();
+        let o: Out = c
+            .args(["run", "--rm", "--rootfs"])
+            .arg(rootfs())
+            .args(["--cgroup-parent", bad, "--", "true"])
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 125, "{bad}: {o:?}");
+        assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+        assert!(o.stderr.contains("invalid --cgroup-parent"), "{o:?}");
+    }
+    assert_eq!(std::fs::read_dir(decoy.path()).unwrap().count(), 0);
+    // Nested parents nsk makes are all removed again.
+    let nested = format!("{}/b/c", env.cgroup_parent);
+    let mut c = env.cmd();
+    let o: Out = c
+        .args(["run", "--rm", "--rootfs"])
+        .arg(rootfs())
+        .args(["--cgroup-parent", &nested, "--memory", "64M", "--", "true"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(env.leftover_cgroups(), Vec::<std::path::PathBuf>::new());
+    // A parent that was there before nsk stays, whatever nsk made below it goes.
+    let pre: Vec<std::path::PathBuf> = cgroup_mounts()
+        .into_iter()
+        .filter(|m| m.join("cgroup.procs").exists())
+        .map(|m| m.join(&env.cgroup_parent))
+        .collect();
+    for p in &pre {
+        std::fs::create_dir(p).unwrap();
+    }
+    for parent in [
+        env.cgroup_parent.clone(),
+        format!("{}/x", env.cgroup_parent),
+    ] {
+        let mut c = env.cmd();
+        let o: Out = c
+            .args(["run", "--rm", "--rootfs"])
+            .arg(rootfs())
+            .args(["--cgroup-parent", &parent, "--pids", "20", "--", "true"])
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 0, "{o:?}");
+        for p in &pre {
+            assert!(p.is_dir(), "{} (made by the test) was removed", p.display());
+            let below: Vec<_> = std::fs::read_dir(p)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_type().unwrap().is_dir())
+                .map(|e| e.path())
+                .collect();
+            assert!(below.is_empty(), "left below {}: {below:?}", p.display());
+        }
+    }
+    assert!(!env.root.path().join(".cgroup-parents.json").exists());
+    for p in &pre {
+        std::fs::remove_dir(p).unwrap();
+    }
+    env.assert_clean();
+}
