@@ -205,6 +205,20 @@ fn no_file(set: &CgroupSet, w: &Write) -> Error {
         .unwrap_or_else(|| Error::failed(what()))
 }
 
+/// Is the cgroup frozen (or freezing)? v2 cgroup.freeze, v1 freezer.state.
+pub fn is_frozen(set: &CgroupSet) -> bool {
+    if set.version == Version::V2 {
+        set.dir_for("memory")
+            .or_else(|| set.v2_dir())
+            .and_then(|d| fs::read_to_string(d.join("cgroup.freeze")).ok())
+            .is_some_and(|s| s.trim() == "1")
+    } else {
+        set.dir_for("freezer")
+            .and_then(|d| fs::read_to_string(d.join("freezer.state")).ok())
+            .is_some_and(|s| s.trim() != "THAWED")
+    }
+}
+
 /// Freeze (true) or thaw (false) the cgroup, waiting until the kernel says it is done.
 pub fn set_frozen(set: &CgroupSet, frozen: bool) -> Result<Change> {
     let (file_path, value, check): (PathBuf, &str, Box<dyn Fn() -> bool>) =

@@ -53,9 +53,28 @@ fn stop_one(st: &State, grace: Duration) -> Result<()> {
     Ok(())
 }
 
+/// A frozen container cannot act on SIGTERM (nor, on cgroup v1, die of SIGKILL): thaw it
+/// first, and say so. Its cgroups are checked to be the ones nsk made for it.
+fn thaw_if_frozen(ctx: &Ctx, name: &str, st: &State) -> Result<()> {
+    let Some(set) = &st.cgroups else {
+        return Ok(());
+    };
+    if st.pin().is_none() {
+        return Ok(());
+    }
+    spawn::check_removable(&ctx.store, name, st)?;
+    if crate::limit::is_frozen(set) {
+        eprintln!("nsk: container {name} is frozen: thawing it first");
+        crate::limit::set_frozen(set, false)
+            .map_err(|e| e.context(format!("cannot thaw container {name}")))?;
+    }
+    Ok(())
+}
+
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
     for n in &a.names {
         let st = ctx.store.load(n)?;
+        thaw_if_frozen(ctx, n, &st)?;
         stop_one(&st, Duration::from_secs(a.time))?;
         output::print(&format!("{n}\n"));
     }
@@ -90,6 +109,7 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32> {
                         "container {n} is running: stop it first, or use nsk rm -f {n}"
                     )));
                 }
+                thaw_if_frozen(ctx, n, &st)?;
                 stop_one(&st, Duration::ZERO)?;
             }
             Status::Created => {

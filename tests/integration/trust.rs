@@ -484,3 +484,37 @@ fn the_cgroup_parent_is_confined_and_only_what_nsk_made_is_removed() {
     }
     env.assert_clean();
 }
+
+#[test]
+fn a_frozen_container_is_thawed_to_stop_or_remove_it() {
+    for env in [Env::new(), Env::v2_view()] {
+        for (name, args) in [
+            ("fs", &["stop", "-t", "5", "fs"][..]),
+            ("fr", &["rm", "-f", "fr"]),
+        ] {
+            let c = Counter::start(&env, name);
+            let o = env.nsk(&["limit", name, "--freeze"]);
+            assert_eq!(o.code, 0, "{o:?}");
+            let n = c.get();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            assert_eq!(c.get(), n, "the counter is frozen");
+            let t = std::time::Instant::now();
+            let o = env.nsk(args);
+            assert_eq!(o.code, 0, "{args:?}: {o:?}");
+            assert_eq!(o.stdout, format!("{name}\n"));
+            assert_eq!(
+                o.stderr,
+                format!("nsk: container {name} is frozen: thawing it first\n")
+            );
+            // The command gets SIGTERM (sh dies of it at once) instead of waiting for SIGKILL.
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(4),
+                "{:?}",
+                t.elapsed()
+            );
+        }
+        assert_eq!(env.nsk(&["rm", "fs"]).code, 0);
+        let _ = std::fs::remove_dir_all(env.root.path().join(".limits"));
+        env.assert_clean();
+    }
+}
