@@ -143,6 +143,32 @@ pub fn warnings(set: &CgroupSet, pid: i32, l: &Limits) -> Vec<String> {
             }
         }
     }
+    // A host process (in nsk's own PID namespace) whose cgroup also holds processes that are
+    // neither it nor its descendants: the limit lands on them too.
+    let own = crate::process::ns_inode(std::process::id() as i32, "pid");
+    if own.is_some() && own_pidns == own {
+        if let Some(d) = set
+            .dir_for("memory")
+            .or_else(|| set.dirs.first().map(|d| d.path.as_path()))
+        {
+            let others: Vec<i32> = fs::read_to_string(d.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse::<i32>().ok())
+                .filter(|p| !descends_from(*p, pid))
+                .collect();
+            if !others.is_empty() {
+                let shown: Vec<String> = others.iter().take(5).map(|p| p.to_string()).collect();
+                w.push(format!(
+                    "{} also holds {} process(es) that are not {pid} or its children (PIDs {}{}): the limit applies to them too",
+                    d.display(),
+                    others.len(),
+                    shown.join(", "),
+                    if others.len() > 5 { ", ..." } else { "" }
+                ));
+            }
+        }
+    }
     if let Some(crate::units::Limit::Value(m)) = l.memory {
         let usage = set.dir_for("memory").and_then(|d| {
             let f = if set.version == Version::V2 {
@@ -165,6 +191,26 @@ pub fn warnings(set: &CgroupSet, pid: i32, l: &Limits) -> Vec<String> {
         }
     }
     w
+}
+
+/// Is `p` the process `ancestor` or one of its descendants (by the parent PIDs in /proc)?
+fn descends_from(mut p: i32, ancestor: i32) -> bool {
+    for _ in 0..4096 {
+        if p == ancestor {
+            return true;
+        }
+        if p <= 1 {
+            return false;
+        }
+        match fs::read_to_string(format!("/proc/{p}/stat"))
+            .ok()
+            .and_then(|s| crate::process::parse_ppid(&s))
+        {
+            Some(pp) => p = pp,
+            None => return false,
+        }
+    }
+    false
 }
 
 fn read_file(set: &CgroupSet, w: &Write) -> Option<(PathBuf, String)> {

@@ -59,6 +59,11 @@ pub fn validate_name(name: &str) -> Result<()> {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if ok && name.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid(format!(
+            "invalid container name '{name}': a name of digits only would be taken for a PID (example: c{name})"
+        )));
+    }
     if ok {
         Ok(())
     } else {
@@ -192,8 +197,17 @@ pub fn build_env(hostname: &str, tty: bool, user_env: &[String]) -> Vec<String> 
     env
 }
 
-/// A new random id: 32 hex digits.
+/// A new random id: 32 hex digits, whose first 12 (the default name) are not all digits.
 pub fn new_id() -> Result<String> {
+    loop {
+        let id = random_id()?;
+        if !id[..12].bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(id);
+        }
+    }
+}
+
+fn random_id() -> Result<String> {
     use std::io::Read;
     let mut b = [0u8; 16];
     std::fs::File::open("/dev/urandom")
@@ -214,7 +228,7 @@ mod tests {
         for ok in ["a", "web-1", "x.y_z", "0abc"] {
             validate_name(ok).unwrap();
         }
-        for bad in ["", "-a", "a/b", "../x", "a b", &"x".repeat(65)] {
+        for bad in ["", "-a", "a/b", "../x", "a b", &"x".repeat(65), "1234", "0"] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }

@@ -518,3 +518,73 @@ fn a_frozen_container_is_thawed_to_stop_or_remove_it() {
         env.assert_clean();
     }
 }
+
+#[test]
+fn numeric_names_are_refused() {
+    let env = Env::new();
+    for n in ["1234", "1", "007"] {
+        let o = env.run(&["--name", n, "--", "true"]);
+        assert_eq!(o.code, 125, "{o:?}");
+        assert_eq!(
+            o.stderr,
+            format!("nsk: invalid container name '{n}': a name of digits only would be taken for a PID (example: c{n})\n")
+        );
+    }
+    env.assert_clean();
+}
+
+#[test]
+fn limiting_a_host_process_that_shares_its_cgroup_warns() {
+    let env = Env::new();
+    // Two host processes of the test's own in one cgroup the test made, in every hierarchy.
+    let mut a = Command::new("sleep").arg("100").spawn().unwrap();
+    let mut b = Command::new("sleep").arg("100").spawn().unwrap();
+    let dirs: Vec<std::path::PathBuf> = cgroup_mounts()
+        .into_iter()
+        .filter(|m| m.join("cgroup.procs").exists())
+        .map(|m| m.join(&env.cgroup_parent))
+        .collect();
+    for d in &dirs {
+        std::fs::create_dir(d).unwrap();
+        // A v1 cpuset takes no task before it has CPUs and memory nodes.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            let cur = std::fs::read_to_string(d.join(f));
+            let parent = std::fs::read_to_string(d.parent().unwrap().join(f));
+            if let (Ok(cur), Ok(v)) = (cur, parent) {
+                if cur.trim().is_empty() {
+                    std::fs::write(d.join(f), v.trim()).unwrap();
+                }
+            }
+        }
+        for p in [a.id(), b.id()] {
+            std::fs::write(d.join("cgroup.procs"), p.to_string()).unwrap();
+        }
+    }
+    let o = env.nsk(&["limit", &a.id().to_string(), "--pids", "100", "--dry-run"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stderr.contains(&format!(
+            "also holds 1 process(es) that are not {} or its children (PIDs {})",
+            a.id(),
+            b.id()
+        )),
+        "{o:?}"
+    );
+    // Alone in its cgroup (its children do not count): no warning.
+    let _ = b.kill();
+    let _ = b.wait();
+    let o = env.nsk(&["limit", &a.id().to_string(), "--pids", "100", "--dry-run"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!o.stderr.contains("also holds"), "{o:?}");
+    let _ = a.kill();
+    let _ = a.wait();
+    for d in &dirs {
+        for _ in 0..100 {
+            if std::fs::remove_dir(d).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    env.assert_clean();
+}
