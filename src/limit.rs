@@ -70,6 +70,21 @@ const JOURNALED_FILES: &[&str] = &[
     "freezer.state",
 ];
 
+/// Serialize every change and reset of one target: an flock on its key cgroup directory (the
+/// one its journal is keyed by), so the values read as "before", the journal and the writes of
+/// one nsk never interleave with another's.
+fn lock_target(set: &CgroupSet) -> Result<nix::fcntl::Flock<fs::File>> {
+    let d = set
+        .dir_for("memory")
+        .or_else(|| set.dirs.first().map(|d| d.path.as_path()))
+        .ok_or_else(|| Error::failed("the target has no cgroup directory"))?;
+    let f = fs::File::open(d).ctx(|| format!("cannot open {}", d.display()))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| Error::Os {
+        what: format!("cannot lock {}", d.display()),
+        errno: e,
+    })
+}
+
 /// Remove a journal. The journal directory stays: removing it once empty would race with
 /// another nsk that has just made sure it exists and is about to write its own journal there.
 pub fn forget_journal(p: &Path) {
@@ -356,6 +371,11 @@ pub fn change(
         warn(w);
     }
     let mut changes: Vec<Change> = vec![];
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(lock_target(&set)?)
+    };
     let mut before = vec![];
     for w in &writes {
         let (p, v) = read_file(&set, w).ok_or_else(|| no_file(&set, w))?;
@@ -438,6 +458,7 @@ pub fn change(
 /// Put back the values from before nsk's first change, and forget the journal.
 pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
     let (_, set, _) = cgroups_of(pid)?;
+    let _lock = lock_target(&set)?;
     let jp = journal_path(state_root, &set);
     let j = load_journal(&jp)?
         .ok_or_else(|| Error::failed("nothing to reset: nsk has not changed these cgroups"))?;

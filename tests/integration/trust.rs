@@ -588,3 +588,61 @@ fn limiting_a_host_process_that_shares_its_cgroup_warns() {
     }
     env.assert_clean();
 }
+
+/// Concurrent `limit` and `--reset` on one container: each change lands whole, and the journal
+/// keeps the value from before nsk's first change whatever the interleaving.
+#[test]
+fn concurrent_limits_and_resets_on_one_target_are_serialized() {
+    let env = Env::new();
+    let o = env.run(&["-d", "--name", "cc", "--", "sleep", "300"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let pids = env.cgroup_dir("cc", "pids").join("pids.max");
+    let mem = env.cgroup_dir("cc", "memory");
+    let v2 = env.state("cc")["cgroups"]["version"] == "v2";
+    let mem_file = mem.join(if v2 {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    });
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap().trim().to_string();
+    let (pids0, mem0) = (read(&pids), read(&mem_file));
+    for round in 0..5 {
+        let kids: Vec<std::process::Child> = (0..12)
+            .map(|i| {
+                let mut c = env.cmd();
+                if i % 3 == 2 {
+                    c.args(["limit", "cc", "--reset"]);
+                } else {
+                    let n = 300 + round * 20 + i;
+                    c.args(["limit", "cc", "--pids", &n.to_string()])
+                        .args(["--memory", &format!("{n}M")]);
+                }
+                c.stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut k in kids {
+            k.wait().unwrap();
+        }
+        // One call's values, never a mix: pids N goes with memory N MiB.
+        let p = read(&pids);
+        if p != pids0 {
+            let n: u64 = p.parse().unwrap();
+            assert_eq!(read(&mem_file), (n << 20).to_string(), "round {round}");
+        }
+        let o = env.nsk(&["limit", "cc", "--reset"]);
+        assert!(
+            o.code == 0 || o.stderr.contains("nothing to reset"),
+            "round {round}: {o:?}"
+        );
+        assert_eq!(
+            (read(&pids), read(&mem_file)),
+            (pids0.clone(), mem0.clone()),
+            "round {round}"
+        );
+    }
+    assert_eq!(env.nsk(&["rm", "-f", "cc"]).code, 0);
+    env.assert_clean();
+}
