@@ -92,10 +92,11 @@ pub struct RunArgs {
     /// Replace the image's Entrypoint ("" clears it)
     #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
     pub entrypoint: Option<String>,
-    /// Container name, unique under the state root [default: the first 12 digits of the id]
+    /// Container name, unique under the state root: letters, digits, '_', '.' and '-', not
+    /// digits only (those are PIDs) [default: the first 12 digits of the id]
     #[arg(long)]
     pub name: Option<String>,
-    /// Hostname inside the container [default: the name]
+    /// Hostname inside the container: letters, digits, '-', '_' and '.' [default: the name]
     #[arg(long)]
     pub hostname: Option<String>,
     /// Set an environment variable (KEY=VAL; a bare KEY copies the caller's value)
@@ -144,7 +145,8 @@ pub struct RunArgs {
     /// Keep every capability and leave /proc and /sys paths unmasked
     #[arg(long)]
     pub privileged: bool,
-    /// Parent cgroup of the container's cgroups, from each hierarchy's root
+    /// Parent cgroup of the container's cgroups, relative to each hierarchy's root, without
+    /// '..' (machine/nsk); nsk removes only the parents it created
     #[arg(long, value_name = "PATH", default_value = "nsk")]
     pub cgroup_parent: String,
     /// Command and arguments [default: the image's Entrypoint + Cmd, or /bin/sh]; with an

@@ -151,6 +151,18 @@ pub fn parse_volume(s: &str) -> Result<Volume> {
     if dest.trim_matches('/').is_empty() {
         return Err(bad("cannot mount over the container's root"));
     }
+    let top = dest.trim_start_matches('/').split('/').next().unwrap_or("");
+    let whole = dest
+        .trim_matches('/')
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .count()
+        == 1;
+    if top == "proc" || top == "sys" || (top == "dev" && whole) {
+        return Err(bad(&format!(
+            "nsk mounts the container's own /{top} there; bind below another path"
+        )));
+    }
     let host = std::fs::canonicalize(host).map_err(|e| {
         Error::invalid(format!(
             "invalid volume '{s}': host path {host}: {}",
@@ -167,9 +179,13 @@ pub fn parse_volume(s: &str) -> Result<Volume> {
 /// Parse `-e KEY=VAL`; a bare `KEY` takes the caller's value (and is dropped if unset).
 pub fn parse_env(s: &str) -> Result<Option<String>> {
     let key = s.split('=').next().unwrap_or("");
-    if key.is_empty() || key.contains('\0') || s.contains('\0') {
+    // The key is one word of printable characters (no newline, escape or space that would
+    // forge another line in `env` output); the value may hold anything but NUL.
+    let bad_key = key.is_empty() || key.chars().any(|c| c.is_control() || c.is_whitespace());
+    if bad_key || s.contains('\0') {
         return Err(Error::invalid(format!(
-            "invalid environment variable '{s}' (example: -e LANG=C.UTF-8)"
+            "invalid environment variable '{}': KEY=VAL with a key of printable characters and no spaces (example: -e LANG=C.UTF-8)",
+            s.escape_debug()
         )));
     }
     if s.contains('=') {
@@ -252,6 +268,9 @@ mod tests {
             "/tmp:/x:rx",
             "/nonexistent-nsk:/x",
             "/tmp:/",
+            "/tmp:/dev",
+            "/tmp:/proc/x",
+            "/tmp:/sys",
         ] {
             let e = parse_volume(bad).unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
@@ -263,6 +282,13 @@ mod tests {
         let e = build_env("h", false, &["A=1".into(), "PATH=/x".into(), "A=2".into()]);
         assert_eq!(e, vec!["HOSTNAME=h", "PATH=/x", "A=2"]);
         assert!(parse_env("=x").is_err());
+        for bad in ["A\nB=1", "A B=1", "\x1b[2J=1", "K\0=1", "K=v\0"] {
+            assert!(parse_env(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_env("K=line1\nline2").unwrap().as_deref(),
+            Some("K=line1\nline2")
+        );
         assert_eq!(parse_env("NSK_SURELY_UNSET_VAR").unwrap(), None);
     }
 }

@@ -705,6 +705,19 @@ fn capabilities_are_dockers_defaults_unless_privileged() {
     const CHOWN: u64 = 1 << 0;
     assert_eq!(eff & (SYS_ADMIN | SYS_PTRACE | MKNOD), 0, "{eff:x}");
     assert_ne!(eff & CHOWN, 0);
+    // The inheritable set is empty, for root and for any other user.
+    for user in ["root", "nobody"] {
+        let o = env.run(&[
+            "--rm",
+            "-u",
+            user,
+            "--",
+            "grep",
+            "CapInh",
+            "/proc/self/status",
+        ]);
+        assert_eq!(o.stdout, "CapInh:\t0000000000000000\n", "{user}: {o:?}");
+    }
     let o = env.run(&[
         "--rm",
         "--privileged",

@@ -646,3 +646,50 @@ fn concurrent_limits_and_resets_on_one_target_are_serialized() {
     assert_eq!(env.nsk(&["rm", "-f", "cc"]).code, 0);
     env.assert_clean();
 }
+
+#[test]
+fn every_input_error_is_one_line_that_names_the_value() {
+    let env = Env::new();
+    let cg = env.cgroup_parent.clone();
+    let rootfs = rootfs().to_str().unwrap().to_string();
+    let run = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["run", "--rm", "--rootfs", &rootfs, "--cgroup-parent", &cg]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        // clap's own errors, with a tip or an example where one helps.
+        (vec!["run".into(), "--memory".into()], "nsk: a value is required for '--memory <SIZE>' but none was supplied; example: --memory 256M (see nsk run --help)"),
+        (vec!["inspect".into(), "-1".into()], "nsk: unexpected argument '-1' found; to pass '-1' as a value, use '-- -1' (see nsk inspect --help)"),
+        (vec!["kill".into(), "X".into(), "-9".into()], "unexpected argument '-9' found"),
+        (vec!["run".into(), "--net".into(), "bogus".into()], "[possible values: none, host]"),
+        (vec!["stop".into()], "required arguments were not provided: <NAMES>... (see nsk stop --help)"),
+        (vec!["image".into(), "rm".into()], "(see nsk image rm --help)"),
+        (vec!["frobnicate".into()], "unrecognized subcommand 'frobnicate'"),
+        // nsk's checks, before anything is made.
+        (run(&["--bogus"]), "unknown option '--bogus' for nsk run (a command that starts with '-' goes after --: nsk run -- --bogus"),
+        (run(&["--hostname", "a\nb", "true"]), "invalid hostname 'a\\nb'"),
+        (run(&["--hostname", "a\u{1b}[2J", "true"]), "invalid hostname 'a\\u{1b}[2J'"),
+        (run(&["--hostname", "a/b", "true"]), "invalid hostname 'a/b'"),
+        (run(&["-e", "A\nB=1", "true"]), "invalid environment variable 'A\\nB=1'"),
+        (run(&["--pids", "1", "true"]), "invalid --pids 1: nsk's init counts"),
+        (run(&["--memory", "4k", "true"]), "invalid --memory 4k: a container needs at least 6M"),
+        (run(&["-u", "4294967295", "true"]), "invalid -u '4294967295'"),
+        (run(&["-v", "/tmp:/dev", "true"]), "nsk mounts the container's own /dev there"),
+        (run(&["-v", "/tmp:/proc/keys", "true"]), "nsk mounts the container's own /proc there"),
+    ];
+    for (args, want) in cases {
+        let o = env.nsk(&args.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+        assert_eq!(o.code, 125, "{args:?}: {o:?}");
+        assert_eq!(o.stderr.lines().count(), 1, "{args:?}: {o:?}");
+        assert!(o.stderr.starts_with("nsk: "), "{args:?}: {o:?}");
+        assert!(o.stderr.contains(want), "{args:?}: want {want:?}: {o:?}");
+    }
+    // A command starting with '-' runs when it follows --; -- elsewhere still lets options be.
+    let o = env.run(&["--rm", "--", "sh", "-c", "echo ok"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "ok\n"), "{o:?}");
+    env.assert_clean();
+}
