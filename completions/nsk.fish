@@ -57,6 +57,7 @@ complete -c nsk -n "__fish_nsk_using_subcommand run" -l memory -d 'Memory limit 
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l memory-swap -d 'Memory plus swap limit, docker\'s meaning [default: twice --memory]' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l cpus -d 'CPU limit as a number of CPUs (0.5, 2)' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l pids -d 'Maximum number of processes' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l storage-size -d 'Bound of the writable layer: a tmpfs of SIZE private to the container (charged to its memory cgroup), so it cannot fill the state root; max keeps it unbounded in the state directory' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l cgroup-parent -d 'Parent cgroup of the container\'s cgroups, relative to each hierarchy\'s root, without \'..\' (machine/nsk); nsk removes only the parents it created' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l root -d 'State root holding one directory per container' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''

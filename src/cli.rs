@@ -127,6 +127,16 @@ pub struct RunArgs {
     /// Maximum number of processes
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub pids: Option<String>,
+    /// Bound of the writable layer: a tmpfs of SIZE private to the container (charged to its
+    /// memory cgroup), so it cannot fill the state root; max keeps it unbounded in the state
+    /// directory
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "1G",
+        allow_hyphen_values = true
+    )]
+    pub storage_size: String,
     /// Give the command a PTY from the container's own devpts [default: when stdin is a terminal]
     #[arg(short = 't', long, conflicts_with = "no_tty")]
     pub tty: bool,

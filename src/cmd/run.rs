@@ -63,6 +63,16 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     }
     let limits = limits_from(&a)?;
     check_run_minimums(&limits)?;
+    let storage = match units::parse_size("--storage-size", &a.storage_size)? {
+        crate::units::Limit::Max => None,
+        crate::units::Limit::Value(n) if n < 1 << 20 => {
+            return Err(crate::error::Error::invalid(format!(
+                "invalid --storage-size {}: at least 1M (examples: 1G, 256M, max)",
+                a.storage_size
+            )))
+        }
+        crate::units::Limit::Value(n) => Some(n),
+    };
     let volumes = a
         .volumes
         .iter()
@@ -128,6 +138,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         remove: a.rm,
         privileged: a.privileged,
         cgroup_parent: a.cgroup_parent.clone(),
+        storage,
         image: image.as_ref().map(|i| i.meta.id.clone()),
     };
     spawn::run(&ctx.store, cfg, image.map(|i| i.pin))

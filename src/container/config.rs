@@ -42,6 +42,9 @@ pub struct Config {
     pub remove: bool,
     pub privileged: bool,
     pub cgroup_parent: String,
+    /// Bytes the writable layer may hold (a tmpfs of that size); None: unbounded, in the
+    /// state directory.
+    pub storage: Option<u64>,
     /// The cached image the root filesystem comes from ("sha256:HEX").
     pub image: Option<String>,
 }

@@ -107,7 +107,7 @@ pub fn run(store: &Store, cfg: Config, pin: Option<crate::image::Pin>) -> Result
     // only); its upper and work dirs live inside it, or on a tmpfs for the host snapshot. The
     // upper dir's mode is the container's `/`; the container directory (0700) keeps everyone
     // else out of both.
-    let subdirs: &[(&str, u32)] = if cfg.rootfs.is_some() {
+    let subdirs: &[(&str, u32)] = if cfg.rootfs.is_some() && cfg.storage.is_none() {
         &[("upper", 0o755), ("work", 0o700)]
     } else {
         &[("scratch", 0o700)]

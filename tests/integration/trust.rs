@@ -45,6 +45,8 @@ fn modes_are_nsks_whatever_the_umask() {
                 "-d",
                 "--name",
                 "u",
+                "--storage-size",
+                "max",
                 "--rootfs",
                 &rootfs,
                 "--cgroup-parent",
@@ -64,7 +66,8 @@ fn modes_are_nsks_whatever_the_umask() {
         for f in ["state.json", "nsk-container.json", "log"] {
             assert_eq!(mode(&c.join(f)), 0o600, "{f} under umask {umask}");
         }
-        // The upper dir is the container's `/` (0755 as docker's), behind the 0700 directory.
+        // Unbounded, the writable layer is in the container's directory: the upper dir is the
+        // container's `/` (0755 as docker's), behind the 0700 directory.
         assert_eq!(mode(&c.join("upper")), 0o755, "umask {umask}");
         assert_eq!(mode(&c.join("work")), 0o700, "umask {umask}");
         assert_eq!(mode(&root.join(".limits")), 0o700, "umask {umask}");
@@ -292,7 +295,7 @@ fn a_forged_state_never_aims_a_signal_or_enter_at_another_process() {
         assert!(ps.stdout.contains("damaged"), "{ps:?}");
         assert!(ps.stderr.contains("does not match the kernel"), "{ps:?}");
     }
-    assert!(env.root.path().join("f/upper").is_dir());
+    assert!(env.root.path().join("f/scratch").is_dir());
     std::fs::write(&sp, &orig).unwrap();
     assert_eq!(env.nsk(&["rm", "f"]).code, 0);
     env.assert_clean();
@@ -315,8 +318,8 @@ fn rm_acts_only_on_the_name_typed() {
     let o = env.nsk(&["rm", "h4"]);
     assert_eq!(o.code, 125, "{o:?}");
     assert!(o.stderr.contains("names container 'victim'"), "{o:?}");
-    assert!(env.root.path().join("victim/upper").is_dir());
-    assert!(env.root.path().join("h4/upper").is_dir());
+    assert!(env.root.path().join("victim/scratch").is_dir());
+    assert!(env.root.path().join("h4/scratch").is_dir());
     // A state.json that is a symlink out of the root is not followed.
     let outside = tempfile::tempdir().unwrap();
     let target = outside.path().join("state.json");
@@ -329,7 +332,7 @@ fn rm_acts_only_on_the_name_typed() {
     assert_eq!(o.code, 125, "{o:?}");
     assert!(o.stderr.contains("a symlink"), "{o:?}");
     assert!(target.is_file());
-    assert!(env.root.path().join("h4/upper").is_dir());
+    assert!(env.root.path().join("h4/scratch").is_dir());
     assert_eq!(env.nsk(&["rm", "victim"]).code, 0);
     std::fs::remove_file(env.root.path().join("h4/state.json")).unwrap();
     std::fs::write(env.root.path().join("h4/state.json"), h4).unwrap();
@@ -354,7 +357,7 @@ fn a_running_container_with_a_corrupt_state_is_not_removed() {
             assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
             assert!(o.stderr.contains("damaged state"), "{o:?}");
             assert!(pid_alive(pid), "{args:?} stopped the container");
-            assert!(env.root.path().join("live/upper").is_dir());
+            assert!(env.root.path().join("live/scratch").is_dir());
             assert_eq!(env.leftover_cgroups(), cgroups);
         }
     }
@@ -691,5 +694,99 @@ fn every_input_error_is_one_line_that_names_the_value() {
     // A command starting with '-' runs when it follows --; -- elsewhere still lets options be.
     let o = env.run(&["--rm", "--", "sh", "-c", "echo ok"]);
     assert_eq!((o.code, o.stdout.as_str()), (0, "ok\n"), "{o:?}");
+    env.assert_clean();
+}
+
+#[test]
+fn the_writable_layer_is_bounded() {
+    let env = Env::new();
+    // Bounded: writes past the bound fail inside, and nothing reaches the state root.
+    let o = env.run(&[
+        "--name",
+        "b",
+        "--storage-size",
+        "2M",
+        "--",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/big bs=1M count=8 2>/dev/null; echo $?; df -k / | tail -1",
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stdout.starts_with("1\n"),
+        "dd succeeded past the bound: {o:?}"
+    );
+    let used = std::process::Command::new("du")
+        .args(["-sk"])
+        .arg(env.root.path().join("b"))
+        .output()
+        .unwrap();
+    let kb: u64 = String::from_utf8_lossy(&used.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(kb < 512, "{kb} KiB written to the state root");
+    assert_eq!(env.nsk(&["rm", "b"]).code, 0);
+    for bad in ["0", "4k", "x"] {
+        let o = env.run(&["--rm", "--storage-size", bad, "--", "true"]);
+        assert_eq!(o.code, 125, "{o:?}");
+        assert!(o.stderr.contains("invalid --storage-size"), "{o:?}");
+    }
+    env.assert_clean();
+}
+
+/// A state root on a small filesystem that the container fills (unbounded writable layer):
+/// the exit status is still recorded and no temp file is left.
+#[test]
+fn a_full_state_root_loses_no_exit_status() {
+    let env = Env::new();
+    let small = env.root.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let m = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m,mode=0700", "nsk-test-small"])
+        .arg(&small)
+        .status()
+        .unwrap();
+    assert!(m.success());
+    let root = small.join("state");
+    let nsk = |args: &[&str]| -> Out {
+        env.cmd()
+            .env("NSK_ROOT", &root)
+            .args(args)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let mut args = vec!["run", "--name", "full", "--storage-size", "max", "--rootfs"];
+    let rootfs = rootfs().to_str().unwrap().to_string();
+    args.push(&rootfs);
+    let cg = env.cgroup_parent.clone();
+    args.extend(["--cgroup-parent", &cg, "--", "sh", "-c"]);
+    args.push("dd if=/dev/zero of=/fill bs=64k 2>/dev/null; exit 3");
+    let o = nsk(&args);
+    assert_eq!(o.code, 3, "{o:?}");
+    let df = Command::new("df").arg(&small).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&df.stdout).contains("100%"),
+        "the root did not fill: {df:?}"
+    );
+    let ps = nsk(&["ps", "-a"]);
+    assert!(ps.stdout.contains("exited (3)"), "{ps:?}");
+    let left: Vec<String> = std::fs::read_dir(root.join("full"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "temp files left");
+    let o = nsk(&["rm", "full"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(Command::new("umount")
+        .arg(&small)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::remove_dir(&small).unwrap();
     env.assert_clean();
 }
