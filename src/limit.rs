@@ -103,6 +103,7 @@ fn save_journal(p: &Path, j: &Journal) -> Result<()> {
             crate::container::state::ensure_root(root)?;
         }
         crate::secure::mkdir_path(d, crate::secure::DIR_MODE)?;
+        crate::secure::sweep_temps(d);
     }
     crate::container::state::write_json(p, j)
 }

@@ -208,6 +208,35 @@ pub fn replace_at(dir: impl AsFd, name: &str, shown: &Path, body: &[u8]) -> Resu
     Ok(())
 }
 
+/// Remove the temp files `replace_at` left in `dir` (`.NAME.PID.SEQ`) when its process was
+/// killed between creating and renaming them: regular files of nsk's user whose PID is gone.
+pub fn sweep_temps(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if !n.starts_with('.') || !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let mut f = n.rsplitn(3, '.');
+        let (Some(seq), Some(pid), Some(_)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let (Ok(_), Ok(pid)) = (seq.parse::<u32>(), pid.parse::<i32>()) else {
+            continue;
+        };
+        let gone = pid > 0
+            && matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                Err(Errno::ESRCH)
+            );
+        if gone {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 fn overwrite_in_place(dir: impl AsFd, name: &str, shown: &Path, body: &[u8]) -> Result<()> {
     use std::os::unix::fs::FileExt;
     let fd = openat(

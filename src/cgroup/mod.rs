@@ -401,13 +401,61 @@ pub fn expand_cpu_list(s: &str) -> Option<Vec<u32>> {
     Some(v)
 }
 
+/// Where nsk records the parent cgroups it creates, before it creates them: only those are
+/// ever removed again, and a crash right after a creation cannot leak one.
+pub trait ParentLog {
+    /// `p` does not exist and nsk is about to create it.
+    fn will_create(&mut self, p: &Path) -> Result<()>;
+    /// `p`, recorded by `will_create`, was made by someone else after all.
+    fn not_created(&mut self, p: &Path);
+}
+
+impl ParentLog for Vec<PathBuf> {
+    fn will_create(&mut self, p: &Path) -> Result<()> {
+        self.push(p.to_path_buf());
+        Ok(())
+    }
+    fn not_created(&mut self, p: &Path) {
+        self.retain(|x| x != p);
+    }
+}
+
+/// Create directory `p` of a parent cgroup, recording it first. Ok(true) when nsk made it.
+pub(crate) fn create_parent(p: &Path, log: &mut dyn ParentLog) -> Result<bool> {
+    let fresh = !p.exists();
+    if fresh {
+        log.will_create(p)?;
+    }
+    match fs::create_dir(p) {
+        Ok(()) => {
+            if !fresh {
+                // Removed between the look and the mkdir: nsk's now.
+                log.will_create(p)?;
+            }
+            Ok(true)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            if fresh {
+                log.not_created(p);
+            }
+            Ok(false)
+        }
+        Err(e) => {
+            if fresh {
+                log.not_created(p);
+            }
+            Err(e).ctx(|| format!("cannot create cgroup {}", p.display()))
+        }
+    }
+}
+
 /// Create `leaf` (`rel` in hierarchy `m`) and the parents it needs, set up to take tasks.
 fn create_leaf(
     m: &Mount,
     leaf: &Path,
     rel: &str,
     needed: &[&str],
-    made: &mut Vec<PathBuf>,
+    log: &mut dyn ParentLog,
 ) -> Result<()> {
     // Only ever below the hierarchy's own mount, on a cgroup filesystem.
     if !on_cgroupfs(&m.mountpoint) || !leaf.starts_with(&m.mountpoint) {
@@ -418,8 +466,8 @@ fn create_leaf(
         )));
     }
     match m.v2 {
-        true => v2::prepare_parents(&m.mountpoint, rel, needed, made)?,
-        false => v1::prepare_parents(m, rel, made)?,
+        true => v2::prepare_parents(&m.mountpoint, rel, needed, log)?,
+        false => v1::prepare_parents(m, rel, log)?,
     }
     match fs::create_dir(leaf) {
         Ok(()) => {}
@@ -479,16 +527,16 @@ impl CgroupSet {
     }
 
     /// Create the planned directories. On failure, the leaves created are removed again. The
-    /// ancestors nsk had to create (and no others) are pushed on `made`, failure or not, for the
-    /// caller to record: only those are ever removed again.
+    /// ancestors nsk has to create (and no others) go to `log`, each before it is created: only
+    /// those are ever removed again.
     pub fn create(
         &self,
         h: &Hierarchy,
         rel: &str,
         needed: &[&str],
-        made: &mut Vec<PathBuf>,
+        log: &mut dyn ParentLog,
     ) -> Result<()> {
-        let r = self.create_inner(h, rel, needed, made);
+        let r = self.create_inner(h, rel, needed, log);
         if r.is_err() {
             let _ = self.remove();
         }
@@ -500,7 +548,7 @@ impl CgroupSet {
         h: &Hierarchy,
         rel: &str,
         needed: &[&str],
-        made: &mut Vec<PathBuf>,
+        log: &mut dyn ParentLog,
     ) -> Result<()> {
         let rel = rel.trim_start_matches('/');
         for c in needed {
@@ -518,7 +566,7 @@ impl CgroupSet {
             // sure it exists and creating the leaf, or while we set it up. Start over then.
             let mut tries = 0;
             loop {
-                match create_leaf(m, &d.path, rel, needed, made) {
+                match create_leaf(m, &d.path, rel, needed, log) {
                     Err(e) if tries < 20 && vanished(&e) => tries += 1,
                     r => break r?,
                 }
@@ -729,7 +777,15 @@ impl CgroupSet {
         let mut gone = vec![];
         for d in &self.dirs {
             for p in d.path.ancestors().skip(1) {
-                if !made_by_nsk(p) || !on_cgroupfs(p) {
+                if !made_by_nsk(p) {
+                    break;
+                }
+                // Recorded, but never made (nsk was killed between the two): gone already.
+                if fs::symlink_metadata(p).is_err_and(|e| e.raw_os_error() == Some(libc::ENOENT)) {
+                    gone.push(p.to_path_buf());
+                    continue;
+                }
+                if !on_cgroupfs(p) {
                     break;
                 }
                 match fs::remove_dir(p) {

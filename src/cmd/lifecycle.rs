@@ -73,6 +73,8 @@ fn thaw_if_frozen(ctx: &Ctx, name: &str, st: &State) -> Result<()> {
 
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
     for n in &a.names {
+        // Waits for a run still setting the container up.
+        let _lock = ctx.store.lock(n)?;
         let st = ctx.store.load(n)?;
         thaw_if_frozen(ctx, n, &st)?;
         stop_one(&st, Duration::from_secs(a.time))?;
@@ -92,6 +94,7 @@ pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<i32> {
 }
 
 pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32> {
+    ctx.store.sweep_stale();
     for n in &a.names {
         let _lock = match ctx.store.lock(n) {
             Ok(l) => l,

@@ -96,6 +96,9 @@ pub fn run(store: &Store, cfg: Config, pin: Option<crate::image::Pin>) -> Result
         image: cfg.image.clone(),
     };
     let dir = store.create(&st, &cfg.cgroup_parent)?;
+    // Held until the container runs (or is cleaned up): stop and rm wait for it instead of
+    // acting on a container half set up.
+    let setup_lock = store.lock(&cfg.name)?;
     let mut guard = Cleanup {
         store,
         name: cfg.name.clone(),
@@ -125,11 +128,12 @@ pub fn run(store: &Store, cfg: Config, pin: Option<crate::image::Pin>) -> Result
     });
 
     if cfg.detach {
-        return detach(store, cfg, st, guard, cg);
+        return detach(store, cfg, st, guard, cg, setup_lock);
     }
     let sigs = block_signals()?;
     let (init_pid, chan, master) = launch(&cfg, &dir, cg, &mut st, &mut guard)?;
     record_running(store, &mut st, init_pid)?;
+    drop(setup_lock);
     guard.armed = false;
     let raw = pty::RawMode::stdin();
     let status = supervise(init_pid, &chan, master, &sigs, raw.ok().flatten());
@@ -149,12 +153,7 @@ struct CgroupPlan<'a> {
 /// applied (with docker's default swap).
 fn setup_cgroups(cfg: &Config, p: CgroupPlan, set: &CgroupSet, st: &mut State) -> Result<()> {
     p.store
-        .with_cgroup_parents(|made| {
-            let mut new = vec![];
-            let r = set.create(p.hier, p.rel, &cfg.limits.controllers(), &mut new);
-            made.extend(new);
-            r
-        })
+        .with_cgroup_parents(|rec| set.create(p.hier, p.rel, &cfg.limits.controllers(), rec))
         .and_then(|r| r)
         .map_err(|e| match e.errno() {
             Some(
@@ -520,9 +519,9 @@ pub fn check_removable(store: &Store, name: &str, st: &State) -> Result<()> {
 /// Remove the cgroup parents of `cg` that nsk created (by the state root's record), deepest
 /// first, while they are empty.
 fn remove_parents(store: &Store, cg: &CgroupSet) {
-    let _ = store.with_cgroup_parents(|made| {
-        for p in cg.remove_parents(&|p| made.contains(p)) {
-            made.remove(&p);
+    let _ = store.with_cgroup_parents(|rec| {
+        for p in cg.remove_parents(&|p| rec.made.contains(p)) {
+            rec.made.remove(&p);
         }
     });
 }
@@ -561,6 +560,7 @@ fn detach(
     mut st: State,
     mut guard: Cleanup,
     cg: Option<CgroupPlan>,
+    setup_lock: nix::fcntl::Flock<std::fs::File>,
 ) -> Result<i32> {
     let (rd, wr) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "cannot create a pipe")?;
@@ -611,6 +611,7 @@ fn detach(
             let started = block_signals().and_then(|sigs| {
                 let (pid, chan, _) = launch(&cfg, &dir, cg, &mut st, &mut guard)?;
                 record_running(store, &mut st, pid)?;
+                drop(setup_lock);
                 Ok((sigs, pid, chan))
             });
             match started {

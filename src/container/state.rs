@@ -303,7 +303,7 @@ impl Store {
             creator_pid: me,
             creator_start: process::start_time(me)?,
         };
-        let tmp = format!(".new-{}", st.id);
+        let tmp = format!(".new-{}.{me}.{}", st.id, marker.creator_start);
         let tmp_path = self.root.join(&tmp);
         if !secure::mkdir_at(&root, &tmp, &tmp_path, secure::DIR_MODE)? {
             return Err(Error::failed(format!("{} exists", tmp_path.display())));
@@ -349,52 +349,76 @@ impl Store {
         Ok(self.root.join(&st.name))
     }
 
-    /// Remove what killed runs and removals left under temporary names (`.new-ID` of a run
-    /// that is gone, `.rm-ID.PID.START` of a removal that is gone), each only with its marker.
+    /// Remove what killed runs and removals left under temporary names, once the process named
+    /// in the name is gone: `.new-ID.PID.START` of a run (holding nothing but nsk's own files
+    /// of a container being made) and `.rm-ID.PID.START` of a removal. Only nsk makes entries
+    /// in the (checked) root under such names.
     fn sweep(&self, root: &OwnedFd) {
+        secure::sweep_temps(&self.root);
         let Ok(rd) = fs::read_dir(&self.root) else {
             return;
         };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let stale = if let Some(id) = name.strip_prefix(".new-") {
-                let p = self.root.join(&name);
-                valid_id(id)
-                    && secure::open_at(root, &name, &p, Kind::Dir)
-                        .and_then(|d| read_marker(&d, &p))
-                        .is_ok_and(|m| m.id == id && !m.creator_alive())
-            } else if let Some(rest) = name.strip_prefix(".rm-") {
-                let f: Vec<&str> = rest.split('.').collect();
-                let p = self.root.join(&name);
-                match f.as_slice() {
-                    [id, pid, start] => {
-                        valid_id(id)
-                            && !process::is_running(
-                                pid.parse().unwrap_or(0),
-                                start.parse().unwrap_or(0),
-                            )
-                            && secure::open_at(root, &name, &p, Kind::Dir)
-                                .and_then(|d| read_marker(&d, &p))
-                                .is_ok_and(|m| m.id == *id)
-                    }
-                    _ => false,
-                }
-            } else {
-                false
+            let (rest, new) = match (name.strip_prefix(".new-"), name.strip_prefix(".rm-")) {
+                (Some(r), _) => (r, true),
+                (_, Some(r)) => (r, false),
+                _ => continue,
             };
-            if stale {
-                remove_tree(&self.root.join(&name));
+            let f: Vec<&str> = rest.split('.').collect();
+            let [id, pid, start] = f.as_slice() else {
+                continue;
+            };
+            let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) else {
+                continue;
+            };
+            if !valid_id(id) || pid <= 0 || process::is_running(pid, start) {
+                continue;
+            }
+            let p = self.root.join(&name);
+            if secure::open_at(root, &name, &p, Kind::Dir).is_err() {
+                continue;
+            }
+            let only_nsks = |d: &Path| {
+                fs::read_dir(d).is_ok_and(|rd| {
+                    rd.flatten().all(|e| {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        n == MARKER
+                            || n == STATE
+                            || n.starts_with(&format!(".{MARKER}."))
+                            || n.starts_with(&format!(".{STATE}."))
+                    })
+                })
+            };
+            if !new || only_nsks(&p) {
+                remove_tree(&p);
             }
         }
     }
 
-    /// Lock a container's directory for a read-modify-write.
+    /// Lock a container's directory for a read-modify-write. Once the lock is held, the name
+    /// still names the directory locked (not one removed meanwhile, nor a new one of the same
+    /// name), or the container is gone.
     pub fn lock(&self, name: &str) -> Result<Flock<fs::File>> {
-        let (fd, _) = self.open(name)?;
-        Flock::lock(fs::File::from(fd), FlockArg::LockExclusive).map_err(|(_, e)| Error::Os {
-            what: format!("cannot lock {}", self.root.join(name).display()),
-            errno: e,
-        })
+        let (fd, m) = self.open(name)?;
+        let l = Flock::lock(fs::File::from(fd), FlockArg::LockExclusive).map_err(|(_, e)| {
+            Error::Os {
+                what: format!("cannot lock {}", self.root.join(name).display()),
+                errno: e,
+            }
+        })?;
+        match self.open(name) {
+            Ok((_, now)) if now.id == m.id => Ok(l),
+            Ok(_) | Err(Error::NotFound(_)) => Err(no_such(name)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Remove what killed runs and removals left under temporary names.
+    pub fn sweep_stale(&self) {
+        if let Ok(Some(root)) = open_root(&self.root) {
+            self.sweep(&root);
+        }
     }
 
     /// Read and cross-check container `name`'s state. An error when it is not an nsk container
@@ -526,9 +550,10 @@ impl Store {
 
 impl Store {
     /// Run `f` on the record of the cgroup parents nsk created (and so may remove), under a lock
-    /// on the state root, saving it after: a parent another nsk is about to create a leaf in is
-    /// never removed in between, and a parent nsk did not create is never recorded.
-    pub fn with_cgroup_parents<T>(&self, f: impl FnOnce(&mut BTreeSet<PathBuf>) -> T) -> Result<T> {
+    /// on the state root: a parent another nsk is about to create a leaf in is never removed in
+    /// between, and a parent nsk did not create is never recorded. The record is saved before
+    /// each creation (see `ParentLog`) and after `f`.
+    pub fn with_cgroup_parents<T>(&self, f: impl FnOnce(&mut ParentRecord) -> T) -> Result<T> {
         let root = ensure_root(&self.root)?;
         let lock_fd = root
             .try_clone()
@@ -541,28 +566,66 @@ impl Store {
                 }
             })?;
         let p = self.root.join(PARENTS);
-        let mut made: BTreeSet<PathBuf> =
-            match secure::read_at(&root, PARENTS, &p, secure::MAX_JSON) {
-                Ok(b) => {
-                    serde_json::from_slice::<Parents>(&b)
-                        .map_err(|e| Error::failed(format!("corrupt file {}: {e}", p.display())))?
-                        .made
-                }
-                Err(e) if e.errno() == Some(Errno::ENOENT) => BTreeSet::new(),
-                Err(e) => return Err(e),
-            };
-        let before = made.clone();
-        let r = f(&mut made);
-        if made != before {
-            if made.is_empty() {
-                let _ =
-                    nix::unistd::unlinkat(&root, PARENTS, nix::unistd::UnlinkatFlags::NoRemoveDir);
-            } else {
-                let body = secure::json_body(&Parents { made }, &p, 0)?;
-                secure::replace_at(&root, PARENTS, &p, &body)?;
+        let made: BTreeSet<PathBuf> = match secure::read_at(&root, PARENTS, &p, secure::MAX_JSON) {
+            Ok(b) => {
+                serde_json::from_slice::<Parents>(&b)
+                    .map_err(|e| Error::failed(format!("corrupt file {}: {e}", p.display())))?
+                    .made
             }
-        }
+            Err(e) if e.errno() == Some(Errno::ENOENT) => BTreeSet::new(),
+            Err(e) => return Err(e),
+        };
+        let mut rec = ParentRecord {
+            root: &root,
+            path: p,
+            saved: made.clone(),
+            made,
+        };
+        let r = f(&mut rec);
+        rec.save()?;
         Ok(r)
+    }
+}
+
+/// The record of the cgroup parents nsk created, held under the state root's lock.
+pub struct ParentRecord<'a> {
+    root: &'a OwnedFd,
+    path: PathBuf,
+    saved: BTreeSet<PathBuf>,
+    pub made: BTreeSet<PathBuf>,
+}
+
+impl ParentRecord<'_> {
+    fn save(&mut self) -> Result<()> {
+        if self.made == self.saved {
+            return Ok(());
+        }
+        if self.made.is_empty() {
+            let _ =
+                nix::unistd::unlinkat(self.root, PARENTS, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        } else {
+            let body = secure::json_body(
+                &Parents {
+                    made: self.made.clone(),
+                },
+                &self.path,
+                0,
+            )?;
+            secure::replace_at(self.root, PARENTS, &self.path, &body)?;
+        }
+        self.saved = self.made.clone();
+        Ok(())
+    }
+}
+
+impl crate::cgroup::ParentLog for ParentRecord<'_> {
+    fn will_create(&mut self, p: &Path) -> Result<()> {
+        self.made.insert(p.to_path_buf());
+        self.save()
+    }
+    fn not_created(&mut self, p: &Path) {
+        self.made.remove(p);
+        let _ = self.save();
     }
 }
 

@@ -24,7 +24,7 @@ fn cgroup2_directories_and_clone_into_cgroup() {
     let rel = format!("{parent}/leaf");
     let set = CgroupSet::planned(&h2, &rel);
     assert_eq!(set.v2_dir().unwrap(), m.mountpoint.join(&rel));
-    let mut made = vec![];
+    let mut made: Vec<std::path::PathBuf> = vec![];
     set.create(&h2, &rel, &[], &mut made).unwrap();
     assert_eq!(
         made,
@@ -101,7 +101,7 @@ fn concurrent_create_and_remove_under_one_parent() {
                 for i in 0..100 {
                     let rel = format!("{parent}/c{t}-{i}");
                     let set = CgroupSet::planned(&h, &rel);
-                    set.create(&h, &rel, &[], &mut vec![])
+                    set.create(&h, &rel, &[], &mut Vec::<std::path::PathBuf>::new())
                         .unwrap_or_else(|e| panic!("create {rel}: {e}"));
                     set.remove().unwrap();
                     set.remove_parents(&|p| p.ends_with(&parent));

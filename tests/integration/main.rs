@@ -4,6 +4,7 @@ mod cgroup;
 mod cli;
 mod docs;
 mod enter;
+mod faults;
 mod image;
 mod inspect;
 mod limit;
