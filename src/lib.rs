@@ -22,6 +22,9 @@ pub mod target;
 pub mod tools;
 pub mod units;
 
+#[cfg(test)]
+mod proptests;
+
 use clap::Parser;
 use cli::{Cli, Command};
 
