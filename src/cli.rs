@@ -199,7 +199,8 @@ pub struct ImageImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ImageRmArgs {
-    /// NAME[:TAG], id or digest (or a unique prefix of 4+ hex digits)
+    /// NAME[:TAG], id or digest (or a unique prefix of 4+ hex digits); a name of an image that
+    /// has other names removes that name only
     #[arg(required = true)]
     pub images: Vec<String>,
 }

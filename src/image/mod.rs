@@ -288,10 +288,22 @@ impl Cache {
         Ok(())
     }
 
-    /// Remove an image, refused while a container of `store` uses it.
-    pub fn remove(&self, store: &Store, what: &str) -> Result<Meta> {
+    /// Remove an image, refused while a container of `store` uses it. A NAME[:TAG] of an image
+    /// that has other names removes that name only (docker's untag); an id, a digest or its
+    /// last name removes the image.
+    pub fn remove(&self, store: &Store, what: &str) -> Result<Removed> {
         let m = self.find(what)?;
         let _lock = self.lock()?;
+        if let Ok(n) = normalize_name(what) {
+            if m.names.contains(&n) && m.names.len() > 1 {
+                let mut m2 = self
+                    .load(m.hex())
+                    .ok_or_else(|| Error::failed(format!("image {what} was removed meanwhile")))?;
+                m2.names.retain(|x| *x != n);
+                self.save(&self.entry(m.hex()), &m2)?;
+                return Ok(Removed::Untagged(n));
+            }
+        }
         let users: Vec<String> = store
             .names()?
             .into_iter()
@@ -316,8 +328,15 @@ impl Cache {
         fs::rename(self.entry(m.hex()), &gone)
             .ctx(|| format!("cannot remove {}", self.entry(m.hex()).display()))?;
         remove_tree(&gone);
-        Ok(m)
+        Ok(Removed::Image(Box::new(m)))
     }
+}
+
+/// What `image rm` removed.
+pub enum Removed {
+    /// One name of an image that keeps its others.
+    Untagged(String),
+    Image(Box<Meta>),
 }
 
 pub fn display_name(m: &Meta) -> String {

@@ -6,6 +6,7 @@ use crate::util::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn mode(p: &Path) -> u32 {
     std::fs::symlink_metadata(p)
@@ -788,5 +789,56 @@ fn a_full_state_root_loses_no_exit_status() {
         .unwrap()
         .success());
     std::fs::remove_dir(&small).unwrap();
+    env.assert_clean();
+}
+
+#[test]
+fn image_import_and_rm_say_what_they_do() {
+    let env = Env::new();
+    let d = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(d.path().join("loop2"), d.path().join("loop1")).unwrap();
+    std::os::unix::fs::symlink(d.path().join("loop1"), d.path().join("loop2")).unwrap();
+    nix::unistd::mkfifo(
+        &d.path().join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let path = |n: &str| d.path().join(n).to_str().unwrap().to_string();
+    let o = env.nsk(&["image", "import", &path("loop1")]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(o.stderr.contains("too many symbolic links"), "{o:?}");
+    // A FIFO is refused at once instead of blocking the import.
+    let t = std::time::Instant::now();
+    let o = env.nsk(&["image", "import", &path("fifo")]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(o.stderr.contains("not a regular file"), "{o:?}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    // rm of one name keeps the image and its other names; rm of the last name removes it.
+    let tar = path("small.tar");
+    assert!(Command::new("tar")
+        .arg("-C")
+        .arg(rootfs())
+        .args(["-cf", &tar, "."])
+        .status()
+        .unwrap()
+        .success());
+    for n in ["small:1", "small:2"] {
+        assert_eq!(env.nsk(&["image", "import", &tar, "--name", n]).code, 0);
+    }
+    let o = env.nsk(&["image", "rm", "small:1"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "untagged small:1\n"),
+        "{o:?}"
+    );
+    let ls = env.nsk(&["image", "ls"]);
+    assert!(
+        ls.stdout.contains("small:2") && !ls.stdout.contains("small:1"),
+        "{ls:?}"
+    );
+    let o = env.nsk(&["image", "rm", "small:2"]);
+    assert!(o.code == 0 && o.stdout.starts_with("sha256:"), "{o:?}");
+    assert_eq!(env.nsk(&["image", "ls"]).stdout.lines().count(), 1);
+    let _ = std::fs::remove_dir_all(env.root.path().join(".images"));
     env.assert_clean();
 }
