@@ -178,8 +178,9 @@ impl Cache {
 
     /// An entry's metadata; None when missing or not describing the entry it sits in.
     fn load(&self, hex: &str) -> Option<Meta> {
-        let b = fs::read(self.entry(hex).join("image.json")).ok()?;
-        let m: Meta = serde_json::from_slice(&b).ok()?;
+        // Checked like every state file: no symlink, nsk's owner, not writable by others.
+        let m: Meta =
+            crate::container::state::read_json(&self.entry(hex).join("image.json")).ok()??;
         (m.hex() == hex).then_some(m)
     }
 
@@ -215,6 +216,12 @@ impl Cache {
 
     /// Every cached image, newest import first.
     pub fn list(&self) -> Result<Vec<Meta>> {
+        // The cache is nsk's own, as the state root is: checked before anything in it is read.
+        match crate::secure::open_path(&self.dir, crate::secure::Kind::Dir) {
+            Ok(_) => {}
+            Err(e) if e.errno() == Some(nix::errno::Errno::ENOENT) => return Ok(vec![]),
+            Err(e) => return Err(e.context("image cache")),
+        }
         let rd = match fs::read_dir(&self.dir) {
             Ok(r) => r,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(vec![]),

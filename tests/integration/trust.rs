@@ -836,6 +836,13 @@ fn image_import_and_rm_say_what_they_do() {
         ls.stdout.contains("small:2") && !ls.stdout.contains("small:1"),
         "{ls:?}"
     );
+    // The cache is checked like the state root.
+    let images = env.root.path().join(".images");
+    std::fs::set_permissions(&images, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = env.nsk(&["image", "ls"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(o.stderr.contains("writable by group or others"), "{o:?}");
+    std::fs::set_permissions(&images, std::fs::Permissions::from_mode(0o700)).unwrap();
     let o = env.nsk(&["image", "rm", "small:2"]);
     assert!(o.code == 0 && o.stdout.starts_with("sha256:"), "{o:?}");
     assert_eq!(env.nsk(&["image", "ls"]).stdout.lines().count(), 1);
