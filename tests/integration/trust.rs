@@ -751,6 +751,15 @@ fn a_full_state_root_loses_no_exit_status() {
         .status()
         .unwrap();
     assert!(m.success());
+    /// Unmounts the test's tmpfs even when an assertion fails.
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+            let _ = std::fs::remove_dir(self.0);
+        }
+    }
+    let mounted = Unmount(&small);
     let root = small.join("state");
     let nsk = |args: &[&str]| -> Out {
         env.cmd()
@@ -783,12 +792,8 @@ fn a_full_state_root_loses_no_exit_status() {
     assert_eq!(left, Vec::<String>::new(), "temp files left");
     let o = nsk(&["rm", "full"]);
     assert_eq!(o.code, 0, "{o:?}");
-    assert!(Command::new("umount")
-        .arg(&small)
-        .status()
-        .unwrap()
-        .success());
-    std::fs::remove_dir(&small).unwrap();
+    drop(mounted);
+    assert!(!small.exists(), "the tmpfs is still mounted");
     env.assert_clean();
 }
 
