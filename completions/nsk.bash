@@ -734,7 +734,7 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__run)
-            opts="-e -w -u -v -t -T -d -h -V --rootfs --image --entrypoint --name --hostname --env --workdir --user --net --volume --memory --memory-swap --cpus --pids --tty --no-tty --detach --rm --userns --privileged --cgroup-parent --root --json --color --help --version"
+            opts="-e -w -u -v -t -T -d -h -V --rootfs --image --entrypoint --name --hostname --env --workdir --user --net --volume --memory --memory-swap --cpus --pids --storage-size --tty --no-tty --detach --rm --userns --privileged --cgroup-parent --root --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -809,6 +809,10 @@ _nsk() {
                     return 0
                     ;;
                 --pids)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -45,8 +45,8 @@ complete -c nsk -n "__fish_nsk_needs_command" -f -a "help" -d 'Print this messag
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l rootfs -d 'Root filesystem directory, used read-only as the overlay\'s lower layer [default: a snapshot of the host\'s /, writes discarded]' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l image -d 'Image to run: a tarball (plain root filesystem, .tar/.tar.gz/.tar.zst; docker save; OCI), an OCI layout directory, FILE:TAG or FILE@sha256:DIGEST to pick one, or a NAME[:TAG] or id from `nsk image ls`. Unpacked once into the cache, verified, shared read-only' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l entrypoint -d 'Replace the image\'s Entrypoint ("" clears it)' -r
-complete -c nsk -n "__fish_nsk_using_subcommand run" -l name -d 'Container name, unique under the state root [default: the first 12 digits of the id]' -r
-complete -c nsk -n "__fish_nsk_using_subcommand run" -l hostname -d 'Hostname inside the container [default: the name]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l name -d 'Container name, unique under the state root: letters, digits, \'_\', \'.\' and \'-\', not digits only (those are PIDs) [default: the first 12 digits of the id]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l hostname -d 'Hostname inside the container: letters, digits, \'-\', \'_\' and \'.\' [default: the name]' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -s e -l env -d 'Set an environment variable (KEY=VAL; a bare KEY copies the caller\'s value)' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -s w -l workdir -d 'Working directory inside the container, created if missing [default: the image\'s WorkingDir, or /]' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -s u -l user -d 'Run the command as USER[:GROUP], names or numbers from the container\'s /etc/passwd' -r
@@ -57,7 +57,8 @@ complete -c nsk -n "__fish_nsk_using_subcommand run" -l memory -d 'Memory limit 
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l memory-swap -d 'Memory plus swap limit, docker\'s meaning [default: twice --memory]' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l cpus -d 'CPU limit as a number of CPUs (0.5, 2)' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l pids -d 'Maximum number of processes' -r
-complete -c nsk -n "__fish_nsk_using_subcommand run" -l cgroup-parent -d 'Parent cgroup of the container\'s cgroups, from each hierarchy\'s root' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l storage-size -d 'Bound of the writable layer: a tmpfs of SIZE private to the container (charged to its memory cgroup), so it cannot fill the state root; max keeps it unbounded in the state directory' -r
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l cgroup-parent -d 'Parent cgroup of the container\'s cgroups, relative to each hierarchy\'s root, without \'..\' (machine/nsk); nsk removes only the parents it created' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l root -d 'State root holding one directory per container' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
 always\t''

@@ -92,10 +92,11 @@ pub struct RunArgs {
     /// Replace the image's Entrypoint ("" clears it)
     #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
     pub entrypoint: Option<String>,
-    /// Container name, unique under the state root [default: the first 12 digits of the id]
+    /// Container name, unique under the state root: letters, digits, '_', '.' and '-', not
+    /// digits only (those are PIDs) [default: the first 12 digits of the id]
     #[arg(long)]
     pub name: Option<String>,
-    /// Hostname inside the container [default: the name]
+    /// Hostname inside the container: letters, digits, '-', '_' and '.' [default: the name]
     #[arg(long)]
     pub hostname: Option<String>,
     /// Set an environment variable (KEY=VAL; a bare KEY copies the caller's value)
@@ -126,6 +127,16 @@ pub struct RunArgs {
     /// Maximum number of processes
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub pids: Option<String>,
+    /// Bound of the writable layer: a tmpfs of SIZE private to the container (charged to its
+    /// memory cgroup), so it cannot fill the state root; max keeps it unbounded in the state
+    /// directory
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "1G",
+        allow_hyphen_values = true
+    )]
+    pub storage_size: String,
     /// Give the command a PTY from the container's own devpts [default: when stdin is a terminal]
     #[arg(short = 't', long, conflicts_with = "no_tty")]
     pub tty: bool,
@@ -144,7 +155,8 @@ pub struct RunArgs {
     /// Keep every capability and leave /proc and /sys paths unmasked
     #[arg(long)]
     pub privileged: bool,
-    /// Parent cgroup of the container's cgroups, from each hierarchy's root
+    /// Parent cgroup of the container's cgroups, relative to each hierarchy's root, without
+    /// '..' (machine/nsk); nsk removes only the parents it created
     #[arg(long, value_name = "PATH", default_value = "nsk")]
     pub cgroup_parent: String,
     /// Command and arguments [default: the image's Entrypoint + Cmd, or /bin/sh]; with an
@@ -187,7 +199,8 @@ pub struct ImageImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ImageRmArgs {
-    /// NAME[:TAG], id or digest (or a unique prefix of 4+ hex digits)
+    /// NAME[:TAG], id or digest (or a unique prefix of 4+ hex digits); a name of an image that
+    /// has other names removes that name only
     #[arg(required = true)]
     pub images: Vec<String>,
 }

@@ -24,6 +24,9 @@ pub enum Error {
     /// A condition that is not a system error (a name in use, a container not running, ...).
     #[error("{0}")]
     Failed(String),
+    /// What the user named does not exist ("no such container: x"); `rm -f` ignores it.
+    #[error("{0}")]
+    NotFound(String),
     /// The command could not be started; nsk exits with `code` (126, 127) after the message.
     #[error("{msg}")]
     Exit { msg: String, code: i32 },
@@ -56,6 +59,7 @@ impl Error {
             },
             Error::Invalid(m) => Error::Invalid(format!("{what}: {m}")),
             Error::Failed(m) => Error::Failed(format!("{what}: {m}")),
+            Error::NotFound(m) => Error::NotFound(format!("{what}: {m}")),
             Error::Exit { msg, code } => Error::Exit {
                 msg: format!("{what}: {msg}"),
                 code,

@@ -49,19 +49,61 @@ pub fn journal_path(state_root: &Path, set: &CgroupSet) -> PathBuf {
     state_root.join(".limits").join(format!("{h:016x}.json"))
 }
 
+/// The only files a journal may name: those `limit` changes.
+const JOURNALED_FILES: &[&str] = &[
+    "memory.max",
+    "memory.swap.max",
+    "memory.low",
+    "memory.limit_in_bytes",
+    "memory.memsw.limit_in_bytes",
+    "memory.soft_limit_in_bytes",
+    "cpu.max",
+    "cpu.weight",
+    "cpu.shares",
+    "cpu.cfs_period_us",
+    "cpu.cfs_quota_us",
+    "cpuset.cpus",
+    "pids.max",
+    "io.weight",
+    "blkio.weight",
+    "cgroup.freeze",
+    "freezer.state",
+];
+
+/// Serialize every change and reset of one target: an flock on its key cgroup directory (the
+/// one its journal is keyed by), so the values read as "before", the journal and the writes of
+/// one nsk never interleave with another's.
+fn lock_target(set: &CgroupSet) -> Result<nix::fcntl::Flock<fs::File>> {
+    let d = set
+        .dir_for("memory")
+        .or_else(|| set.dirs.first().map(|d| d.path.as_path()))
+        .ok_or_else(|| Error::failed("the target has no cgroup directory"))?;
+    let f = fs::File::open(d).ctx(|| format!("cannot open {}", d.display()))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| Error::Os {
+        what: format!("cannot lock {}", d.display()),
+        errno: e,
+    })
+}
+
 /// Remove a journal. The journal directory stays: removing it once empty would race with
 /// another nsk that has just made sure it exists and is about to write its own journal there.
 pub fn forget_journal(p: &Path) {
     let _ = fs::remove_file(p);
 }
 
-pub fn load_journal(p: &Path) -> Option<Journal> {
-    serde_json::from_slice(&fs::read(p).ok()?).ok()
+/// A journal, read with the checks of every state file (no symlink, nsk's owner, not writable
+/// by others). None when there is none; an error when one is there but cannot be trusted.
+pub fn load_journal(p: &Path) -> Result<Option<Journal>> {
+    crate::container::state::read_json(p)
 }
 
 fn save_journal(p: &Path, j: &Journal) -> Result<()> {
     if let Some(d) = p.parent() {
-        fs::create_dir_all(d).ctx(|| format!("cannot create {}", d.display()))?;
+        if let Some(root) = d.parent() {
+            crate::container::state::ensure_root(root)?;
+        }
+        crate::secure::mkdir_path(d, crate::secure::DIR_MODE)?;
+        crate::secure::sweep_temps(d);
     }
     crate::container::state::write_json(p, j)
 }
@@ -117,6 +159,32 @@ pub fn warnings(set: &CgroupSet, pid: i32, l: &Limits) -> Vec<String> {
             }
         }
     }
+    // A host process (in nsk's own PID namespace) whose cgroup also holds processes that are
+    // neither it nor its descendants: the limit lands on them too.
+    let own = crate::process::ns_inode(std::process::id() as i32, "pid");
+    if own.is_some() && own_pidns == own {
+        if let Some(d) = set
+            .dir_for("memory")
+            .or_else(|| set.dirs.first().map(|d| d.path.as_path()))
+        {
+            let others: Vec<i32> = fs::read_to_string(d.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse::<i32>().ok())
+                .filter(|p| !descends_from(*p, pid))
+                .collect();
+            if !others.is_empty() {
+                let shown: Vec<String> = others.iter().take(5).map(|p| p.to_string()).collect();
+                w.push(format!(
+                    "{} also holds {} process(es) that are not {pid} or its children (PIDs {}{}): the limit applies to them too",
+                    d.display(),
+                    others.len(),
+                    shown.join(", "),
+                    if others.len() > 5 { ", ..." } else { "" }
+                ));
+            }
+        }
+    }
     if let Some(crate::units::Limit::Value(m)) = l.memory {
         let usage = set.dir_for("memory").and_then(|d| {
             let f = if set.version == Version::V2 {
@@ -139,6 +207,26 @@ pub fn warnings(set: &CgroupSet, pid: i32, l: &Limits) -> Vec<String> {
         }
     }
     w
+}
+
+/// Is `p` the process `ancestor` or one of its descendants (by the parent PIDs in /proc)?
+fn descends_from(mut p: i32, ancestor: i32) -> bool {
+    for _ in 0..4096 {
+        if p == ancestor {
+            return true;
+        }
+        if p <= 1 {
+            return false;
+        }
+        match fs::read_to_string(format!("/proc/{p}/stat"))
+            .ok()
+            .and_then(|s| crate::process::parse_ppid(&s))
+        {
+            Some(pp) => p = pp,
+            None => return false,
+        }
+    }
+    false
 }
 
 fn read_file(set: &CgroupSet, w: &Write) -> Option<(PathBuf, String)> {
@@ -177,6 +265,20 @@ fn no_file(set: &CgroupSet, w: &Write) -> Error {
         .ctx(what)
         .err()
         .unwrap_or_else(|| Error::failed(what()))
+}
+
+/// Is the cgroup frozen (or freezing)? v2 cgroup.freeze, v1 freezer.state.
+pub fn is_frozen(set: &CgroupSet) -> bool {
+    if set.version == Version::V2 {
+        set.dir_for("memory")
+            .or_else(|| set.v2_dir())
+            .and_then(|d| fs::read_to_string(d.join("cgroup.freeze")).ok())
+            .is_some_and(|s| s.trim() == "1")
+    } else {
+        set.dir_for("freezer")
+            .and_then(|d| fs::read_to_string(d.join("freezer.state")).ok())
+            .is_some_and(|s| s.trim() != "THAWED")
+    }
 }
 
 /// Freeze (true) or thaw (false) the cgroup, waiting until the kernel says it is done.
@@ -270,6 +372,11 @@ pub fn change(
         warn(w);
     }
     let mut changes: Vec<Change> = vec![];
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(lock_target(&set)?)
+    };
     let mut before = vec![];
     for w in &writes {
         let (p, v) = read_file(&set, w).ok_or_else(|| no_file(&set, w))?;
@@ -294,8 +401,8 @@ pub fn change(
     }
     // Journal first: a crash half-way still knows the original values.
     let jp = journal_path(state_root, &set);
-    let previous = load_journal(&jp);
-    let mut j = load_journal(&jp).unwrap_or(Journal {
+    let previous = load_journal(&jp)?;
+    let mut j = load_journal(&jp)?.unwrap_or(Journal {
         pid,
         original: BTreeMap::new(),
     });
@@ -352,15 +459,20 @@ pub fn change(
 /// Put back the values from before nsk's first change, and forget the journal.
 pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
     let (_, set, _) = cgroups_of(pid)?;
+    let _lock = lock_target(&set)?;
     let jp = journal_path(state_root, &set);
-    let j = load_journal(&jp)
+    let j = load_journal(&jp)?
         .ok_or_else(|| Error::failed("nothing to reset: nsk has not changed these cgroups"))?;
-    // Only files directly in the target's own cgroup directories are ever written back.
+    // Only limit files directly in the target's own cgroup directories are ever written back
+    // (never cgroup.procs or any other control file a forged journal might name).
     for file in j.original.keys() {
         let p = Path::new(file);
         let inside = p
             .parent()
             .is_some_and(|d| set.dirs.iter().any(|x| x.path == d))
+            && p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| JOURNALED_FILES.contains(&n))
             && crate::cgroup::on_cgroupfs(p);
         if !inside {
             return Err(Error::failed(format!(

@@ -250,6 +250,12 @@ pub fn ns_inode(pid: i32, kind: &str) -> Option<u64> {
     ProcDir::open(pid).ok()?.ns_inode(k, &mut [0u8; 64])
 }
 
+/// The parent PID (field 4) from /proc/PID/stat text; the command name may hold ')' and spaces.
+pub fn parse_ppid(stat: &str) -> Option<i32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// "pid:[4026531836]" → 4026531836.
 pub fn parse_ns_link(s: &str) -> Option<u64> {
     s.split_once(":[")?.1.strip_suffix(']')?.parse().ok()
@@ -291,6 +297,9 @@ mod tests {
             .unwrap();
         assert_eq!((st.state, st.flags, st.start_time), ('S', 4194560, 777));
         assert_eq!(parse_stat("42 (x) S 1"), None);
+        assert_eq!(parse_ppid("42 (a) b) c) S 17 42"), Some(17));
+        assert_eq!(parse_ppid("42 (x) S"), None);
+        assert_eq!(parse_ppid("garbage"), None);
         let me = parse_stat(&std::fs::read_to_string("/proc/self/stat").unwrap()).unwrap();
         let full = procfs::process::Process::myself().unwrap().stat().unwrap();
         assert_eq!(

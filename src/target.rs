@@ -187,7 +187,14 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
         }
     }
     if crate::container::config::validate_name(spec).is_ok() {
-        if let Ok(st) = store.load(spec) {
+        // A directory by that name that nsk cannot trust is an error, not "no such container".
+        let loaded = match store.load(spec) {
+            Ok(st) => Some(st),
+            Err(Error::NotFound(_)) => None,
+            Err(e) if e.errno().is_some() => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(st) = loaded {
             return match (st.status, st.pid, st.start_time) {
                 (crate::container::state::Status::Running, Some(pid), Some(start)) => {
                     let id = Identity {
@@ -324,17 +331,33 @@ mod tests {
     fn numeric_id_prefix_when_no_such_pid() {
         let t = tempfile::tempdir().unwrap();
         let store = Store::new(t.path().to_path_buf());
-        let me = std::process::id() as i32;
-        let start = process::start_time(me).unwrap();
+        // A process in a PID namespace of its own, as a container's init is.
+        let mut unshare = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child", "sleep", "30"])
+            .spawn()
+            .expect("unshare (util-linux) runs, as root");
+        let u = unshare.id();
+        let mut init = 0;
+        for _ in 0..500 {
+            let c =
+                std::fs::read_to_string(format!("/proc/{u}/task/{u}/children")).unwrap_or_default();
+            if let Some(p) = c.split_whitespace().next() {
+                init = p.parse().unwrap();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(init > 0, "unshare started no child");
+        let start = process::start_time(init).unwrap();
+        let pidns = process::ns_inode(init, "pid").unwrap();
         let id = format!("12345678{}", "a".repeat(24));
-        let dir = store.create("num").unwrap();
-        let state = serde_json::json!({
-            "name": "num", "id": id, "pid": me, "start_time": start,
-            "created": "2026-01-01T00:00:00Z", "status": "running", "exit_code": null,
-            "exit_signal": null, "rootfs": null, "cgroups": null, "namespaces": {},
-            "limits": {}, "command": ["sleep"], "hostname": "num", "detached": true
-        });
-        std::fs::write(dir.join("state.json"), state.to_string()).unwrap();
+        let mut st = crate::container::state::tests::test_state("num", &id);
+        store.create(&st, "nsk").unwrap();
+        st.status = crate::container::state::Status::Running;
+        st.pid = Some(init);
+        st.start_time = Some(start);
+        st.namespaces.insert("pid".into(), pidns);
+        store.save(&st).unwrap();
         // 12345678 is above any pid_max, so no process has it.
         let tgt = resolve(&store, "12345678").unwrap();
         assert_eq!(
@@ -347,5 +370,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("invalid PID"));
+        let _ = unshare.kill();
+        let _ = unshare.wait();
     }
 }

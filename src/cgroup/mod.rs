@@ -401,11 +401,73 @@ pub fn expand_cpu_list(s: &str) -> Option<Vec<u32>> {
     Some(v)
 }
 
+/// Where nsk records the parent cgroups it creates, before it creates them: only those are
+/// ever removed again, and a crash right after a creation cannot leak one.
+pub trait ParentLog {
+    /// `p` does not exist and nsk is about to create it.
+    fn will_create(&mut self, p: &Path) -> Result<()>;
+    /// `p`, recorded by `will_create`, was made by someone else after all.
+    fn not_created(&mut self, p: &Path);
+}
+
+impl ParentLog for Vec<PathBuf> {
+    fn will_create(&mut self, p: &Path) -> Result<()> {
+        self.push(p.to_path_buf());
+        Ok(())
+    }
+    fn not_created(&mut self, p: &Path) {
+        self.retain(|x| x != p);
+    }
+}
+
+/// Create directory `p` of a parent cgroup, recording it first. Ok(true) when nsk made it.
+pub(crate) fn create_parent(p: &Path, log: &mut dyn ParentLog) -> Result<bool> {
+    let fresh = !p.exists();
+    if fresh {
+        log.will_create(p)?;
+    }
+    match fs::create_dir(p) {
+        Ok(()) => {
+            if !fresh {
+                // Removed between the look and the mkdir: nsk's now.
+                log.will_create(p)?;
+            }
+            Ok(true)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            if fresh {
+                log.not_created(p);
+            }
+            Ok(false)
+        }
+        Err(e) => {
+            if fresh {
+                log.not_created(p);
+            }
+            Err(e).ctx(|| format!("cannot create cgroup {}", p.display()))
+        }
+    }
+}
+
 /// Create `leaf` (`rel` in hierarchy `m`) and the parents it needs, set up to take tasks.
-fn create_leaf(m: &Mount, leaf: &Path, rel: &str, needed: &[&str]) -> Result<()> {
+fn create_leaf(
+    m: &Mount,
+    leaf: &Path,
+    rel: &str,
+    needed: &[&str],
+    log: &mut dyn ParentLog,
+) -> Result<()> {
+    // Only ever below the hierarchy's own mount, on a cgroup filesystem.
+    if !on_cgroupfs(&m.mountpoint) || !leaf.starts_with(&m.mountpoint) {
+        return Err(Error::failed(format!(
+            "refusing to create {}: not below the cgroup mount {}",
+            leaf.display(),
+            m.mountpoint.display()
+        )));
+    }
     match m.v2 {
-        true => v2::prepare_parents(&m.mountpoint, rel, needed)?,
-        false => v1::prepare_parents(m, rel)?,
+        true => v2::prepare_parents(&m.mountpoint, rel, needed, log)?,
+        false => v1::prepare_parents(m, rel, log)?,
     }
     match fs::create_dir(leaf) {
         Ok(()) => {}
@@ -464,16 +526,30 @@ impl CgroupSet {
         }
     }
 
-    /// Create the planned directories. On failure, whatever was created is removed again.
-    pub fn create(&self, h: &Hierarchy, rel: &str, needed: &[&str]) -> Result<()> {
-        let r = self.create_inner(h, rel, needed);
+    /// Create the planned directories. On failure, the leaves created are removed again. The
+    /// ancestors nsk has to create (and no others) go to `log`, each before it is created: only
+    /// those are ever removed again.
+    pub fn create(
+        &self,
+        h: &Hierarchy,
+        rel: &str,
+        needed: &[&str],
+        log: &mut dyn ParentLog,
+    ) -> Result<()> {
+        let r = self.create_inner(h, rel, needed, log);
         if r.is_err() {
             let _ = self.remove();
         }
         r
     }
 
-    fn create_inner(&self, h: &Hierarchy, rel: &str, needed: &[&str]) -> Result<()> {
+    fn create_inner(
+        &self,
+        h: &Hierarchy,
+        rel: &str,
+        needed: &[&str],
+        log: &mut dyn ParentLog,
+    ) -> Result<()> {
         let rel = rel.trim_start_matches('/');
         for c in needed {
             if h.mount_for(c).is_none() {
@@ -490,7 +566,7 @@ impl CgroupSet {
             // sure it exists and creating the leaf, or while we set it up. Start over then.
             let mut tries = 0;
             loop {
-                match create_leaf(m, &d.path, rel, needed) {
+                match create_leaf(m, &d.path, rel, needed, log) {
                     Err(e) if tries < 20 && vanished(&e) => tries += 1,
                     r => break r?,
                 }
@@ -669,6 +745,48 @@ impl CgroupSet {
         }
     }
 
+    /// Check a set read back from a state file before anything acts on it: every directory must
+    /// be `<mount point of its hierarchy on this host>/<parent>/<id>`, the cgroup nsk made for
+    /// the container with that id under that parent, on a cgroup filesystem when it exists.
+    pub fn check_made_for(&self, parent: &str, id: &str) -> Result<()> {
+        crate::container::config::validate_cgroup_parent(parent)?;
+        if !crate::container::state::valid_id(id) {
+            return Err(Error::failed(format!("'{id}' is not a container id")));
+        }
+        let h = Hierarchy::detect()?;
+        if self.version != h.version {
+            return Err(Error::failed(format!(
+                "its cgroups were made on a cgroup {} host, this one is {}",
+                self.version.as_str(),
+                h.version.as_str()
+            )));
+        }
+        for d in &self.dirs {
+            let Some(m) = h.mounts.iter().find(|m| m.key() == d.key) else {
+                return Err(Error::failed(format!(
+                    "it names cgroup {} of hierarchy '{}', which this host does not mount",
+                    d.path.display(),
+                    d.key
+                )));
+            };
+            let want = m.mountpoint.join(parent).join(id);
+            if d.path != want {
+                return Err(Error::failed(format!(
+                    "it names cgroup {}, not the one nsk made for it ({})",
+                    d.path.display(),
+                    want.display()
+                )));
+            }
+            if d.path.exists() && !on_cgroupfs(&d.path) {
+                return Err(Error::failed(format!(
+                    "{} is not on a cgroup filesystem",
+                    d.path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Remove every directory (leaf first), waiting briefly for dying tasks to leave. Missing
     /// directories are fine: removal is idempotent. Empty parents named `parent` are removed too.
     pub fn remove(&self) -> Result<()> {
@@ -681,13 +799,32 @@ impl CgroupSet {
         first_err.map_or(Ok(()), Err)
     }
 
-    /// Remove the parent directory of each leaf if it is now empty (shared by all containers).
-    pub fn remove_empty_parents(&self) {
+    /// Remove the ancestors of each leaf that `made_by_nsk` says nsk created, deepest first,
+    /// while they are empty (they are shared by all containers under the same parent). Returns
+    /// those removed.
+    pub fn remove_parents(&self, made_by_nsk: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+        let mut gone = vec![];
         for d in &self.dirs {
-            if let Some(p) = d.path.parent().filter(|p| on_cgroupfs(p)) {
-                let _ = fs::remove_dir(p);
+            for p in d.path.ancestors().skip(1) {
+                if !made_by_nsk(p) {
+                    break;
+                }
+                // Recorded, but never made (nsk was killed between the two): gone already.
+                if fs::symlink_metadata(p).is_err_and(|e| e.raw_os_error() == Some(libc::ENOENT)) {
+                    gone.push(p.to_path_buf());
+                    continue;
+                }
+                if !on_cgroupfs(p) {
+                    break;
+                }
+                match fs::remove_dir(p) {
+                    Ok(()) => gone.push(p.to_path_buf()),
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => gone.push(p.to_path_buf()),
+                    Err(_) => break,
+                }
             }
         }
+        gone
     }
 }
 

@@ -9,17 +9,14 @@ use std::path::Path;
 /// Create the missing ancestors of `rel` in hierarchy `m` (the leaf itself is created by the
 /// caller). cpuset ancestors get their parent's cpus and mems, without which no task fits; an
 /// existing one is checked too, since the nsk that just created it may not have got that far.
-pub(super) fn prepare_parents(m: &Mount, rel: &str) -> Result<()> {
+/// Every ancestor nsk creates goes to `log` first.
+pub(super) fn prepare_parents(m: &Mount, rel: &str, log: &mut dyn super::ParentLog) -> Result<()> {
     let mut cur = m.mountpoint.clone();
     let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
     let cpuset = m.controllers.iter().any(|c| c == "cpuset");
     for c in &comps[..comps.len().saturating_sub(1)] {
         cur.push(c);
-        match fs::create_dir(&cur) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-            Err(e) => return Err(e).ctx(|| format!("cannot create cgroup {}", cur.display())),
-        }
+        super::create_parent(&cur, log)?;
         if cpuset {
             init_cpuset(&cur)?;
         }

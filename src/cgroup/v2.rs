@@ -8,17 +8,19 @@ use std::path::Path;
 
 /// Create the missing ancestors of `rel` and enable, in the subtree_control of every ancestor,
 /// the controllers the leaf needs (and any others available, so later limits can be set).
-pub(super) fn prepare_parents(root: &Path, rel: &str, needed: &[&str]) -> Result<()> {
+/// Every ancestor nsk creates goes to `log` first.
+pub(super) fn prepare_parents(
+    root: &Path,
+    rel: &str,
+    needed: &[&str],
+    log: &mut dyn super::ParentLog,
+) -> Result<()> {
     let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
     let mut cur = root.to_path_buf();
     enable_controllers(&cur, needed, false)?;
     for c in &comps[..comps.len().saturating_sub(1)] {
         cur.push(c);
-        let created = match fs::create_dir(&cur) {
-            Ok(()) => true,
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => false,
-            Err(e) => return Err(e).ctx(|| format!("cannot create cgroup {}", cur.display())),
-        };
+        let created = super::create_parent(&cur, log)?;
         enable_controllers(&cur, needed, created)?;
     }
     Ok(())

@@ -25,6 +25,7 @@ pub fn enter(ctx: &Ctx, a: EnterArgs) -> Result<i32> {
                 "invalid environment variable '{e}' (example: -e LANG=C.UTF-8)"
             )));
         }
+        crate::container::config::parse_env(e)?;
         env.push(e.clone());
     }
     let stdin_tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);

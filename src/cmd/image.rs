@@ -10,10 +10,13 @@ pub fn image(ctx: &Ctx, a: ImageArgs) -> Result<i32> {
     match a.cmd {
         ImageCommand::Import(i) => {
             let (path, sel) = source::parse_arg(&i.file).ok_or_else(|| {
-                Error::invalid(format!(
-                    "cannot import {}: no such file or directory",
-                    i.file
-                ))
+                // Say why the path cannot be reached (a symlink loop is not "no such file").
+                let why = std::fs::metadata(&i.file)
+                    .err()
+                    .and_then(|e| e.raw_os_error())
+                    .map(|n| crate::error::errno_text(nix::errno::Errno::from_raw(n)))
+                    .unwrap_or_else(|| "no such file or directory".into());
+                Error::invalid(format!("cannot import {}: {why}", i.file))
             })?;
             let m = image::import(&ctx.store.root, &path, &sel, i.name.as_deref())?;
             if ctx.json {
@@ -39,7 +42,10 @@ pub fn image(ctx: &Ctx, a: ImageArgs) -> Result<i32> {
             let mut failed = None;
             for what in &r.images {
                 match cache.remove(&ctx.store, what) {
-                    Ok(m) => output::print(&format!("{}\n", m.id)),
+                    Ok(image::Removed::Image(m)) => output::print(&format!("{}\n", m.id)),
+                    Ok(image::Removed::Untagged(n)) => {
+                        output::print(&format!("untagged {}\n", output::clean(&n)))
+                    }
                     Err(e) => {
                         eprintln!("nsk: {}", output::clean(&e.to_string()));
                         failed = Some(e.exit_code());

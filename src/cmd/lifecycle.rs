@@ -10,10 +10,7 @@ use crate::{output, process, sys};
 use std::time::Duration;
 
 fn pinned(st: &State) -> Option<std::os::fd::OwnedFd> {
-    if st.status != Status::Running {
-        return None;
-    }
-    process::pin(st.pid?, st.start_time?)
+    st.pin()
 }
 
 /// Parse a signal given as KILL, SIGKILL, kill or 9.
@@ -56,9 +53,30 @@ fn stop_one(st: &State, grace: Duration) -> Result<()> {
     Ok(())
 }
 
+/// A frozen container cannot act on SIGTERM (nor, on cgroup v1, die of SIGKILL): thaw it
+/// first, and say so. Its cgroups are checked to be the ones nsk made for it.
+fn thaw_if_frozen(ctx: &Ctx, name: &str, st: &State) -> Result<()> {
+    let Some(set) = &st.cgroups else {
+        return Ok(());
+    };
+    if st.pin().is_none() {
+        return Ok(());
+    }
+    spawn::check_removable(&ctx.store, name, st)?;
+    if crate::limit::is_frozen(set) {
+        eprintln!("nsk: container {name} is frozen: thawing it first");
+        crate::limit::set_frozen(set, false)
+            .map_err(|e| e.context(format!("cannot thaw container {name}")))?;
+    }
+    Ok(())
+}
+
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
     for n in &a.names {
+        // Waits for a run still setting the container up.
+        let _lock = ctx.store.lock(n)?;
         let st = ctx.store.load(n)?;
+        thaw_if_frozen(ctx, n, &st)?;
         stop_one(&st, Duration::from_secs(a.time))?;
         output::print(&format!("{n}\n"));
     }
@@ -76,29 +94,39 @@ pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<i32> {
 }
 
 pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32> {
+    ctx.store.sweep_stale();
     for n in &a.names {
         let _lock = match ctx.store.lock(n) {
             Ok(l) => l,
-            Err(_) if a.force => continue,
+            Err(Error::NotFound(_)) if a.force => continue,
             Err(e) => return Err(e),
         };
-        match ctx.store.load(n) {
-            Ok(st) => {
-                if st.status == Status::Running {
-                    if !a.force {
-                        return Err(Error::failed(format!(
-                            "container {n} is running: stop it first, or use nsk rm -f {n}"
-                        )));
-                    }
-                    stop_one(&st, Duration::ZERO)?;
+        // A damaged state is reported, never "repaired" by deleting what nsk cannot account
+        // for: the container may still run on its overlay, in its cgroups.
+        let st = ctx.store.load(n)?;
+        spawn::check_removable(&ctx.store, n, &st)?;
+        match st.status {
+            Status::Running => {
+                if !a.force {
+                    return Err(Error::failed(format!(
+                        "container {n} is running: stop it first, or use nsk rm -f {n}"
+                    )));
                 }
-                spawn::remove(&ctx.store, &st)?;
+                thaw_if_frozen(ctx, n, &st)?;
+                stop_one(&st, Duration::ZERO)?;
             }
-            // A directory without a readable state.json: a run killed while creating it.
-            Err(_) if ctx.store.dir(n).is_ok_and(|d| d.is_dir()) => ctx.store.remove_dir(n)?,
-            Err(_) if a.force => continue,
-            Err(e) => return Err(e),
+            Status::Created => {
+                let m = ctx.store.marker(n)?;
+                if m.creator_alive() {
+                    return Err(Error::failed(format!(
+                        "container {n} is being created by nsk process {}: not removing it from under that run",
+                        m.creator_pid
+                    )));
+                }
+            }
+            _ => {}
         }
+        spawn::remove(&ctx.store, n, &st)?;
         output::print(&format!("{n}\n"));
     }
     Ok(0)

@@ -7,15 +7,15 @@ use std::io::Read;
 pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
     let st = ctx.store.load(&a.name)?;
     let path = ctx.store.dir(&a.name)?.join("log");
-    let mut f = std::fs::File::open(&path).map_err(|e| match e.raw_os_error() {
-        Some(libc::ENOENT) => Error::failed(format!(
-            "container {} has no log: only detached containers (nsk run -d) keep one",
-            a.name
-        )),
-        _ => Error::Io {
-            what: format!("cannot open {}", path.display()),
-            source: e,
-        },
+    let mut f = ctx.store.open_file(&a.name, "log").map_err(|e| {
+        if e.errno() == Some(nix::errno::Errno::ENOENT) {
+            Error::failed(format!(
+                "container {} has no log: only detached containers (nsk run -d) keep one",
+                a.name
+            ))
+        } else {
+            e
+        }
     })?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {

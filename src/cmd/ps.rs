@@ -1,14 +1,14 @@
 use super::Ctx;
 use crate::cli::PsArgs;
-use crate::container::state::{parse_rfc3339, State, Status};
+use crate::container::state::{parse_rfc3339, Loaded, State, Status};
 use crate::error::Result;
 use crate::output;
 
-/// A container directory as `ps` sees it: a full state, or one whose state is unreadable
-/// (half-created by a run that was killed).
+/// A container directory as `ps` sees it: a full state, or one whose state cannot be trusted
+/// (reported as damaged, with the reason on stderr).
 enum Row {
     Full(Box<State>),
-    Broken(String),
+    Damaged(String, String),
 }
 
 pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
@@ -17,13 +17,22 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
     }
     let mut rows = vec![];
     for name in ctx.store.names()? {
-        match ctx.store.load(&name) {
-            Ok(st) => {
+        match ctx.store.read(&name) {
+            Ok(Loaded::Ok(st)) => {
                 if a.all || st.status == Status::Running {
-                    rows.push(Row::Full(Box::new(st)));
+                    rows.push(Row::Full(st));
                 }
             }
-            Err(_) if a.all => rows.push(Row::Broken(name)),
+            Ok(Loaded::Damaged(why)) => {
+                eprintln!(
+                    "nsk: warning: container {name} has a damaged state: {}",
+                    output::clean(&why)
+                );
+                if a.all {
+                    rows.push(Row::Damaged(name, why));
+                }
+            }
+            // Removed meanwhile.
             Err(_) => {}
         }
     }
@@ -32,7 +41,9 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
             .iter()
             .map(|r| match r {
                 Row::Full(st) => serde_json::to_value(st).unwrap_or_default(),
-                Row::Broken(n) => serde_json::json!({"name": n, "status": "created"}),
+                Row::Damaged(n, why) => {
+                    serde_json::json!({"name": n, "status": "damaged", "error": why})
+                }
             })
             .collect();
         output::print_json(&serde_json::Value::Array(v));
@@ -90,7 +101,7 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
                     .into(),
                 ]
             }
-            Row::Broken(n) => [n.as_str(), "-", "created", "-", "-", "-", "-"]
+            Row::Damaged(n, _) => [n.as_str(), "-", "damaged", "-", "-", "-", "-"]
                 .map(output::Cell::from)
                 .into(),
         })

@@ -50,6 +50,11 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             )));
         }
     }
+    config::validate_cgroup_parent(&a.cgroup_parent)?;
+    check_command_is_not_an_option(&a, &std::env::args().skip(1).collect::<Vec<_>>())?;
+    if let Some(u) = &a.user {
+        check_user(u)?;
+    }
     if let Some(h) = &a.hostname {
         check_hostname(h)?;
     }
@@ -57,6 +62,17 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         check_workdir(w)?;
     }
     let limits = limits_from(&a)?;
+    check_run_minimums(&limits)?;
+    let storage = match units::parse_size("--storage-size", &a.storage_size)? {
+        crate::units::Limit::Max => None,
+        crate::units::Limit::Value(n) if n < 1 << 20 => {
+            return Err(crate::error::Error::invalid(format!(
+                "invalid --storage-size {}: at least 1M (examples: 1G, 256M, max)",
+                a.storage_size
+            )))
+        }
+        crate::units::Limit::Value(n) => Some(n),
+    };
     let volumes = a
         .volumes
         .iter()
@@ -122,16 +138,78 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         remove: a.rm,
         privileged: a.privileged,
         cgroup_parent: a.cgroup_parent.clone(),
+        storage,
         image: image.as_ref().map(|i| i.meta.id.clone()),
     };
     spawn::run(&ctx.store, cfg, image.map(|i| i.pin))
 }
 
-fn check_hostname(h: &str) -> Result<()> {
-    if h.is_empty() || h.len() > 64 {
+/// A hostname is 1 to 64 letters, digits, '-', '_' and '.', starting with a letter or digit:
+/// no control characters, spaces or '/' reach the container's UTS namespace or a prompt.
+pub fn check_hostname(h: &str) -> Result<()> {
+    let ok = !h.is_empty()
+        && h.len() <= 64
+        && h.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !ok {
         return Err(crate::error::Error::invalid(format!(
-            "invalid hostname '{h}': 1 to 64 characters"
+            "invalid hostname '{}': 1 to 64 letters, digits, '-', '_' and '.', starting with a letter or digit (example: web-1.local)",
+            h.escape_debug()
         )));
+    }
+    Ok(())
+}
+
+/// `nsk run --bogus` is an unknown option, not a command named `--bogus`: a command that starts
+/// with '-' must follow `--`.
+fn check_command_is_not_an_option(a: &RunArgs, args: &[String]) -> Result<()> {
+    if let Some(first) = a.command.first().filter(|c| c.starts_with('-')) {
+        if !args.iter().any(|x| x == "--") {
+            return Err(crate::error::Error::invalid(format!(
+                "unknown option '{first}' for nsk run (a command that starts with '-' goes after --: nsk run -- {first}; see nsk run --help)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What the kernel cannot give a container with so little: nsk's init is one of its processes
+/// and needs a few MiB of its own.
+fn check_run_minimums(l: &Limits) -> Result<()> {
+    use crate::units::Limit;
+    if let Some(Limit::Value(p)) = l.pids {
+        if p < 2 {
+            return Err(crate::error::Error::invalid(format!(
+                "invalid --pids {p}: nsk's init counts as one of the container's processes, so it needs at least 2 (example: --pids 100)"
+            )));
+        }
+    }
+    if let Some(Limit::Value(m)) = l.memory {
+        if m < MIN_MEMORY {
+            return Err(crate::error::Error::invalid(format!(
+                "invalid --memory {}: a container needs at least 6M (nsk's init and the command must fit; example: --memory 64M)",
+                units::format_size(m)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// docker's minimum memory limit.
+const MIN_MEMORY: u64 = 6 << 20;
+
+/// A numeric user or group must be a valid id: 4294967295 is (uid_t)-1, "no change".
+fn check_user(u: &str) -> Result<()> {
+    for part in u.split(':') {
+        if !part.is_empty()
+            && part.bytes().all(|b| b.is_ascii_digit())
+            && part.parse::<u32>().map_or(true, |n| n == u32::MAX)
+        {
+            return Err(crate::error::Error::invalid(format!(
+                "invalid -u '{u}': a numeric user or group id is below 4294967295 (example: -u 1000:1000)"
+            )));
+        }
     }
     Ok(())
 }

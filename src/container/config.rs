@@ -42,6 +42,9 @@ pub struct Config {
     pub remove: bool,
     pub privileged: bool,
     pub cgroup_parent: String,
+    /// Bytes the writable layer may hold (a tmpfs of that size); None: unbounded, in the
+    /// state directory.
+    pub storage: Option<u64>,
     /// The cached image the root filesystem comes from ("sha256:HEX").
     pub image: Option<String>,
 }
@@ -59,6 +62,11 @@ pub fn validate_name(name: &str) -> Result<()> {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if ok && name.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid(format!(
+            "invalid container name '{name}': a name of digits only would be taken for a PID (example: c{name})"
+        )));
+    }
     if ok {
         Ok(())
     } else {
@@ -66,6 +74,56 @@ pub fn validate_name(name: &str) -> Result<()> {
             "invalid container name '{name}': use letters, digits, '_', '.' and '-', starting with a letter or digit (example: web-1)"
         )))
     }
+}
+
+/// `--cgroup-parent`: a relative cgroup path below each hierarchy's root, of plain components
+/// (no `..`, `.` or empty ones), so nsk never creates or removes anything outside it.
+pub fn validate_cgroup_parent(p: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Error::invalid(format!(
+            "invalid --cgroup-parent '{p}': {why} (examples: nsk, machine/nsk)"
+        ))
+    };
+    if p.is_empty() {
+        return Err(bad("empty"));
+    }
+    if p.starts_with('/') {
+        return Err(bad(
+            "a path relative to each cgroup hierarchy's root, without a leading '/'",
+        ));
+    }
+    if p.len() > 200 {
+        return Err(bad("longer than 200 characters"));
+    }
+    let comps: Vec<&str> = p.split('/').collect();
+    if comps.len() > 8 {
+        return Err(bad("more than 8 levels"));
+    }
+    for c in comps {
+        if c.is_empty() || c == "." || c == ".." {
+            return Err(bad(
+                "a relative cgroup path without '..', '.' or empty components",
+            ));
+        }
+        if !c
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "_.-:@".contains(ch))
+        {
+            return Err(bad(
+                "use letters, digits, '_', '.', '-', ':' and '@' in each component",
+            ));
+        }
+        if c.starts_with("cgroup.")
+            || c == "tasks"
+            || c == "notify_on_release"
+            || c == "release_agent"
+        {
+            return Err(bad(
+                "a component may not be named like a cgroup control file",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parse `-v HOST:CONTAINER[:ro|:rw]`. The host path must exist; the destination must be
@@ -96,6 +154,18 @@ pub fn parse_volume(s: &str) -> Result<Volume> {
     if dest.trim_matches('/').is_empty() {
         return Err(bad("cannot mount over the container's root"));
     }
+    let top = dest.trim_start_matches('/').split('/').next().unwrap_or("");
+    let whole = dest
+        .trim_matches('/')
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .count()
+        == 1;
+    if top == "proc" || top == "sys" || (top == "dev" && whole) {
+        return Err(bad(&format!(
+            "nsk mounts the container's own /{top} there; bind below another path"
+        )));
+    }
     let host = std::fs::canonicalize(host).map_err(|e| {
         Error::invalid(format!(
             "invalid volume '{s}': host path {host}: {}",
@@ -112,9 +182,13 @@ pub fn parse_volume(s: &str) -> Result<Volume> {
 /// Parse `-e KEY=VAL`; a bare `KEY` takes the caller's value (and is dropped if unset).
 pub fn parse_env(s: &str) -> Result<Option<String>> {
     let key = s.split('=').next().unwrap_or("");
-    if key.is_empty() || key.contains('\0') || s.contains('\0') {
+    // The key is one word of printable characters (no newline, escape or space that would
+    // forge another line in `env` output); the value may hold anything but NUL.
+    let bad_key = key.is_empty() || key.chars().any(|c| c.is_control() || c.is_whitespace());
+    if bad_key || s.contains('\0') {
         return Err(Error::invalid(format!(
-            "invalid environment variable '{s}' (example: -e LANG=C.UTF-8)"
+            "invalid environment variable '{}': KEY=VAL with a key of printable characters and no spaces (example: -e LANG=C.UTF-8)",
+            s.escape_debug()
         )));
     }
     if s.contains('=') {
@@ -142,8 +216,17 @@ pub fn build_env(hostname: &str, tty: bool, user_env: &[String]) -> Vec<String> 
     env
 }
 
-/// A new random id: 32 hex digits.
+/// A new random id: 32 hex digits, whose first 12 (the default name) are not all digits.
 pub fn new_id() -> Result<String> {
+    loop {
+        let id = random_id()?;
+        if !id[..12].bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(id);
+        }
+    }
+}
+
+fn random_id() -> Result<String> {
     use std::io::Read;
     let mut b = [0u8; 16];
     std::fs::File::open("/dev/urandom")
@@ -164,7 +247,7 @@ mod tests {
         for ok in ["a", "web-1", "x.y_z", "0abc"] {
             validate_name(ok).unwrap();
         }
-        for bad in ["", "-a", "a/b", "../x", "a b", &"x".repeat(65)] {
+        for bad in ["", "-a", "a/b", "../x", "a b", &"x".repeat(65), "1234", "0"] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }
@@ -188,6 +271,9 @@ mod tests {
             "/tmp:/x:rx",
             "/nonexistent-nsk:/x",
             "/tmp:/",
+            "/tmp:/dev",
+            "/tmp:/proc/x",
+            "/tmp:/sys",
         ] {
             let e = parse_volume(bad).unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
@@ -199,6 +285,13 @@ mod tests {
         let e = build_env("h", false, &["A=1".into(), "PATH=/x".into(), "A=2".into()]);
         assert_eq!(e, vec!["HOSTNAME=h", "PATH=/x", "A=2"]);
         assert!(parse_env("=x").is_err());
+        for bad in ["A\nB=1", "A B=1", "\x1b[2J=1", "K\0=1", "K=v\0"] {
+            assert!(parse_env(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_env("K=line1\nline2").unwrap().as_deref(),
+            Some("K=line1\nline2")
+        );
         assert_eq!(parse_env("NSK_SURELY_UNSET_VAR").unwrap(), None);
     }
 }

@@ -224,15 +224,16 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> (nix::errno::Errno, i3
     }
     if !cfg.privileged && ident.uid.is_root() {
         let set: caps::CapsHashSet = DEFAULT_CAPS.iter().copied().collect();
-        for s in [
-            caps::CapSet::Effective,
-            caps::CapSet::Permitted,
-            caps::CapSet::Inheritable,
-        ] {
+        for s in [caps::CapSet::Effective, caps::CapSet::Permitted] {
             if caps::set(None, s, &set).is_err() {
                 return err(Errno::EPERM, "capabilities");
             }
         }
+    }
+    // An empty inheritable set, as docker's since CVE-2022-24769: a file with inheritable file
+    // capabilities gains nothing through it.
+    if !cfg.privileged && caps::clear(None, caps::CapSet::Inheritable).is_err() {
+        return err(Errno::EPERM, "capabilities");
     }
     if let Err(e) = sys::cloexec_from(3) {
         return err(e, "fds");

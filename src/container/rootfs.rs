@@ -191,29 +191,31 @@ pub fn setup(cfg: &Config, state_dir: &Path) -> Result<()> {
 }
 
 fn mount_overlay(cfg: &Config, state_dir: &Path, merged: &Path) -> Result<()> {
-    let (lower, upper, work) = match &cfg.rootfs {
-        Some(r) => (r.clone(), state_dir.join("upper"), state_dir.join("work")),
-        None => {
-            // The host's `/` as the lower layer: its upper and work dirs cannot live below it,
-            // so they go on a tmpfs private to this mount namespace (writes are discarded).
-            let scratch = state_dir.join("scratch");
-            mnt(
-                Some("tmpfs"),
-                &scratch,
-                Some("tmpfs"),
-                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                Some("mode=0700"),
-            )?;
-            for d in ["upper", "work"] {
-                fs::create_dir(scratch.join(d))
-                    .ctx(|| format!("cannot create {}", scratch.join(d).display()))?;
-            }
-            (
-                PathBuf::from("/"),
-                scratch.join("upper"),
-                scratch.join("work"),
-            )
+    let lower = cfg.rootfs.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let (upper, work) = if cfg.rootfs.is_some() && cfg.storage.is_none() {
+        // Unbounded (--storage-size max): the writable layer lives in the state directory.
+        (state_dir.join("upper"), state_dir.join("work"))
+    } else {
+        // The writable layer on a tmpfs private to this mount namespace, of --storage-size
+        // (its pages are charged to the container's memory cgroup): a container cannot fill the
+        // state root, and the host's `/` as the lower layer cannot hold its own upper dir.
+        let scratch = state_dir.join("scratch");
+        let opts = match cfg.storage {
+            Some(n) => format!("mode=0700,size={n}"),
+            None => "mode=0700".into(),
+        };
+        mnt(
+            Some("tmpfs"),
+            &scratch,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(&opts),
+        )?;
+        // Modes set whatever the umask: the upper dir's is the container's `/`.
+        for (d, mode) in [("upper", 0o755), ("work", 0o700)] {
+            crate::secure::mkdir_path(&scratch.join(d), mode)?;
         }
+        (scratch.join("upper"), scratch.join("work"))
     };
     let mut opts = format!(
         "lowerdir={},upperdir={},workdir={}",

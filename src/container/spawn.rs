@@ -52,7 +52,7 @@ impl Drop for Cleanup<'_> {
         }
         if let Some(cg) = self.cgroups.take() {
             let _ = cg.remove();
-            cg.remove_empty_parents();
+            remove_parents(self.store, &cg);
         }
         let _ = self.store.remove_dir(&self.name);
     }
@@ -69,32 +69,13 @@ pub fn run(store: &Store, cfg: Config, pin: Option<crate::image::Pin>) -> Result
             )));
         }
     }
-    let dir = store.create(&cfg.name)?;
-    let mut guard = Cleanup {
-        store,
-        name: cfg.name.clone(),
-        cgroups: None,
-        init: None,
-        armed: true,
-    };
-    // The overlay is mounted on the state directory itself (in the container's mount namespace
-    // only); its upper and work dirs live inside it, or on a tmpfs for the host snapshot.
-    let subdirs: &[&str] = if cfg.rootfs.is_some() {
-        &["upper", "work"]
-    } else {
-        &["scratch"]
-    };
-    for d in subdirs {
-        std::fs::create_dir(dir.join(d))
-            .ctx(|| format!("cannot create {}", dir.join(d).display()))?;
-    }
     let root = nix::unistd::geteuid().is_root();
     let hier = if root || !cfg.limits.is_empty() {
         Some(Hierarchy::detect()?)
     } else {
         None
     };
-    let rel = format!("{}/{}", cfg.cgroup_parent.trim_matches('/'), cfg.id);
+    let rel = format!("{}/{}", cfg.cgroup_parent, cfg.id);
     // The cgroup paths are recorded before anything is created, so a crash cannot leak them.
     let mut st = State {
         name: cfg.name.clone(),
@@ -114,21 +95,45 @@ pub fn run(store: &Store, cfg: Config, pin: Option<crate::image::Pin>) -> Result
         detached: cfg.detach,
         image: cfg.image.clone(),
     };
-    store.save(&st)?;
+    let dir = store.create(&st, &cfg.cgroup_parent)?;
+    // Held until the container runs (or is cleaned up): stop and rm wait for it instead of
+    // acting on a container half set up.
+    let setup_lock = store.lock(&cfg.name)?;
+    let mut guard = Cleanup {
+        store,
+        name: cfg.name.clone(),
+        cgroups: None,
+        init: None,
+        armed: true,
+    };
+    // The overlay is mounted on the state directory itself (in the container's mount namespace
+    // only); its upper and work dirs live inside it, or on a tmpfs for the host snapshot. The
+    // upper dir's mode is the container's `/`; the container directory (0700) keeps everyone
+    // else out of both.
+    let subdirs: &[(&str, u32)] = if cfg.rootfs.is_some() && cfg.storage.is_none() {
+        &[("upper", 0o755), ("work", 0o700)]
+    } else {
+        &[("scratch", 0o700)]
+    };
+    for (d, mode) in subdirs {
+        crate::secure::mkdir_path(&dir.join(d), *mode)?;
+    }
     drop(pin);
     guard.cgroups = st.cgroups.clone();
     let cg = hier.as_ref().map(|h| CgroupPlan {
+        store,
         hier: h,
         rel: &rel,
         root,
     });
 
     if cfg.detach {
-        return detach(store, cfg, st, guard, cg);
+        return detach(store, cfg, st, guard, cg, setup_lock);
     }
     let sigs = block_signals()?;
     let (init_pid, chan, master) = launch(&cfg, &dir, cg, &mut st, &mut guard, &sigs)?;
     record_running(store, &mut st, init_pid)?;
+    drop(setup_lock);
     guard.armed = false;
     let raw = pty::RawMode::stdin();
     let status = supervise(init_pid, &chan, master, &sigs, raw.ok().flatten());
@@ -138,6 +143,7 @@ pub fn run(store: &Store, cfg: Config, pin: Option<crate::image::Pin>) -> Result
 /// Where the container's cgroups go.
 #[derive(Clone, Copy)]
 struct CgroupPlan<'a> {
+    store: &'a Store,
     hier: &'a Hierarchy,
     rel: &'a str,
     root: bool,
@@ -146,7 +152,9 @@ struct CgroupPlan<'a> {
 /// Create the container's cgroups and write its limits (read back), recording the limits as
 /// applied (with docker's default swap).
 fn setup_cgroups(cfg: &Config, p: CgroupPlan, set: &CgroupSet, st: &mut State) -> Result<()> {
-    set.create(p.hier, p.rel, &cfg.limits.controllers())
+    p.store
+        .with_cgroup_parents(|rec| set.create(p.hier, p.rel, &cfg.limits.controllers(), rec))
+        .and_then(|r| r)
         .map_err(|e| match e.errno() {
             Some(
                 nix::errno::Errno::EACCES | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS,
@@ -274,7 +282,9 @@ fn launch(
         (Some(_), Some(set)) if !into_v2 => set.attach(pid.as_raw())?,
         _ => {}
     }
-    parent.send(&Msg::Go, None)?;
+    // Init may already have failed (v1: it checks volumes while the cgroups are made) and
+    // closed its end: its report, queued on the channel, says why, not the failed send.
+    let sent = parent.send(&Msg::Go, None);
     let master = match await_setup(&parent, true, Some((pid, sigs))) {
         Ok(m) => m,
         Err(SetupEnd::Failed(e)) => return Err(e),
@@ -290,6 +300,7 @@ fn launch(
             )));
         }
     };
+    sent?;
     Ok((pid, parent, master))
 }
 
@@ -601,7 +612,7 @@ fn finish(store: &Store, cfg: &Config, mut st: State, status: i32) -> Result<i32
     let code = init::exit_code(status);
     let oom = st.cgroups.as_ref().and_then(|c| c.oom_kills()).unwrap_or(0) > 0;
     if cfg.remove {
-        remove(store, &st)?;
+        remove(store, &cfg.name, &st)?;
         return Ok(code);
     }
     if let Ok(_lock) = store.lock(&st.name) {
@@ -619,15 +630,58 @@ fn finish(store: &Store, cfg: &Config, mut st: State, status: i32) -> Result<i32
     Ok(code)
 }
 
-/// Remove a stopped container: its cgroups (waiting for dying tasks), then its directory.
-pub fn remove(store: &Store, st: &State) -> Result<()> {
+/// Check, before anything is stopped or removed, that container `name`'s state accounts for
+/// what removal will touch: it names this container, and its cgroups are the ones nsk made
+/// for it (by its marker, on this host's cgroup filesystems).
+pub fn check_removable(store: &Store, name: &str, st: &State) -> Result<()> {
+    let m = store.marker(name)?;
+    if st.name != name || st.id != m.id {
+        return Err(super::state::damaged(
+            name,
+            "its state names another container",
+        ));
+    }
+    if let Some(cg) = &st.cgroups {
+        cg.check_made_for(&m.cgroup_parent, &m.id)
+            .map_err(|e| super::state::damaged(name, &e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Remove the cgroup parents of `cg` that nsk created (by the state root's record), deepest
+/// first, while they are empty.
+fn remove_parents(store: &Store, cg: &CgroupSet) {
+    let _ = store.with_cgroup_parents(|rec| {
+        for p in cg.remove_parents(&|p| rec.made.contains(p)) {
+            rec.made.remove(&p);
+        }
+    });
+}
+
+/// Remove a stopped container `name` (the name the user typed): its cgroups (only those nsk
+/// made for it), then its directory.
+pub fn remove(store: &Store, name: &str, st: &State) -> Result<()> {
+    check_removable(store, name, st)?;
     if let Some(cg) = &st.cgroups {
         cg.remove()?;
         // A limit journal for these cgroups is moot once they are gone.
         crate::limit::forget_journal(&crate::limit::journal_path(&store.root, cg));
-        cg.remove_empty_parents();
+        remove_parents(store, cg);
     }
-    store.remove_dir(&st.name)
+    store.remove_dir(name)
+}
+
+/// The log of a detached container: created 0600 whatever the umask, never through a symlink.
+fn open_log(dir: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir.join("log"))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(f)
 }
 
 /// `-d`: a monitor process, detached from the caller's session, owns the container; the caller
@@ -638,6 +692,7 @@ fn detach(
     mut st: State,
     mut guard: Cleanup,
     cg: Option<CgroupPlan>,
+    setup_lock: nix::fcntl::Flock<std::fs::File>,
 ) -> Result<i32> {
     let (rd, wr) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "cannot create a pipe")?;
@@ -678,10 +733,7 @@ fn detach(
         None => {
             drop(rd);
             let _ = nix::unistd::setsid();
-            let log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join("log"));
+            let log = open_log(&dir);
             let devnull = std::fs::File::open("/dev/null");
             if let (Ok(log), Ok(null)) = (&log, &devnull) {
                 let _ = nix::unistd::dup2_stdin(null);
@@ -691,6 +743,7 @@ fn detach(
             let started = block_signals().and_then(|sigs| {
                 let (pid, chan, _) = launch(&cfg, &dir, cg, &mut st, &mut guard, &sigs)?;
                 record_running(store, &mut st, pid)?;
+                drop(setup_lock);
                 Ok((sigs, pid, chan))
             });
             match started {

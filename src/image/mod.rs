@@ -141,24 +141,31 @@ impl Cache {
         }
     }
 
+    /// Create (0700, whatever the umask) and check the cache directory and the state root.
     fn ensure(&self) -> Result<()> {
-        use std::os::unix::fs::DirBuilderExt;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .ctx(|| format!("cannot create image cache {}", self.dir.display()))
+        if let Some(root) = self.dir.parent() {
+            crate::container::state::ensure_root(root)?;
+        }
+        crate::secure::mkdir_path(&self.dir, crate::secure::DIR_MODE)
+            .map_err(|e| e.context("cannot create the image cache"))?;
+        crate::secure::open_path(&self.dir, crate::secure::Kind::Dir)?;
+        Ok(())
     }
 
     fn lock(&self) -> Result<Flock<fs::File>> {
         self.ensure()?;
         let p = self.dir.join(".lock");
-        let f = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .ctx(|| format!("cannot open {}", p.display()))?;
+        let f = {
+            use std::os::unix::fs::OpenOptionsExt;
+            fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&p)
+                .ctx(|| format!("cannot open {}", p.display()))?
+        };
         Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Error::Os {
             what: format!("cannot lock {}", p.display()),
             errno: e,
@@ -171,8 +178,9 @@ impl Cache {
 
     /// An entry's metadata; None when missing or not describing the entry it sits in.
     fn load(&self, hex: &str) -> Option<Meta> {
-        let b = fs::read(self.entry(hex).join("image.json")).ok()?;
-        let m: Meta = serde_json::from_slice(&b).ok()?;
+        // Checked like every state file: no symlink, nsk's owner, not writable by others.
+        let m: Meta =
+            crate::container::state::read_json(&self.entry(hex).join("image.json")).ok()??;
         (m.hex() == hex).then_some(m)
     }
 
@@ -208,6 +216,12 @@ impl Cache {
 
     /// Every cached image, newest import first.
     pub fn list(&self) -> Result<Vec<Meta>> {
+        // The cache is nsk's own, as the state root is: checked before anything in it is read.
+        match crate::secure::open_path(&self.dir, crate::secure::Kind::Dir) {
+            Ok(_) => {}
+            Err(e) if e.errno() == Some(nix::errno::Errno::ENOENT) => return Ok(vec![]),
+            Err(e) => return Err(e.context("image cache")),
+        }
         let rd = match fs::read_dir(&self.dir) {
             Ok(r) => r,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(vec![]),
@@ -281,10 +295,22 @@ impl Cache {
         Ok(())
     }
 
-    /// Remove an image, refused while a container of `store` uses it.
-    pub fn remove(&self, store: &Store, what: &str) -> Result<Meta> {
+    /// Remove an image, refused while a container of `store` uses it. A NAME[:TAG] of an image
+    /// that has other names removes that name only (docker's untag); an id, a digest or its
+    /// last name removes the image.
+    pub fn remove(&self, store: &Store, what: &str) -> Result<Removed> {
         let m = self.find(what)?;
         let _lock = self.lock()?;
+        if let Ok(n) = normalize_name(what) {
+            if m.names.contains(&n) && m.names.len() > 1 {
+                let mut m2 = self
+                    .load(m.hex())
+                    .ok_or_else(|| Error::failed(format!("image {what} was removed meanwhile")))?;
+                m2.names.retain(|x| *x != n);
+                self.save(&self.entry(m.hex()), &m2)?;
+                return Ok(Removed::Untagged(n));
+            }
+        }
         let users: Vec<String> = store
             .names()?
             .into_iter()
@@ -309,8 +335,15 @@ impl Cache {
         fs::rename(self.entry(m.hex()), &gone)
             .ctx(|| format!("cannot remove {}", self.entry(m.hex()).display()))?;
         remove_tree(&gone);
-        Ok(m)
+        Ok(Removed::Image(Box::new(m)))
     }
+}
+
+/// What `image rm` removed.
+pub enum Removed {
+    /// One name of an image that keeps its others.
+    Untagged(String),
+    Image(Box<Meta>),
 }
 
 pub fn display_name(m: &Meta) -> String {
@@ -380,9 +413,9 @@ fn unpack_plan(cache: &Cache, plan: &Plan, names: &[String]) -> Result<()> {
         )),
         keep: false,
     };
-    fs::create_dir(&staging.dir).ctx(|| format!("cannot create {}", staging.dir.display()))?;
+    crate::secure::mkdir_path(&staging.dir, crate::secure::DIR_MODE)?;
     let rootfs = staging.dir.join("rootfs");
-    fs::create_dir(&rootfs).ctx(|| format!("cannot create {}", rootfs.display()))?;
+    crate::secure::mkdir_path(&rootfs, 0o755)?;
     let mut u = unpack::Unpacker::new(&rootfs, unpack::Bounds::default())?;
     let mut progress = Progress::new();
     for (i, l) in plan.layers.iter().enumerate() {

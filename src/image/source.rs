@@ -415,6 +415,13 @@ pub fn plan(path: &Path, sel: &Select) -> Result<Plan> {
         }
         return plan_oci(&files, sel, path);
     }
+    if !md.is_file() {
+        // A FIFO, socket or device would block the open or never end.
+        return Err(Error::invalid(format!(
+            "invalid image {}: not a regular file or an OCI layout directory",
+            path.display()
+        )));
+    }
     let whole = Blob::whole(path)?;
     if !sniff_compressed(&whole.head()) {
         if let Some(files) = scan(&whole, path)? {

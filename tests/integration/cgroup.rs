@@ -27,7 +27,13 @@ fn cgroup2_directories_and_clone_into_cgroup() {
     let rel = format!("{parent}/leaf");
     let set = CgroupSet::planned(&h2, &rel);
     assert_eq!(set.v2_dir().unwrap(), m.mountpoint.join(&rel));
-    set.create(&h2, &rel, &[]).unwrap();
+    let mut made: Vec<std::path::PathBuf> = vec![];
+    set.create(&h2, &rel, &[], &mut made).unwrap();
+    assert_eq!(
+        made,
+        vec![m.mountpoint.join(&parent)],
+        "the parent nsk made is reported"
+    );
     // Every controller the parent is offered is enabled for its children.
     let offered =
         std::fs::read_to_string(m.mountpoint.join(&parent).join("cgroup.controllers")).unwrap();
@@ -39,11 +45,12 @@ fn cgroup2_directories_and_clone_into_cgroup() {
     );
     // A second create of the same leaf is refused, not merged.
     assert!(set
-        .create(&h2, &rel, &[])
+        .create(&h2, &rel, &[], &mut made)
         .unwrap_err()
         .to_string()
         .contains("already exists"));
-    set.create(&h2, &rel, &[]).ok();
+    set.create(&h2, &rel, &[], &mut made).ok();
+    assert_eq!(made.len(), 1, "an existing parent is not reported as made");
 
     let dir = nix::fcntl::open(
         set.v2_dir().unwrap(),
@@ -66,7 +73,13 @@ fn cgroup2_directories_and_clone_into_cgroup() {
     assert_eq!(procs, "");
     set.remove().unwrap();
     set.remove().unwrap(); // idempotent
-    set.remove_empty_parents();
+                           // Only what the predicate says nsk made is removed.
+    assert_eq!(
+        set.remove_parents(&|_| false),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert!(m.mountpoint.join(&parent).exists());
+    assert_eq!(set.remove_parents(&|p| made.iter().any(|x| x == p)), made);
     assert!(!m.mountpoint.join(&parent).exists());
 }
 
@@ -91,10 +104,10 @@ fn concurrent_create_and_remove_under_one_parent() {
                 for i in 0..100 {
                     let rel = format!("{parent}/c{t}-{i}");
                     let set = CgroupSet::planned(&h, &rel);
-                    set.create(&h, &rel, &[])
+                    set.create(&h, &rel, &[], &mut Vec::<std::path::PathBuf>::new())
                         .unwrap_or_else(|e| panic!("create {rel}: {e}"));
                     set.remove().unwrap();
-                    set.remove_empty_parents();
+                    set.remove_parents(&|p| p.ends_with(&parent));
                 }
             })
         })

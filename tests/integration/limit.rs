@@ -370,7 +370,8 @@ fn forged_state_and_journal_files_cannot_aim_nsk_elsewhere() {
     assert_eq!(o.code, 125, "{o:?}");
     assert!(o.stderr.contains("refusing to reset"), "{o:?}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
-    // A state file whose cgroup paths name a plain directory: rm refuses to rmdir it.
+    // A state file whose cgroup paths name a plain directory: rm refuses to rmdir it, and
+    // refuses before it stops anything.
     let empty = victim.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let sp = env.root.path().join("j/state.json");
@@ -379,10 +380,18 @@ fn forged_state_and_journal_files_cannot_aim_nsk_elsewhere() {
     st["cgroups"]["dirs"][0]["path"] = serde_json::json!(empty.join("leaf"));
     std::fs::create_dir(empty.join("leaf")).unwrap();
     std::fs::write(&sp, serde_json::to_vec(&st).unwrap()).unwrap();
+    let pid = env.pid("j");
     let o = env.nsk(&["rm", "-f", "j"]);
     assert_eq!(o.code, 125, "{o:?}");
-    assert!(o.stderr.contains("not a cgroup directory"), "{o:?}");
+    assert!(
+        o.stderr.contains("damaged state") && o.stderr.contains("not the one nsk made for it"),
+        "{o:?}"
+    );
     assert!(empty.join("leaf").is_dir());
+    assert!(
+        pid_alive(pid),
+        "rm -f stopped a container it then refused to remove"
+    );
     std::fs::write(&sp, &orig).unwrap();
     std::fs::remove_file(&jf).unwrap();
     let _ = std::fs::remove_dir(&jdir);

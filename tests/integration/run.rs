@@ -729,6 +729,19 @@ fn capabilities_are_dockers_defaults_unless_privileged() {
     const CHOWN: u64 = 1 << 0;
     assert_eq!(eff & (SYS_ADMIN | SYS_PTRACE | MKNOD), 0, "{eff:x}");
     assert_ne!(eff & CHOWN, 0);
+    // The inheritable set is empty, for root and for any other user.
+    for user in ["root", "nobody"] {
+        let o = env.run(&[
+            "--rm",
+            "-u",
+            user,
+            "--",
+            "grep",
+            "CapInh",
+            "/proc/self/status",
+        ]);
+        assert_eq!(o.stdout, "CapInh:\t0000000000000000\n", "{user}: {o:?}");
+    }
     let o = env.run(&[
         "--rm",
         "--privileged",
@@ -883,12 +896,52 @@ fn ps_lists_running_by_default_and_all_with_a() {
 }
 
 #[test]
-fn a_half_created_container_is_listed_and_removed() {
+fn a_directory_nsk_did_not_make_is_never_listed_or_removed() {
     let env = Env::new();
+    // Decoys under the state root: a tree without nsk's marker, one shaped like a half-made
+    // container, and one whose marker was copied from a real container.
+    let decoy = env.root.path().join("important-data");
+    std::fs::create_dir_all(decoy.join("sub")).unwrap();
+    std::fs::write(decoy.join("sub/keep"), "precious").unwrap();
     std::fs::create_dir_all(env.root.path().join("half/upper")).unwrap();
+    let before = tree_digest(env.root.path());
     let ps = env.nsk(&["ps", "-a"]);
-    assert!(ps.stdout.contains("half"), "{ps:?}");
-    assert_eq!(env.nsk(&["rm", "half"]).code, 0);
+    assert_eq!(ps.code, 0, "{ps:?}");
+    assert_eq!(ps.stdout.lines().count(), 1, "only the header: {ps:?}");
+    for args in [
+        &["rm", "important-data"][..],
+        &["rm", "-f", "important-data"],
+        &["rm", "half"],
+        &["rm", "-f", "half"],
+        &["stop", "half"],
+        &["kill", "half"],
+        &["logs", "half"],
+        &["inspect", "half"],
+    ] {
+        let o = env.nsk(args);
+        assert_ne!(o.code, 0, "{args:?}: {o:?}");
+        assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+        assert!(o.stderr.starts_with("nsk: "), "{o:?}");
+    }
+    let o = env.nsk(&["rm", "important-data"]);
+    assert!(
+        o.stderr.contains("not a container directory made by nsk"),
+        "{o:?}"
+    );
+    assert_eq!(tree_digest(env.root.path()), before, "a decoy was touched");
+    // A marker copied from a real container proves nothing about another directory.
+    assert_eq!(env.run(&["--name", "real", "--", "true"]).code, 0);
+    std::fs::copy(
+        env.root.path().join("real/nsk-container.json"),
+        decoy.join("nsk-container.json"),
+    )
+    .unwrap();
+    let o = env.nsk(&["rm", "-f", "important-data"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(decoy.join("sub/keep").is_file());
+    assert_eq!(env.nsk(&["rm", "real"]).code, 0);
+    std::fs::remove_dir_all(&decoy).unwrap();
+    std::fs::remove_dir_all(env.root.path().join("half")).unwrap();
     env.assert_clean();
 }
 
