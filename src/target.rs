@@ -491,6 +491,19 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
     }
 }
 
+/// Resolve for a verb that also takes nsk container names (stop, kill, logs): a target nothing
+/// matches reads "no such container: NAME", as for a name missing from the store.
+pub fn resolve_container(store: &Store, spec: &str, verb: &str) -> Result<Target> {
+    resolve(store, spec).map_err(|e| {
+        let t = e.to_string();
+        if t.starts_with("no such container or process") || t == "no such process" {
+            crate::container::state::no_such(spec)
+        } else {
+            Error::failed(format!("cannot {verb} {spec}: {t}"))
+        }
+    })
+}
+
 fn nsk_identity(st: &State, pid: i32, start: u64) -> Identity {
     let mut i = Identity::new("nsk", &st.id);
     i.name = Some(st.name.clone());
