@@ -613,7 +613,7 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__limit)
-            opts="-h -V --memory --memory-swap --memory-reservation --cpus --cpu-shares --cpu-weight --cpuset-cpus --pids --io-weight --freeze --thaw --dry-run --reset --root --json --color --help --version"
+            opts="-h -V --memory --memory-swap --memory-reservation --cpus --cpu-shares --cpu-weight --cpuset-cpus --pids --io-weight --freeze --thaw --force --dry-run --reset --root --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

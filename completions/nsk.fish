@@ -102,9 +102,10 @@ complete -c nsk -n "__fish_nsk_using_subcommand limit" -l color -d 'When to colo
 always\t''
 never\t''"
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l freeze -d 'Freeze every process of the cgroup'
-complete -c nsk -n "__fish_nsk_using_subcommand limit" -l thaw -d 'Thaw a frozen cgroup'
-complete -c nsk -n "__fish_nsk_using_subcommand limit" -l dry-run -d 'Show what would change, write nothing'
-complete -c nsk -n "__fish_nsk_using_subcommand limit" -l reset -d 'Put back the values from before nsk\'s first change, and forget them'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l thaw -d 'Thaw a frozen cgroup (refused when the container\'s runtime paused it, unless --force)'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l force -d 'With --thaw: thaw a container its runtime paused (docker pause, podman pause, ctr task pause), leaving the runtime believing it paused'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l dry-run -d 'Show what would change, write nothing; every check of the real change is made, with the same status and message'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l reset -d 'Put back the values from before nsk\'s first change, where they still hold what nsk wrote (a value changed since is left alone and named), and forget them'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -s V -l version -d 'Print version'

@@ -286,13 +286,19 @@ pub struct LimitArgs {
     /// Freeze every process of the cgroup
     #[arg(long, conflicts_with = "thaw")]
     pub freeze: bool,
-    /// Thaw a frozen cgroup
+    /// Thaw a frozen cgroup (refused when the container's runtime paused it, unless --force)
     #[arg(long)]
     pub thaw: bool,
-    /// Show what would change, write nothing
+    /// With --thaw: thaw a container its runtime paused (docker pause, podman pause, ctr task
+    /// pause), leaving the runtime believing it paused
+    #[arg(long, requires = "thaw")]
+    pub force: bool,
+    /// Show what would change, write nothing; every check of the real change is made, with the
+    /// same status and message
     #[arg(long)]
     pub dry_run: bool,
-    /// Put back the values from before nsk's first change, and forget them
+    /// Put back the values from before nsk's first change, where they still hold what nsk wrote
+    /// (a value changed since is left alone and named), and forget them
     #[arg(long, conflicts_with_all = ["memory", "memory_swap", "memory_reservation", "cpus", "cpu_shares", "cpu_weight", "cpuset_cpus", "pids", "io_weight", "freeze", "thaw", "dry_run"])]
     pub reset: bool,
 }
