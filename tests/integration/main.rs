@@ -8,5 +8,6 @@ mod image;
 mod inspect;
 mod limit;
 mod run;
+mod runtimes;
 mod util;
 mod v2view;
