@@ -378,6 +378,19 @@ pub fn parse_runc_state(runtime: &str, text: &str) -> Option<RuncState> {
     })
 }
 
+/// Parse crun's state file (`<root>/<id>/status`: "pid", "process-start-time", "bundle"; the
+/// id is the directory's name).
+pub fn parse_crun_status(runtime: &str, id: &str, text: &str) -> Option<RuncState> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    Some(RuncState {
+        runtime: runtime.into(),
+        id: id.into(),
+        pid: i32::try_from(v.get("pid")?.as_i64()?).ok()?,
+        start: v.get("process-start-time").and_then(|s| s.as_u64()),
+        bundle: v.get("bundle").and_then(|b| b.as_str()).map(String::from),
+    })
+}
+
 /// The runtime that made a bundle, from where it lives (and, for containers storage, from its
 /// config's annotations: Podman and CRI-O share that layout).
 fn bundle_runtime(host: &Host, bundle: &str, fallback: &str) -> (String, Option<String>) {
@@ -416,13 +429,18 @@ pub fn runc_states(host: &Host) -> Vec<RuncState> {
     let mut v = vec![];
     for (dir, runtime) in dirs {
         for name in host.list(&dir) {
-            if let Some(t) = host.read(format!("{dir}/{name}/state.json")) {
-                if let Some(mut s) = parse_runc_state(runtime, &t) {
-                    if let Some(b) = &s.bundle {
-                        s.runtime = bundle_runtime(host, b, runtime).0;
-                    }
-                    v.push(s);
+            // runc writes state.json, crun status.
+            let found = match host.read(format!("{dir}/{name}/state.json")) {
+                Some(t) => parse_runc_state(runtime, &t),
+                None => host
+                    .read(format!("{dir}/{name}/status"))
+                    .and_then(|t| parse_crun_status(runtime, &name, &t)),
+            };
+            if let Some(mut s) = found {
+                if let Some(b) = &s.bundle {
+                    s.runtime = bundle_runtime(host, b, runtime).0;
                 }
+                v.push(s);
             }
         }
     }
@@ -626,6 +644,16 @@ mod tests {
         assert_eq!(s.bundle.as_deref(), Some("/b"));
         let s = parse_runc_state("crun", r#"{"id":"x","pid":7}"#).unwrap();
         assert_eq!(s.pid, 7);
+        let s = parse_crun_status(
+            "crun",
+            "web",
+            r#"{"pid":139179,"process-start-time":263473330,"cgroup-path":"/web","bundle":"/b","owner":"root"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.id.as_str(), s.pid, s.start, s.bundle.as_deref()),
+            ("web", 139179, Some(263473330), Some("/b"))
+        );
         assert!(parse_runc_state("runc", "not json").is_none());
     }
 }
