@@ -19,6 +19,9 @@ _nsk() {
             nsk,enter)
                 cmd="nsk__subcmd__enter"
                 ;;
+            nsk,exec)
+                cmd="nsk__subcmd__enter"
+                ;;
             nsk,help)
                 cmd="nsk__subcmd__help"
                 ;;
@@ -122,7 +125,7 @@ _nsk() {
 
     case "${cmd}" in
         nsk)
-            opts="-h -V --root --json --color --help --version run ps inspect limit enter stop kill rm logs image help"
+            opts="-h -V --root --json --color --help --version run ps inspect limit enter exec stop kill rm logs image help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -610,7 +613,7 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__limit)
-            opts="-h -V --memory --memory-swap --memory-reservation --cpus --cpu-shares --cpu-weight --cpuset-cpus --pids --io-weight --freeze --thaw --dry-run --reset --root --json --color --help --version"
+            opts="-h -V --memory --memory-swap --memory-reservation --cpus --cpu-shares --cpu-weight --cpuset-cpus --pids --io-weight --freeze --thaw --force --dry-run --reset --root --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -36,10 +36,11 @@ complete -c nsk -n "__fish_nsk_needs_command" -f -a "ps" -d 'List nsk\'s contain
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "inspect" -d 'Show the namespaces, cgroups, credentials and network of any process or container'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "limit" -d 'Change the cgroup limits of any process or container live (docker update without the daemon); with no option, show them'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "enter" -d 'Run a command inside the namespaces and cgroups of a running process or container, behind a PTY from the container\'s own devpts (docker exec -it, without the daemon)'
-complete -c nsk -n "__fish_nsk_needs_command" -f -a "stop" -d 'Stop a container: SIGTERM, then SIGKILL after a grace period'
-complete -c nsk -n "__fish_nsk_needs_command" -f -a "kill" -d 'Send a signal to a container\'s command'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "exec" -d 'Run a command inside the namespaces and cgroups of a running process or container, behind a PTY from the container\'s own devpts (docker exec -it, without the daemon)'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "stop" -d 'Stop a container of any runtime: SIGTERM, then SIGKILL after a grace period'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "kill" -d 'Send a signal to a container\'s command (another runtime\'s: its first process)'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "rm" -d 'Remove containers: cgroups, overlay directories and state'
-complete -c nsk -n "__fish_nsk_needs_command" -f -a "logs" -d 'Print the output of a detached container'
+complete -c nsk -n "__fish_nsk_needs_command" -f -a "logs" -d 'Print a container\'s output: a detached nsk container\'s, Docker\'s json-file log, the CRI log of containerd, CRI-O and Podman (k8s-file), read with no daemon'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "image" -d 'Import, list and remove images (tarballs and OCI layouts, no daemon or registry)'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l rootfs -d 'Root filesystem directory, used read-only as the overlay\'s lower layer [default: a snapshot of the host\'s /, writes discarded]' -r -F
@@ -102,9 +103,10 @@ complete -c nsk -n "__fish_nsk_using_subcommand limit" -l color -d 'When to colo
 always\t''
 never\t''"
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l freeze -d 'Freeze every process of the cgroup'
-complete -c nsk -n "__fish_nsk_using_subcommand limit" -l thaw -d 'Thaw a frozen cgroup'
-complete -c nsk -n "__fish_nsk_using_subcommand limit" -l dry-run -d 'Show what would change, write nothing'
-complete -c nsk -n "__fish_nsk_using_subcommand limit" -l reset -d 'Put back the values from before nsk\'s first change, and forget them'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l thaw -d 'Thaw a frozen cgroup (refused when the container\'s runtime paused it, unless --force)'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l force -d 'With --thaw: thaw a container its runtime paused (docker pause, podman pause, ctr task pause), leaving the runtime believing it paused'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l dry-run -d 'Show what would change, write nothing; every check of the real change is made, with the same status and message'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l reset -d 'Put back the values from before nsk\'s first change, where they still hold what nsk wrote (a value changed since is left alone and named), and forget them'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -s V -l version -d 'Print version'
@@ -131,6 +133,29 @@ complete -c nsk -n "__fish_nsk_using_subcommand enter" -s T -l no-tty -d 'No PTY
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s w -l workdir -d 'Working directory inside the target [default: the target\'s own]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s e -l env -d 'Set an environment variable on top of the target\'s (KEY=VAL)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s u -l user -d 'Run as USER[:GROUP] from the target\'s /etc/passwd and /etc/group [default: the target\'s identity]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -l tools -d 'Show a host directory of tools (a static busybox, say) at /.nsk/tools, first in PATH, in a private view of the target\'s filesystem that the target never sees' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s m -l mount -d 'Join the mount namespace (with -i, -n, -p, -U, -C, --uts, --time: only those named)'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -l uts -d 'Join the UTS namespace'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s i -l ipc -d 'Join the IPC namespace'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s n -l net -d 'Join the network namespace'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s p -l pid -d 'Join the PID namespace'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s U -l userns -d 'Join the user namespace'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s C -l cgroupns -d 'Join the cgroup namespace'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -l time -d 'Join the time namespace'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -l no-cgroup -d 'Stay in nsk\'s own cgroups instead of joining the target\'s'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -l privileged -d 'Enter without the target\'s confinement: nsk\'s capabilities, no seccomp filter, LSM label, no_new_privs or rlimits of the target\'s'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s t -l tty -d 'Allocate a PTY even when stdin is not a terminal'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s T -l no-tty -d 'No PTY: the command gets nsk\'s stdin, stdout and stderr directly'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s h -l help -d 'Print help'
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s V -l version -d 'Print version'
 complete -c nsk -n "__fish_nsk_using_subcommand stop" -s t -l time -d 'Seconds to wait after SIGTERM before SIGKILL' -r
 complete -c nsk -n "__fish_nsk_using_subcommand stop" -l root -d 'State root holding one directory per container' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand stop" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
@@ -204,10 +229,10 @@ complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcom
 complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image help" -f -a "inspect" -d 'Show the namespaces, cgroups, credentials and network of any process or container'
 complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image help" -f -a "limit" -d 'Change the cgroup limits of any process or container live (docker update without the daemon); with no option, show them'
 complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image help" -f -a "enter" -d 'Run a command inside the namespaces and cgroups of a running process or container, behind a PTY from the container\'s own devpts (docker exec -it, without the daemon)'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image help" -f -a "stop" -d 'Stop a container: SIGTERM, then SIGKILL after a grace period'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image help" -f -a "kill" -d 'Send a signal to a container\'s command'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image help" -f -a "stop" -d 'Stop a container of any runtime: SIGTERM, then SIGKILL after a grace period'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image help" -f -a "kill" -d 'Send a signal to a container\'s command (another runtime\'s: its first process)'
 complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image help" -f -a "rm" -d 'Remove containers: cgroups, overlay directories and state'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image help" -f -a "logs" -d 'Print the output of a detached container'
+complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image help" -f -a "logs" -d 'Print a container\'s output: a detached nsk container\'s, Docker\'s json-file log, the CRI log of containerd, CRI-O and Podman (k8s-file), read with no daemon'
 complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image help" -f -a "image" -d 'Import, list and remove images (tarballs and OCI layouts, no daemon or registry)'
 complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nsk -n "__fish_nsk_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "import" -d 'Unpack an image into the cache ahead of time (a tarball, an OCI layout directory, FILE:TAG or FILE@sha256:DIGEST)'

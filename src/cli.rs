@@ -56,15 +56,16 @@ pub enum Command {
     Limit(LimitArgs),
     /// Run a command inside the namespaces and cgroups of a running process or container, behind
     /// a PTY from the container's own devpts (docker exec -it, without the daemon)
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, visible_alias = "exec")]
     Enter(EnterArgs),
-    /// Stop a container: SIGTERM, then SIGKILL after a grace period
+    /// Stop a container of any runtime: SIGTERM, then SIGKILL after a grace period
     Stop(StopArgs),
-    /// Send a signal to a container's command
+    /// Send a signal to a container's command (another runtime's: its first process)
     Kill(KillArgs),
     /// Remove containers: cgroups, overlay directories and state
     Rm(RmArgs),
-    /// Print the output of a detached container
+    /// Print a container's output: a detached nsk container's, Docker's json-file log, the CRI
+    /// log of containerd, CRI-O and Podman (k8s-file), read with no daemon
     Logs(LogsArgs),
     /// Import, list and remove images (tarballs and OCI layouts, no daemon or registry)
     Image(ImageArgs),
@@ -217,15 +218,15 @@ pub struct PsArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// A PID, an nsk container name, or a container id (or a unique prefix of 4+ characters) of
-    /// docker, containerd, CRI-O, Podman, runc or Kubernetes
+    /// A PID, a container name or id (or unique prefix of 4+ characters) of any runtime,
+    /// NAMESPACE/POD[/CONTAINER], or RUNTIME://NAME-OR-ID (docker, podman, containerd, cri-o, k8s, runc, crun, nsk)
     pub target: String,
 }
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Container names
-    #[arg(required = true)]
+    /// nsk container names, or any runtime's containers (TARGET as for inspect)
+    #[arg(required = true, value_name = "TARGET")]
     pub names: Vec<String>,
     /// Seconds to wait after SIGTERM before SIGKILL
     #[arg(short = 't', long, default_value_t = 10)]
@@ -234,7 +235,9 @@ pub struct StopArgs {
 
 #[derive(Debug, Args)]
 pub struct KillArgs {
-    /// Container name
+    /// An nsk container name, or any runtime's container (TARGET as for inspect): its first
+    /// process gets the signal
+    #[arg(value_name = "TARGET")]
     pub name: String,
     /// Signal name or number (KILL, SIGTERM, 15)
     #[arg(default_value = "KILL")]
@@ -253,7 +256,8 @@ pub struct RmArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// Container name
+    /// An nsk container name, or any runtime's container (TARGET as for inspect)
+    #[arg(value_name = "TARGET")]
     pub name: String,
     /// Keep printing new output until the container exits
     #[arg(short = 'f', long)]
@@ -262,7 +266,8 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct LimitArgs {
-    /// A PID, an nsk container name, or a container id (or unique prefix of 4+ characters)
+    /// A PID, a container name or id (or unique prefix of 4+ characters) of any runtime,
+    /// NAMESPACE/POD[/CONTAINER], or RUNTIME://NAME-OR-ID
     pub target: String,
     /// Memory limit (512k, 256M, 1.5G, max)
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
@@ -294,20 +299,27 @@ pub struct LimitArgs {
     /// Freeze every process of the cgroup
     #[arg(long, conflicts_with = "thaw")]
     pub freeze: bool,
-    /// Thaw a frozen cgroup
+    /// Thaw a frozen cgroup (refused when the container's runtime paused it, unless --force)
     #[arg(long)]
     pub thaw: bool,
-    /// Show what would change, write nothing
+    /// With --thaw: thaw a container its runtime paused (docker pause, podman pause, ctr task
+    /// pause), leaving the runtime believing it paused
+    #[arg(long, requires = "thaw")]
+    pub force: bool,
+    /// Show what would change, write nothing; every check of the real change is made, with the
+    /// same status and message
     #[arg(long)]
     pub dry_run: bool,
-    /// Put back the values from before nsk's first change, and forget them
+    /// Put back the values from before nsk's first change, where they still hold what nsk wrote
+    /// (a value changed since is left alone and named), and forget them
     #[arg(long, conflicts_with_all = ["memory", "memory_swap", "memory_reservation", "cpus", "cpu_shares", "cpu_weight", "cpuset_cpus", "pids", "io_weight", "freeze", "thaw", "dry_run"])]
     pub reset: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct EnterArgs {
-    /// A PID, an nsk container name, or a container id (or unique prefix of 4+ characters)
+    /// A PID, a container name or id (or unique prefix of 4+ characters) of any runtime,
+    /// NAMESPACE/POD[/CONTAINER], or RUNTIME://NAME-OR-ID
     pub target: String,
     /// Join the mount namespace (with -i, -n, -p, -U, -C, --uts, --time: only those named)
     #[arg(short = 'm', long = "mount")]

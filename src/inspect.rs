@@ -48,10 +48,23 @@ pub struct RootMount {
     pub upper: Option<String>,
 }
 
+/// One mount as the process sees it: where (destination), what (source: the runtime's host path
+/// for a bind mount it configured, else the path inside the mounted filesystem or the device),
+/// the filesystem type (`bind` for a runtime's bind mount) and whether it is read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MountEntry {
+    pub source: String,
+    pub destination: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub ro: bool,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Mounts {
     pub count: usize,
     pub root: Option<RootMount>,
+    pub list: Vec<MountEntry>,
 }
 
 #[derive(Debug, Serialize)]
@@ -132,15 +145,25 @@ fn parse_id_map(text: &str) -> Vec<[u64; 3]> {
 pub fn parse_mounts(mountinfo: &str) -> Mounts {
     let mut root = None;
     let mut count = 0;
+    let mut list = vec![];
     for line in mountinfo.lines() {
         count += 1;
         let Some((pre, post)) = line.split_once(" - ") else {
             continue;
         };
-        if pre.split(' ').nth(4) != Some("/") {
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        let inner = pre.get(3).copied().unwrap_or("/");
+        let device = post.get(1).copied().unwrap_or("");
+        list.push(MountEntry {
+            source: unescape(if inner != "/" { inner } else { device }),
+            destination: unescape(pre.get(4).copied().unwrap_or("")),
+            kind: post.first().copied().unwrap_or("").into(),
+            ro: pre.get(5).is_some_and(|o| o.split(',').any(|o| o == "ro")),
+        });
+        if pre.get(4) != Some(&"/") {
             continue;
         }
-        let post: Vec<&str> = post.split(' ').collect();
         let opts = post.get(2).copied().unwrap_or("");
         let opt = |k: &str| {
             opts.split(',')
@@ -156,7 +179,42 @@ pub fn parse_mounts(mountinfo: &str) -> Mounts {
             upper: opt("upperdir="),
         });
     }
-    Mounts { count, root }
+    Mounts { count, root, list }
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The runtime's word on its bind mounts: their host source and type, by destination.
+pub fn with_runtime_mounts(list: &mut [MountEntry], spec: &[crate::runtime::MountSpec]) {
+    for m in list.iter_mut() {
+        if let Some(s) = spec
+            .iter()
+            .find(|s| s.destination == m.destination && (s.kind == "bind" || s.kind == "volume"))
+        {
+            if !s.source.is_empty() {
+                m.source = s.source.clone();
+            }
+            m.kind = s.kind.clone();
+        }
+    }
 }
 
 /// Count, for each namespace inode of interest, the processes on the host that are in it.
@@ -374,8 +432,18 @@ pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
             }
         }
     };
+    let container = match t.identity.clone() {
+        Some(i) => Some(i),
+        None => crate::target::identify(store, pid).map(|(i, _, _)| i),
+    };
     let mounts = match fs::read_to_string(format!("/proc/{pid}/mountinfo")) {
-        Ok(t) if !kernel_thread => Some(parse_mounts(&t)),
+        Ok(t) if !kernel_thread => {
+            let mut m = parse_mounts(&t);
+            if let Some(c) = &container {
+                with_runtime_mounts(&mut m.list, &c.mounts);
+            }
+            Some(m)
+        }
         Ok(_) => None,
         Err(e) => {
             un.insert("mounts".into(), why(&e));
@@ -391,10 +459,6 @@ pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
     if !t.still_alive() {
         un.insert("process".into(), "exited while it was inspected".into());
     }
-    let container = t
-        .identity
-        .clone()
-        .or_else(|| crate::target::identify(store, pid));
     Ok(Inspection {
         pid,
         ppid: stat.as_ref().map(|s| s.ppid),
@@ -498,115 +562,39 @@ pub struct Group {
     /// The init's memory cgroup (v1) or its cgroup (v2).
     pub cgroup: Option<String>,
     pub memory_current: Option<u64>,
+    /// Usage minus inactive file cache, as `docker stats` and the kubelet count it.
+    pub memory_working_set: Option<u64>,
     pub memory_max: Option<u64>,
     pub command: Vec<String>,
-}
-
-struct Seen {
-    pid: i32,
-    start: u64,
-    inodes: [Option<u64>; 8],
-    cgroup: String,
+    /// The first process's mounts (a container's: the runtime's host source for its binds).
+    pub mounts: Vec<MountEntry>,
 }
 
 /// Scan every process once and group the isolated ones. Processes that vanish mid-scan, and
 /// fields denied even to root, are skipped.
 pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
+    use crate::target::{scan, Identifier, Proc};
     let own = ns::inodes(std::process::id() as i32);
     let hier = Hierarchy::detect().ok();
-    let nsk_states: BTreeMap<String, crate::container::state::State> = store
-        .names()
-        .unwrap_or_default()
+    let mut ident = Identifier::new(store);
+    let (containers, loose) = scan(&mut ident, true)?;
+    let mut by_ns: BTreeMap<[Option<u64>; 8], Vec<Proc>> = BTreeMap::new();
+    for p in loose {
+        by_ns.entry(p.inodes).or_default().push(p);
+    }
+    let mut all: Vec<(Option<Identity>, Vec<Proc>)> = containers
         .into_iter()
-        .filter_map(|n| store.load(&n).ok().map(|s| (s.id.clone(), s)))
+        .map(|(mut i, procs)| {
+            ident.finish(&mut i, &procs[0], hier.as_ref());
+            (Some(i), procs)
+        })
         .collect();
-    // runc-style containers are known by their state dirs: every process with the same cgroups
-    // as a container's init belongs to it.
-    let mut runc_by_cgroup: BTreeMap<String, Identity> = BTreeMap::new();
-    for r in crate::runtime::runc_states() {
-        if let Ok(text) = fs::read_to_string(format!("/proc/{}/cgroup", r.pid)) {
-            if crate::process::start_time(r.pid)
-                .ok()
-                .is_some_and(|s| r.start.is_none_or(|rs| rs == s))
-            {
-                runc_by_cgroup.insert(
-                    text,
-                    Identity {
-                        runtime: r.runtime,
-                        id: r.id,
-                        name: None,
-                        pod_uid: None,
-                    },
-                );
-            }
-        }
-    }
-    #[derive(PartialEq, Eq, PartialOrd, Ord)]
-    enum Key {
-        Container(String),
-        Namespaces([Option<u64>; 8]),
-    }
-    let mut groups: BTreeMap<Key, (Option<Identity>, Vec<Seen>)> = BTreeMap::new();
-    let rd = fs::read_dir("/proc").map_err(|e| crate::error::Error::Io {
-        what: "cannot read /proc".into(),
-        source: e,
-    })?;
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(dir) = crate::process::ProcDir::open(pid) else {
-            continue;
-        };
-        let inodes = dir.ns_inodes();
-        if inodes.iter().all(|x| x.is_none()) {
-            continue; // gone, a zombie, or denied (EACCES on pid 1 here)
-        }
-        let isolated = inodes.iter().zip(&own).any(|(a, b)| a.is_some() && a != b);
-        let cgroup = dir.read("cgroup").unwrap_or_default();
-        let mut id = crate::runtime::from_proc_cgroup(&cgroup);
-        for line in cgroup.lines() {
-            let last = line.rsplit('/').next().unwrap_or("");
-            if let Some(st) = nsk_states.get(last) {
-                id = Some(Identity {
-                    runtime: "nsk".into(),
-                    id: last.into(),
-                    name: Some(st.name.clone()),
-                    pod_uid: None,
-                });
-            }
-        }
-        if id.is_none() {
-            id = runc_by_cgroup.get(&cgroup).cloned();
-        }
-        if let Some(i) = id
-            .as_mut()
-            .filter(|i| i.runtime == "nsk" && i.name.is_none())
-        {
-            i.name = nsk_states.get(&i.id).map(|s| s.name.clone());
-        }
-        if id.is_none() && !isolated {
-            continue;
-        }
-        let Ok(start) = dir.stat().map(|s| s.start_time) else {
-            continue;
-        };
-        let key = match &id {
-            Some(i) => Key::Container(format!("{}/{}", i.runtime, i.id)),
-            None => Key::Namespaces(inodes),
-        };
-        let entry = groups.entry(key).or_insert_with(|| (id.clone(), vec![]));
-        entry.1.push(Seen {
-            pid,
-            start,
-            inodes,
-            cgroup,
-        });
+    for (_, mut procs) in by_ns {
+        procs.sort_by_key(|p| (p.start, p.pid));
+        all.push((None, procs));
     }
     let mut out = vec![];
-    for (_, (identity, mut procs)) in groups {
-        procs.sort_by_key(|p| (p.start, p.pid));
+    for (identity, procs) in all {
         let first = &procs[0];
         let mut namespaces = BTreeMap::new();
         let mut isolated = vec![];
@@ -618,7 +606,7 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
                 }
             }
         }
-        let (mut cg_path, mut mem_cur, mut mem_max) = (None, None, None);
+        let (mut cg_path, mut mem_cur, mut mem_ws, mut mem_max) = (None, None, None, None);
         if let Some(h) = &hier {
             let (set, paths) = report::of_process(h, &first.cgroup);
             cg_path = paths
@@ -626,13 +614,22 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
                 .or_else(|| paths.get("unified"))
                 .cloned();
             if let Some(d) = set.dir_for("memory") {
-                let (cur, max) = match set.version {
-                    crate::cgroup::Version::V2 => ("memory.current", "memory.max"),
-                    _ => ("memory.usage_in_bytes", "memory.limit_in_bytes"),
+                let (cur, max, inactive) = match set.version {
+                    crate::cgroup::Version::V2 => ("memory.current", "memory.max", "inactive_file"),
+                    _ => (
+                        "memory.usage_in_bytes",
+                        "memory.limit_in_bytes",
+                        "total_inactive_file",
+                    ),
                 };
                 mem_cur = fs::read_to_string(d.join(cur))
                     .ok()
                     .and_then(|s| s.trim().parse().ok());
+                mem_ws = report::working_set(
+                    mem_cur,
+                    fs::read_to_string(d.join("memory.stat")).ok(),
+                    inactive,
+                );
                 mem_max = fs::read_to_string(d.join(max))
                     .ok()
                     .and_then(|s| report::parse_limit(s.trim()));
@@ -642,13 +639,19 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
         let command = match identity
             .as_ref()
             .filter(|i| i.runtime == "nsk")
-            .and_then(|i| nsk_states.get(&i.id))
+            .and_then(|i| ident.nsk_state(&i.id))
         {
             Some(st) => st.command.clone(),
             None => procfs::process::Process::new(first.pid)
                 .and_then(|p| p.cmdline())
                 .unwrap_or_default(),
         };
+        let mut mounts = fs::read_to_string(format!("/proc/{}/mountinfo", first.pid))
+            .map(|t| parse_mounts(&t).list)
+            .unwrap_or_default();
+        if let Some(i) = &identity {
+            with_runtime_mounts(&mut mounts, &i.mounts);
+        }
         out.push(Group {
             container: identity,
             pid: first.pid,
@@ -657,8 +660,10 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
             namespaces,
             cgroup: cg_path,
             memory_current: mem_cur,
+            memory_working_set: mem_ws,
             memory_max: mem_max,
             command,
+            mounts,
         });
     }
     out.sort_by_key(|g| g.pid);

@@ -16,12 +16,232 @@ pub struct Change {
     pub after: String,
 }
 
-/// The values nsk replaced, per cgroup file, from before its first change.
+/// The values nsk replaced, per cgroup file, from before its first change, and what it last
+/// wrote there (so a reset leaves alone a value someone else set since).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Journal {
     pub pid: i32,
     /// Absolute file path → original value.
     pub original: BTreeMap<String, String>,
+    /// Absolute file path → the value nsk last wrote (as read back). Journals written before
+    /// nsk kept it have none: reset then restores every file.
+    #[serde(default)]
+    pub written: BTreeMap<String, String>,
+}
+
+/// The first line of a cgroup file, trimmed ("" when unreadable).
+fn first_line(p: impl AsRef<Path>) -> String {
+    fs::read_to_string(p)
+        .map(|s| s.lines().next().unwrap_or("").trim().to_string())
+        .unwrap_or_default()
+}
+
+/// CPUs the kernel has online (`/sys/devices/system/cpu/online`).
+pub fn online_cpus() -> Option<Vec<u32>> {
+    crate::cgroup::expand_cpu_list(&fs::read_to_string("/sys/devices/system/cpu/online").ok()?)
+}
+
+/// "0-1,4": a CPU list, compressed into ranges.
+pub fn cpu_ranges(cpus: &[u32]) -> String {
+    let mut out: Vec<String> = vec![];
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+/// Every check the kernel would make of these writes, made before anything is written, so a
+/// dry run fails exactly as the real change would, with a sentence about what to change:
+/// CPUs that do not exist or that the parent cgroup does not allow, a CPU limit above the
+/// host's CPU count (Docker refuses it too), and on v1 a memory limit above memory+swap at any
+/// step of the write order.
+pub fn preflight(set: &CgroupSet, writes: &[Write], l: &Limits) -> Result<()> {
+    if let Some(list) = &l.cpuset_cpus {
+        let want = crate::cgroup::expand_cpu_list(list).unwrap_or_default();
+        if let Some(online) = online_cpus() {
+            let missing: Vec<u32> = want
+                .iter()
+                .copied()
+                .filter(|c| !online.contains(c))
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::failed(format!(
+                    "cannot set cpuset.cpus to {list}: CPUs {} do not exist on this host (online: {})",
+                    cpu_ranges(&missing),
+                    cpu_ranges(&online)
+                )));
+            }
+        }
+        // The parent's own set bounds a child's (v1 cpuset.cpus, v2 cpuset.cpus.effective).
+        if let Some(parent) = set.dir_for("cpuset").and_then(Path::parent) {
+            let f = if set.version == Version::V2 {
+                "cpuset.cpus.effective"
+            } else {
+                "cpuset.cpus"
+            };
+            if let Some(allowed) = crate::cgroup::expand_cpu_list(&first_line(parent.join(f)))
+                .filter(|a| !a.is_empty())
+            {
+                let outside: Vec<u32> = want
+                    .iter()
+                    .copied()
+                    .filter(|c| !allowed.contains(c))
+                    .collect();
+                if !outside.is_empty() {
+                    return Err(Error::failed(format!(
+                        "cannot set cpuset.cpus to {list}: CPUs {} are not in the parent cgroup's cpuset ({})",
+                        cpu_ranges(&outside),
+                        cpu_ranges(&allowed)
+                    )));
+                }
+            }
+        }
+    }
+    if let Some(crate::units::Limit::Value(q)) = l.cpu_quota_us {
+        let period = l
+            .cpu_period_us
+            .unwrap_or(crate::cgroup::DEFAULT_CPU_PERIOD_US);
+        let n = online_cpus().map_or(0, |c| c.len());
+        if n > 0 && q > period * n as u64 {
+            return Err(Error::invalid(format!(
+                "invalid --cpus {}: this host has {n} CPUs (range: 0.01 to {n}.00)",
+                q as f64 / period as f64
+            )));
+        }
+    }
+    if set.version != Version::V2 {
+        // Walk the write order: memory.limit_in_bytes may never exceed memsw at any step.
+        if let Some(d) = set.dir_for("memory") {
+            let memsw_file = d.join("memory.memsw.limit_in_bytes");
+            if memsw_file.exists() {
+                let num = |s: &str| match s.trim() {
+                    "-1" | "max" => u64::MAX,
+                    v => v.parse().unwrap_or(u64::MAX),
+                };
+                let mut mem = num(&first_line(d.join("memory.limit_in_bytes")));
+                let mut memsw = num(&first_line(&memsw_file));
+                for w in writes.iter().filter(|w| w.controller == "memory") {
+                    match w.file {
+                        "memory.limit_in_bytes" => mem = num(&w.value),
+                        "memory.memsw.limit_in_bytes" => memsw = num(&w.value),
+                        _ => continue,
+                    }
+                    if mem != u64::MAX && mem & !4095 > memsw {
+                        return Err(Error::failed(format!(
+                            "cannot set the memory limit to {}: it is above the container's memory+swap limit {} \
+                             (memory.memsw.limit_in_bytes); raise --memory-swap with it",
+                            crate::units::format_size(mem),
+                            crate::units::format_size(memsw)
+                        )));
+                    }
+                    if memsw != u64::MAX && mem == u64::MAX {
+                        return Err(Error::failed(format!(
+                            "cannot remove the memory limit while memory+swap stays at {}: give --memory-swap max as well",
+                            crate::units::format_size(memsw)
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why nsk will not thaw a container its runtime froze, if so: Docker keeps its own paused
+/// flag (a thaw behind its back leaves `docker inspect` saying paused and makes `docker
+/// unpause` fail), and any runtime's freeze that nsk did not make is the runtime's to undo.
+pub fn thaw_refusal(
+    state_root: &Path,
+    pid: i32,
+    identity: Option<&crate::runtime::Identity>,
+) -> Option<String> {
+    let id = identity?;
+    if id.runtime == "nsk" {
+        return None;
+    }
+    let (_, set, _) = cgroups_of(pid).ok()?;
+    let file = freeze_file(&set)?;
+    let cur = first_line(&file);
+    let frozen = matches!(cur.as_str(), "FROZEN" | "FREEZING" | "1");
+    let by_runtime = id.runtime_paused == Some(true);
+    if !frozen && !by_runtime {
+        return None;
+    }
+    let by_nsk = load_journal(&journal_path(state_root, &set))
+        .ok()
+        .flatten()
+        .and_then(|j| j.written.get(&file.display().to_string()).cloned())
+        .is_some_and(|w| w == cur);
+    if by_nsk && !by_runtime {
+        return None;
+    }
+    let (rt, undo) = match id.runtime.as_str() {
+        "docker" => ("Docker", "docker unpause"),
+        "podman" => ("Podman", "podman unpause"),
+        "containerd" => ("containerd", "ctr task resume"),
+        "cri-o" | "kubernetes" => ("its runtime", "the runtime's own resume"),
+        _ => ("its runtime", "the runtime's own resume"),
+    };
+    Some(format!(
+        "{} was paused by {rt}, not by nsk: a thaw behind its back leaves {rt} saying paused \
+         (and its own resume then fails); use {undo}, or --force to thaw it anyway",
+        id.describe()
+    ))
+}
+
+/// The file that freezes a set of cgroups (v2 cgroup.freeze, v1 freezer.state).
+fn freeze_file(set: &CgroupSet) -> Option<PathBuf> {
+    if set.version == Version::V2 {
+        set.dir_for("memory")
+            .or_else(|| set.v2_dir())
+            .map(|d| d.join("cgroup.freeze"))
+    } else {
+        set.dir_for("freezer").map(|d| d.join("freezer.state"))
+    }
+}
+
+/// What to say after changing a container whose runtime keeps its own record of its limits.
+pub fn runtime_view_warning(
+    identity: Option<&crate::runtime::Identity>,
+    limits: bool,
+    freeze: Option<bool>,
+) -> Option<String> {
+    let id = identity?;
+    if !limits {
+        let tool = match id.runtime.as_str() {
+            "docker" => "docker inspect",
+            "podman" => "podman inspect",
+            _ => return None,
+        };
+        return (freeze == Some(true)).then(|| {
+            format!(
+                "{} no longer matches: {tool} still says running, since the runtime does not know nsk froze it (thaw it with nsk limit --thaw)",
+                id.describe()
+            )
+        });
+    }
+    let (tool, fix) = match id.runtime.as_str() {
+        "docker" => ("docker inspect", "docker update"),
+        "podman" => ("podman inspect", "podman update"),
+        "containerd" if id.pod.is_some() => ("crictl inspect", "the pod spec"),
+        "cri-o" | "kubernetes" => ("crictl inspect", "the pod spec"),
+        _ => return None,
+    };
+    Some(format!(
+        "{} no longer matches: {tool} still shows the runtime's own record of the limits, which \
+         nsk does not edit (make a lasting change with {fix})",
+        id.describe()
+    ))
 }
 
 /// The cgroups of `pid`, with each controller's path.
@@ -339,7 +559,8 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
-/// Plan, check, journal and apply `l` (and a freeze or thaw) on the cgroups of `pid`.
+/// Plan, check, journal and apply `l` (and a freeze or thaw) on the cgroups of `pid`. A dry
+/// run makes every check the real change makes and fails the same way.
 pub fn change(
     state_root: &Path,
     pid: i32,
@@ -351,6 +572,7 @@ pub fn change(
     let (h, set, _) = cgroups_of(pid)?;
     let writes = set.plan(l)?;
     check_not_root(&set, &h, &writes)?;
+    preflight(&set, &writes, l)?;
     if freeze.is_some() {
         let c = if set.version == Version::V2 {
             "memory"
@@ -404,7 +626,7 @@ pub fn change(
     let previous = load_journal(&jp)?;
     let mut j = load_journal(&jp)?.unwrap_or(Journal {
         pid,
-        original: BTreeMap::new(),
+        ..Default::default()
     });
     for (p, b, _) in &before {
         j.original
@@ -441,9 +663,8 @@ pub fn change(
         return Err(explain(e));
     }
     for (p, b, _) in before {
-        let after = fs::read_to_string(&p)
-            .map(|s| s.lines().next().unwrap_or("").trim().to_string())
-            .unwrap_or_default();
+        let after = first_line(&p);
+        j.written.insert(p.display().to_string(), after.clone());
         changes.push(Change {
             file: p.display().to_string(),
             before: b,
@@ -451,8 +672,12 @@ pub fn change(
         });
     }
     if let Some(f) = freeze {
-        changes.push(set_frozen(&set, f)?);
+        let c = set_frozen(&set, f)?;
+        j.written.insert(c.file.clone(), c.after.clone());
+        changes.push(c);
     }
+    // What nsk wrote, so that a reset can tell a value someone changed since.
+    save_journal(&jp, &j)?;
     Ok(Outcome { changes, warnings })
 }
 
@@ -483,7 +708,19 @@ pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
     }
     let mut changes = vec![];
     let mut warnings = vec![];
-    let mut pending: Vec<(String, String)> = j.original.into_iter().collect();
+    // A value someone else set since nsk wrote its own (docker update, the runtime's pause)
+    // is theirs: left alone, and named.
+    let mut pending: Vec<(String, String)> = vec![];
+    for (file, orig) in j.original {
+        let now = first_line(&file);
+        match j.written.get(&file) {
+            Some(w) if !same_reading(w, &now) => warnings.push(format!(
+                "{file} was changed to {now} since nsk set it to {w}: left alone (nsk's original value was {})",
+                if orig.is_empty() { "empty" } else { &orig }
+            )),
+            _ => pending.push((file, orig)),
+        }
+    }
     // Order matters (v1 memory may not exceed memory+swap): retry what the kernel refused
     // until a pass makes no progress.
     let mut last_err = None;
@@ -536,6 +773,22 @@ pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
     Ok(Outcome { changes, warnings })
 }
 
+/// Do two readings of a cgroup file say the same (CPU lists compared as sets)?
+fn same_reading(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    if a.contains(['-', ',']) || b.contains(['-', ',']) {
+        if let (Some(x), Some(y)) = (
+            crate::cgroup::expand_cpu_list(a),
+            crate::cgroup::expand_cpu_list(b),
+        ) {
+            return x == y;
+        }
+    }
+    false
+}
+
 /// A v2 `cpuset.cpus` or `cpuset.mems` that was empty inherited its parent's set. Some kernels
 /// (6.1 among them) refuse (ENOSPC) to empty the cpuset of a cgroup that holds processes, so the
 /// nearest restore is the set it inherited, named explicitly: the same CPUs or nodes, said in a
@@ -565,6 +818,28 @@ fn inherited_cpuset(file: &Path, warnings: &mut Vec<String>) -> Option<std::io::
 /// Say what a kernel refusal means where it is not obvious.
 fn explain(e: Error) -> Error {
     let text = e.to_string();
+    let errno = e.errno();
+    if text.contains("cpuset.cpus")
+        && matches!(
+            errno,
+            Some(nix::errno::Errno::ERANGE | nix::errno::Errno::EINVAL)
+        )
+    {
+        return Error::failed(format!(
+            "{text} (the CPUs must exist on this host, online: {}, and be in the parent cgroup's cpuset)",
+            online_cpus().map_or_else(|| "?".into(), |c| cpu_ranges(&c))
+        ));
+    }
+    if errno == Some(nix::errno::Errno::EINVAL) && text.contains("memory.limit_in_bytes") {
+        return Error::failed(format!(
+            "{text} (the memory limit may not exceed memory+swap: raise --memory-swap with it)"
+        ));
+    }
+    if errno == Some(nix::errno::Errno::EINVAL) && text.contains("cpu.cfs_quota_us") {
+        return Error::failed(format!(
+            "{text} (on cgroup v1 a quota may not exceed its parent cgroup's)"
+        ));
+    }
     if e.errno() == Some(nix::errno::Errno::EBUSY) && text.contains("memory.") {
         return Error::failed(format!(
             "{text} (the kernel could not reclaim enough memory to fit under the new limit: on cgroup v1 it refuses instead of OOM-killing)"
@@ -576,6 +851,49 @@ fn explain(e: Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(cpu_ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        assert_eq!(cpu_ranges(&[]), "");
+        assert!(same_reading("0-1", "0,1"));
+        assert!(!same_reading("50000 100000", "70000 100000"));
+        assert!(!same_reading("-1", "1"));
+    }
+
+    /// A fake v1 memory cgroup: the write order is walked as the kernel would check it.
+    #[test]
+    fn memory_above_memsw_is_refused_before_any_write() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("memory");
+        fs::create_dir(&d).unwrap();
+        fs::write(d.join("memory.limit_in_bytes"), "104857600\n").unwrap();
+        fs::write(d.join("memory.memsw.limit_in_bytes"), "209715200\n").unwrap();
+        let set = CgroupSet {
+            version: Version::V1,
+            dirs: vec![crate::cgroup::Dir {
+                key: "memory".into(),
+                path: d.clone(),
+            }],
+        };
+        let mem = |m: u64, s: Option<u64>| Limits {
+            memory: Some(crate::units::Limit::Value(m)),
+            memory_swap: s.map(crate::units::Limit::Value),
+            ..Default::default()
+        };
+        let l = mem(300 << 20, None);
+        let e = preflight(&set, &set.plan(&l).unwrap(), &l)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("above the container's memory+swap limit 200M"),
+            "{e}"
+        );
+        let l = mem(300 << 20, Some(600 << 20));
+        preflight(&set, &set.plan(&l).unwrap(), &l).unwrap();
+        let l = mem(150 << 20, None);
+        preflight(&set, &set.plan(&l).unwrap(), &l).unwrap();
+    }
 
     /// One nsk saving its journal while another forgets its own in the same journal directory:
     /// every save lands.
@@ -594,7 +912,7 @@ mod tests {
         });
         let j = Journal {
             pid: 1,
-            original: BTreeMap::new(),
+            ..Default::default()
         };
         for _ in 0..2000 {
             save_journal(&mine, &j).unwrap();

@@ -135,6 +135,12 @@ pub fn ago(secs: u64) -> String {
     format!("{n} {u}{} ago", if n == 1 { "" } else { "s" })
 }
 
+/// "Up 5 minutes": how long a container has run.
+pub fn uptime(secs: u64) -> String {
+    let a = ago(secs);
+    format!("Up {}", a.trim_end_matches(" ago"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +185,6 @@ mod tests {
         assert_eq!(ago(1), "1 second ago");
         assert_eq!(ago(125), "2 minutes ago");
         assert_eq!(ago(7200), "2 hours ago");
+        assert_eq!(uptime(125), "Up 2 minutes");
     }
 }

@@ -1,12 +1,17 @@
-//! Turn what the user typed (a PID, an nsk container name, a runtime's container id or a unique
-//! prefix of at least 4 characters) into one pinned process: a pidfd plus the start time read
-//! before it was opened, so a PID that dies and is reused in between is never taken for it.
+//! Turn what the user typed into one pinned process: a pidfd plus the start time read before it
+//! was opened, so a PID that dies and is reused in between is never taken for it.
+//!
+//! TARGET is a PID, an nsk container name, a container's name or id (or a unique id prefix of at
+//! least 4 characters) in any runtime, `NAMESPACE/POD[/CONTAINER]` for Kubernetes, or
+//! `RUNTIME://NAME-OR-ID` to pick one runtime. Containers are found with no daemon: by scanning
+//! `/proc/*/cgroup` and the runtimes' state directories, and named from the runtimes' files.
 
-use crate::container::state::Store;
+use crate::cgroup::Hierarchy;
+use crate::container::state::{State, Store};
 use crate::error::{Error, Result};
 use crate::process;
-use crate::runtime::{self, Identity};
-use std::collections::BTreeMap;
+use crate::runtime::{self, meta, Host, Identity};
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::os::fd::OwnedFd;
 
@@ -17,6 +22,8 @@ pub struct Target {
     /// None where the kernel has no pidfd_open (before 5.3).
     pub pidfd: Option<OwnedFd>,
     pub identity: Option<Identity>,
+    /// The container's first process (its init), where the target is a container.
+    pub init: Option<(i32, u64)>,
 }
 
 impl Target {
@@ -47,6 +54,7 @@ fn pin(pid: i32, start: u64, identity: Option<Identity>) -> Result<Target> {
             start_time: start,
             pidfd,
             identity,
+            init: None,
         }),
         _ => Err(Error::failed(
             "the process exited (its PID may have been reused)",
@@ -55,24 +63,7 @@ fn pin(pid: i32, start: u64, identity: Option<Identity>) -> Result<Target> {
 }
 
 fn no_such_process() -> Error {
-    Error::Os {
-        what: "no such process".into(),
-        errno: nix::errno::Errno::ESRCH,
-    }
-    .simplify()
-}
-
-impl Error {
-    /// "no such process: no such process" reads badly: keep one.
-    fn simplify(self) -> Error {
-        match self {
-            Error::Os {
-                errno: nix::errno::Errno::ESRCH,
-                ..
-            } => Error::failed("no such process"),
-            e => e,
-        }
-    }
+    Error::failed("no such process")
 }
 
 /// An nsk container's own process: its init's first child (the command, PID 2 inside). Its
@@ -92,70 +83,325 @@ fn nsk_command(init: i32, init_start: u64) -> (i32, u64) {
     }
 }
 
-/// The identity of `pid`: an nsk container (matched by id in the state store), a runc-style
-/// state directory, or the runtime named by its cgroup paths.
-pub fn identify(store: &Store, pid: i32) -> Option<Identity> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let nsk = nsk_ids(store);
-    for line in text.lines() {
-        let path = line.splitn(3, ':').nth(2).unwrap_or("");
-        if let Some(last) = path.rsplit('/').next() {
-            if let Some(name) = nsk.get(last) {
-                return Some(Identity {
-                    runtime: "nsk".into(),
-                    id: last.into(),
-                    name: Some(name.clone()),
-                    pod_uid: None,
-                });
+/// One process seen by a scan of /proc.
+pub struct Proc {
+    pub pid: i32,
+    pub start: u64,
+    pub inodes: [Option<u64>; 8],
+    pub cgroup: String,
+}
+
+/// Names the container of each distinct /proc/PID/cgroup text once: nsk's own containers by id
+/// (any cgroup parent), the runtimes' cgroup spellings and task directories, then runc-style
+/// state directories (every process with the cgroups of a state's init belongs to it).
+pub struct Identifier {
+    host: Host,
+    nsk: BTreeMap<String, State>,
+    runc_by_cgroup: BTreeMap<String, (Identity, Option<String>)>,
+    cache: HashMap<String, Option<Identity>>,
+    bundles: BTreeMap<(String, String), String>,
+}
+
+impl Identifier {
+    pub fn new(store: &Store) -> Identifier {
+        let host = Host::real();
+        let nsk = store
+            .names()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|n| store.load(&n).ok().map(|s| (s.id.clone(), s)))
+            .collect();
+        let mut runc_by_cgroup = BTreeMap::new();
+        let mut bundles = BTreeMap::new();
+        for r in runtime::runc_states(&host) {
+            if let Some(b) = &r.bundle {
+                bundles.insert((r.runtime.clone(), r.id.clone()), b.clone());
+            }
+            if let Ok(text) = fs::read_to_string(format!("/proc/{}/cgroup", r.pid)) {
+                let alive = process::start_time(r.pid)
+                    .ok()
+                    .is_some_and(|s| r.start.is_none_or(|rs| rs == s));
+                if alive {
+                    runc_by_cgroup.insert(text, (Identity::new(&r.runtime, &r.id), r.bundle));
+                }
             }
         }
-    }
-    let mut id = runtime::from_proc_cgroup(&text);
-    if let Some(i) = &mut id {
-        if i.runtime == "nsk" {
-            i.name = nsk.get(&i.id).cloned();
-        } else if i.runtime == "docker" {
-            i.name = docker_name(&i.id);
+        Identifier {
+            host,
+            nsk,
+            runc_by_cgroup,
+            cache: HashMap::new(),
+            bundles,
         }
     }
-    id.or_else(|| {
-        let st = process::start_time(pid).ok();
-        runtime::runc_states()
-            .into_iter()
-            .find(|r| r.pid == pid && (r.start.is_none() || r.start == st))
-            .map(|r| Identity {
-                runtime: r.runtime,
-                id: r.id,
-                name: None,
-                pod_uid: None,
-            })
+
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The nsk container with this id, if it is in the store.
+    pub fn nsk_state(&self, id: &str) -> Option<&State> {
+        self.nsk.get(id)
+    }
+
+    /// The OCI bundle a runc-style state directory names for a container.
+    pub fn bundle(&self, i: &Identity) -> Option<&str> {
+        self.bundles
+            .get(&(i.runtime.clone(), i.id.clone()))
+            .map(String::as_str)
+    }
+
+    /// The container a /proc/PID/cgroup text names (bare: not yet enriched).
+    pub fn of_cgroup(&mut self, text: &str) -> Option<Identity> {
+        if let Some(c) = self.cache.get(text) {
+            return c.clone();
+        }
+        let mut id = None;
+        for line in text.lines() {
+            let last = line.rsplit('/').next().unwrap_or("");
+            if let Some(st) = self.nsk.get(last) {
+                let mut i = Identity::new("nsk", last);
+                i.name = Some(st.name.clone());
+                id = Some(i);
+                break;
+            }
+        }
+        if id.is_none() {
+            id = runtime::identify(&self.host, text);
+        }
+        if id.is_none() {
+            id = self.runc_by_cgroup.get(text).map(|(i, _)| i.clone());
+        }
+        self.cache.insert(text.to_string(), id.clone());
+        id
+    }
+
+    /// Fill in what the runtime's files and the kernel say: name, image, labels, mounts, log,
+    /// pod, status (the runtime's, else paused when frozen) and uptime of the first process.
+    pub fn finish(&self, i: &mut Identity, first: &Proc, hier: Option<&Hierarchy>) {
+        if i.runtime == "nsk" {
+            if let Some(st) = self.nsk.get(&i.id) {
+                i.name = Some(st.name.clone());
+                i.image = st.image.clone();
+                i.status = Some(st.status.as_str().into());
+            }
+        } else {
+            let bundle = self.bundle(i).map(String::from);
+            meta::enrich(&self.host, i, bundle.as_deref());
+            if i.name.is_none() && matches!(i.runtime.as_str(), "runc" | "crun") {
+                i.name = Some(i.id.clone());
+            }
+        }
+        let frozen = hier.and_then(|h| frozen(h, &first.cgroup));
+        if frozen == Some(true) && i.status.as_deref() != Some("paused") {
+            i.status = Some("paused".into());
+        } else if i.status.is_none() {
+            i.status = Some("running".into());
+        }
+        if let Some((at, up)) = started(first.start) {
+            i.started_at = Some(at);
+            i.uptime_seconds = Some(up);
+        }
+    }
+}
+
+/// Whether the freezer holds a cgroup (v1 freezer.state, v2 cgroup.events).
+pub fn frozen(h: &Hierarchy, proc_cgroup: &str) -> Option<bool> {
+    let (set, _) = crate::cgroup::report::of_process(h, proc_cgroup);
+    if let Some(d) = set
+        .dirs
+        .iter()
+        .find(|d| d.key.split(',').any(|k| k == "freezer"))
+    {
+        let s = fs::read_to_string(d.path.join("freezer.state")).ok()?;
+        return Some(matches!(s.trim(), "FROZEN" | "FREEZING"));
+    }
+    let d = set.v2_dir()?;
+    crate::cgroup::read_keyed(&d.join("cgroup.events"), "frozen").map(|v| v == 1)
+}
+
+/// When a process that started `ticks` clock ticks after boot started (RFC 3339), and how many
+/// seconds ago.
+pub fn started(ticks: u64) -> Option<(String, u64)> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let btime: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = if hz > 0 { hz as u64 } else { 100 };
+    let at = btime + ticks / hz;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some((crate::container::state::rfc3339(at), now.saturating_sub(at)))
+}
+
+/// Containers with their processes (first: the init), and the isolated processes no container owns.
+pub type Scanned = (Vec<(Identity, Vec<Proc>)>, Vec<Proc>);
+
+/// Every process of the host, grouped: containers by (runtime, id), in start order. With
+/// `loose`, isolated processes that no container owns come back too, one group per process
+/// (the caller groups them by namespaces).
+pub fn scan(ident: &mut Identifier, loose: bool) -> Result<Scanned> {
+    let own = crate::ns::inodes(std::process::id() as i32);
+    let rd = fs::read_dir("/proc").map_err(|e| Error::Io {
+        what: "cannot read /proc".into(),
+        source: e,
+    })?;
+    let mut groups: BTreeMap<(String, String), (Identity, Vec<Proc>)> = BTreeMap::new();
+    let mut others = vec![];
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(dir) = process::ProcDir::open(pid) else {
+            continue;
+        };
+        let Ok(cgroup) = dir.read("cgroup") else {
+            continue;
+        };
+        let id = ident.of_cgroup(&cgroup);
+        let inodes = if loose || id.is_some() {
+            dir.ns_inodes()
+        } else {
+            [None; 8]
+        };
+        if id.is_none() {
+            let isolated = inodes.iter().zip(&own).any(|(a, b)| a.is_some() && a != b);
+            if !loose || !isolated {
+                continue;
+            }
+        }
+        let Ok(start) = dir.stat().map(|s| s.start_time) else {
+            continue;
+        };
+        let p = Proc {
+            pid,
+            start,
+            inodes,
+            cgroup,
+        };
+        match id {
+            Some(i) => groups
+                .entry((i.runtime.clone(), i.id.clone()))
+                .or_insert_with(|| (i, vec![]))
+                .1
+                .push(p),
+            None => others.push(p),
+        }
+    }
+    let mut out: Vec<(Identity, Vec<Proc>)> = groups.into_values().collect();
+    for (_, procs) in &mut out {
+        procs.sort_by_key(|p| (p.start, p.pid));
+    }
+    Ok((out, others))
+}
+
+/// A container found on the host: its identity (enriched) and its first process.
+pub struct Found {
+    pub identity: Identity,
+    pub pid: i32,
+    pub start: u64,
+}
+
+/// Every container on the host, enriched from the runtimes' files.
+pub fn containers(store: &Store) -> Result<Vec<Found>> {
+    let mut ident = Identifier::new(store);
+    let (groups, _) = scan(&mut ident, false)?;
+    let hier = Hierarchy::detect().ok();
+    let mut out: Vec<Found> = groups
+        .into_iter()
+        .map(|(mut i, procs)| {
+            ident.finish(&mut i, &procs[0], hier.as_ref());
+            Found {
+                identity: i,
+                pid: procs[0].pid,
+                start: procs[0].start,
+            }
+        })
+        .collect();
+    // nsk containers whose cgroups do not name them (none at all, rootless): by their state.
+    for st in ident.nsk.values() {
+        if out
+            .iter()
+            .any(|f| f.identity.runtime == "nsk" && f.identity.id == st.id)
+        {
+            continue;
+        }
+        if let (Some(pid), Some(start), true) = (st.pid, st.start_time, st.is_running()) {
+            out.push(Found {
+                identity: nsk_identity(st, pid, start),
+                pid,
+                start,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The identity of `pid`'s container (enriched), with its first process.
+pub fn identify(store: &Store, pid: i32) -> Option<(Identity, i32, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mut ident = Identifier::new(store);
+    let bare = ident.of_cgroup(&text)?;
+    let f = containers(store)
+        .ok()?
+        .into_iter()
+        .find(|f| f.identity.runtime == bare.runtime && f.identity.id == bare.id)?;
+    Some((f.identity, f.pid, f.start))
+}
+
+/// Runtime names accepted before `://`.
+fn runtime_alias(r: &str) -> Option<&'static str> {
+    Some(match r.to_ascii_lowercase().as_str() {
+        "docker" | "moby" => "docker",
+        "podman" | "libpod" => "podman",
+        "containerd" | "ctr" => "containerd",
+        "cri-o" | "crio" => "cri-o",
+        "k8s" | "kubernetes" | "kube" => "kubernetes",
+        "runc" => "runc",
+        "crun" => "crun",
+        "nsk" => "nsk",
+        _ => return None,
     })
 }
 
-/// docker's name for a container, from its config on disk (no daemon needed).
-fn docker_name(id: &str) -> Option<String> {
-    let t =
-        std::fs::read_to_string(format!("/var/lib/docker/containers/{id}/config.v2.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&t).ok()?;
-    Some(v.get("Name")?.as_str()?.trim_start_matches('/').to_string())
-}
-
-/// id → name of every nsk container in the store.
-fn nsk_ids(store: &Store) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
-    for n in store.names().unwrap_or_default() {
-        if let Ok(st) = store.load(&n) {
-            m.insert(st.id, st.name);
+/// Does `f` match what the user typed? 2: exact name or id (or pod path), 1: id prefix, 0: no.
+fn matches(i: &Identity, runtime: Option<&str>, what: &str) -> u8 {
+    if let Some(r) = runtime {
+        let ok = match r {
+            "kubernetes" => i.pod.is_some() || i.runtime == "kubernetes",
+            r => i.runtime == r,
+        };
+        if !ok {
+            return 0;
         }
     }
-    m
-}
-
-/// A container found while searching by id: its identity and the PID of its first process.
-struct Candidate {
-    identity: Identity,
-    pid: i32,
-    start: u64,
+    if what.contains('/') {
+        let f: Vec<&str> = what.split('/').collect();
+        let Some(p) = &i.pod else { return 0 };
+        let ok = f.len() <= 3
+            && p.namespace.as_deref() == Some(f[0])
+            && p.name.as_deref() == f.get(1).copied()
+            && match f.get(2) {
+                Some(c) => p.container.as_deref() == Some(*c),
+                // A pod alone means its containers, not its sandbox.
+                None => p.container.as_deref() != Some("POD"),
+            };
+        return if ok { 2 } else { 0 };
+    }
+    if i.name.as_deref() == Some(what) || i.id == what {
+        return 2;
+    }
+    if what.len() >= 4 && i.id.starts_with(what) {
+        return 1;
+    }
+    0
 }
 
 /// Resolve a target typed by the user.
@@ -186,9 +432,25 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
             _ => {}
         }
     }
-    if crate::container::config::validate_name(spec).is_ok() {
+    let (runtime, what) = match spec.split_once("://") {
+        Some((r, w)) => {
+            let r = runtime_alias(r).ok_or_else(|| {
+                Error::invalid(format!(
+                    "unknown runtime '{r}' in '{spec}' (docker, podman, containerd, cri-o, kubernetes, runc, crun, nsk)"
+                ))
+            })?;
+            if w.is_empty() {
+                return Err(Error::invalid(format!("'{spec}' names no container")));
+            }
+            (Some(r), w)
+        }
+        None => (None, spec),
+    };
+    if matches!(runtime, None | Some("nsk"))
+        && crate::container::config::validate_name(what).is_ok()
+    {
         // A directory by that name that nsk cannot trust is an error, not "no such container".
-        let loaded = match store.load(spec) {
+        let loaded = match store.load(what) {
             Ok(st) => Some(st),
             Err(Error::NotFound(_)) => None,
             Err(e) if e.errno().is_some() => None,
@@ -197,129 +459,80 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
         if let Some(st) = loaded {
             return match (st.status, st.pid, st.start_time) {
                 (crate::container::state::Status::Running, Some(pid), Some(start)) => {
-                    let id = Identity {
-                        runtime: "nsk".into(),
-                        id: st.id.clone(),
-                        name: Some(st.name.clone()),
-                        pod_uid: None,
-                    };
-                    let (pid, start) = nsk_command(pid, start);
-                    pin(pid, start, Some(id))
+                    let id = nsk_identity(&st, pid, start);
+                    let (cpid, cstart) = nsk_command(pid, start);
+                    let mut t = pin(cpid, cstart, Some(id))?;
+                    t.init = Some((pid, start));
+                    Ok(t)
                 }
-                _ => Err(Error::failed(format!("container {spec} is not running"))),
+                _ => Err(Error::failed(format!("container {what} is not running"))),
             };
         }
     }
-    if spec.len() < 4 {
-        return Err(Error::failed(
-            "no such container or process (a container id prefix needs at least 4 characters)",
-        ));
-    }
-    let mut found: BTreeMap<(String, String), Candidate> = BTreeMap::new();
-    let mut add = |c: Candidate| {
-        let key = (c.identity.runtime.clone(), c.identity.id.clone());
-        match found.get(&key) {
-            Some(old) if old.start <= c.start => {}
-            _ => {
-                found.insert(key, c);
-            }
-        }
-    };
-    for (id, name) in nsk_ids(store) {
-        if id.starts_with(spec) {
-            if let Ok(st) = store.load(&name) {
-                if let (Some(pid), Some(start), true) = (st.pid, st.start_time, st.is_running()) {
-                    let (pid, start) = nsk_command(pid, start);
-                    add(Candidate {
-                        identity: Identity {
-                            runtime: "nsk".into(),
-                            id,
-                            name: Some(name),
-                            pod_uid: None,
-                        },
-                        pid,
-                        start,
-                    });
-                }
-            }
-        }
-    }
-    for r in runtime::runc_states() {
-        if r.id.starts_with(spec) {
-            if let Ok(start) = process::start_time(r.pid) {
-                if r.start.is_none() || r.start == Some(start) {
-                    add(Candidate {
-                        identity: Identity {
-                            runtime: r.runtime,
-                            id: r.id,
-                            name: None,
-                            pod_uid: None,
-                        },
-                        pid: r.pid,
-                        start,
-                    });
-                }
-            }
-        }
-    }
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-                continue;
-            };
-            let Ok(dir) = process::ProcDir::open(pid) else {
-                continue;
-            };
-            let Ok(text) = dir.read("cgroup") else {
-                continue;
-            };
-            let Some(mut idn) = runtime::from_proc_cgroup(&text) else {
-                continue;
-            };
-            if !idn.id.starts_with(spec) {
-                continue;
-            }
-            let Ok(start) = dir.stat().map(|s| s.start_time) else {
-                continue;
-            };
-            if idn.runtime == "docker" {
-                idn.name = docker_name(&idn.id);
-            }
-            add(Candidate {
-                identity: idn,
-                pid,
-                start,
-            });
-        }
-    }
-    // The same container seen through its cgroup and a runc state dir counts once.
-    let mut by_id: BTreeMap<String, Candidate> = BTreeMap::new();
-    for ((_, id), c) in found {
-        match by_id.get(&id) {
-            Some(old) if old.start <= c.start => {}
-            _ => {
-                by_id.insert(id, c);
-            }
-        }
-    }
-    match by_id.len() {
+    let all = containers(store)?;
+    let mut scored: Vec<(u8, Found)> = all
+        .into_iter()
+        .filter_map(|f| {
+            let m = matches(&f.identity, runtime, what);
+            (m > 0).then_some((m, f))
+        })
+        .collect();
+    let best = scored.iter().map(|(m, _)| *m).max().unwrap_or(0);
+    scored.retain(|(m, _)| *m == best);
+    match scored.len() {
         0 if numeric => Err(no_such_process()),
+        0 if !what.contains('/') && what.len() < 4 => Err(Error::failed(
+            "no such container or process (a container id prefix needs at least 4 characters)",
+        )),
         0 => Err(Error::failed("no such container or process")),
         1 => {
-            let c = by_id.into_values().next().expect("one candidate");
-            pin(c.pid, c.start, Some(c.identity))
+            let (_, f) = scored.pop().expect("one candidate");
+            let (pid, start) = if f.identity.runtime == "nsk" {
+                nsk_command(f.pid, f.start)
+            } else {
+                (f.pid, f.start)
+            };
+            let mut t = pin(pid, start, Some(f.identity))?;
+            t.init = Some((f.pid, f.start));
+            Ok(t)
         }
         _ => {
-            let list: Vec<String> = by_id
-                .values()
-                .map(|c| format!("{} {}", c.identity.runtime, c.identity.id))
-                .collect();
+            let list: Vec<String> = scored.iter().map(|(_, f)| f.identity.describe()).collect();
             Err(Error::failed(format!(
-                "'{spec}' is ambiguous: {}",
+                "'{spec}' is ambiguous: {} (name one with RUNTIME://NAME-OR-ID, or a longer id)",
                 list.join(", ")
             )))
         }
     }
+}
+
+/// Resolve for a verb that also takes nsk container names (stop, kill, logs): a target nothing
+/// matches reads "no such container: NAME", as for a name missing from the store.
+pub fn resolve_container(store: &Store, spec: &str, verb: &str) -> Result<Target> {
+    resolve(store, spec).map_err(|e| {
+        let t = e.to_string();
+        if t.starts_with("no such container or process") || t == "no such process" {
+            crate::container::state::no_such(spec)
+        } else {
+            Error::failed(format!("cannot {verb} {spec}: {t}"))
+        }
+    })
+}
+
+fn nsk_identity(st: &State, pid: i32, start: u64) -> Identity {
+    let mut i = Identity::new("nsk", &st.id);
+    i.name = Some(st.name.clone());
+    i.image = st.image.clone();
+    i.status = Some(st.status.as_str().into());
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    if let Some(true) = Hierarchy::detect().ok().and_then(|h| frozen(&h, &cg)) {
+        i.status = Some("paused".into());
+    }
+    if let Some((at, up)) = started(start) {
+        i.started_at = Some(at);
+        i.uptime_seconds = Some(up);
+    }
+    i
 }
 
 #[cfg(test)]
@@ -372,5 +585,50 @@ mod tests {
             .contains("invalid PID"));
         let _ = unshare.kill();
         let _ = unshare.wait();
+        let e = resolve(&store, "dockr://x").unwrap_err().to_string();
+        assert!(e.contains("unknown runtime 'dockr'"), "{e}");
+    }
+
+    fn ident(runtime: &str, id: &str, name: Option<&str>, pod: Option<[&str; 3]>) -> Identity {
+        let mut i = Identity::new(runtime, id);
+        i.name = name.map(String::from);
+        i.pod = pod.map(|[ns, p, c]| runtime::Pod {
+            namespace: Some(ns.into()),
+            name: Some(p.into()),
+            uid: None,
+            container: Some(c.into()),
+        });
+        i
+    }
+
+    #[test]
+    fn target_spellings() {
+        let web = ident("docker", "8ec816d70f7d0000", Some("web"), None);
+        let api = ident(
+            "containerd",
+            "abcd1234",
+            Some("api"),
+            Some(["prod", "api-7f9c", "api"]),
+        );
+        let pause = ident(
+            "containerd",
+            "abcd9999",
+            Some("POD"),
+            Some(["prod", "api-7f9c", "POD"]),
+        );
+        assert_eq!(matches(&web, None, "web"), 2);
+        assert_eq!(matches(&web, Some("docker"), "web"), 2);
+        assert_eq!(matches(&web, Some("podman"), "web"), 0);
+        assert_eq!(matches(&web, None, "8ec8"), 1);
+        assert_eq!(matches(&web, None, "8ec"), 0);
+        assert_eq!(matches(&api, None, "prod/api-7f9c"), 2);
+        assert_eq!(matches(&pause, None, "prod/api-7f9c"), 0);
+        assert_eq!(matches(&pause, None, "prod/api-7f9c/POD"), 2);
+        assert_eq!(matches(&api, None, "prod/api-7f9c/api"), 2);
+        assert_eq!(matches(&api, None, "prod/api-7f9c/web"), 0);
+        assert_eq!(matches(&api, Some("kubernetes"), "prod/api-7f9c"), 2);
+        assert_eq!(matches(&web, Some("kubernetes"), "web"), 0);
+        assert_eq!(api.describe(), "containerd://prod/api-7f9c/api (abcd1234)");
+        assert_eq!(web.describe(), "docker://web (8ec816d70f7d)");
     }
 }

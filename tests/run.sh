@@ -78,15 +78,16 @@ leftovers() {
 	find /sys/fs/cgroup -mindepth 1 -maxdepth 5 -type d -name "nsk-test-$run-*" 2>/dev/null | sed 's|^|cgroup: |'
 	grep -e "$scratch" -e "nsk-test-$run-" /proc/self/mountinfo | sed 's|^|mount: |'
 	if command -v runc >/dev/null; then runc list -q 2>/dev/null | grep "^nsk-test-$run-" | sed 's|^|runc container: |'; fi
-	if [ "$runtimes_up" = 1 ]; then
-		/usr/bin/docker ps -a --format '{{.Names}}' 2>/dev/null | grep "^nsk-test-$run-" | sed 's|^|docker container: |'
-		podman ps -a --format '{{.Names}}' 2>/dev/null | grep "^nsk-test-$run-" | sed 's|^|podman container: |'
-	fi
 	ls -d /etc/nsk-test-$run-* 2>/dev/null | sed 's|^|marker: |'
 	for p in /proc/[0-9]*; do
 		case $(readlink "$p/exe" 2>/dev/null) in "$repo"/target/*) echo "process: ${p#/proc/} $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" ;; esac
 	done
 	comm -13 <(printf '%s\n' "$links_before") <(links) | sed 's|^|network link: |'
+	if [ "$runtimes_up" = 1 ]; then
+		/usr/bin/docker ps -a --format '{{.Names}}' 2>/dev/null | grep "^nsk-test-$run-" | sed 's|^|docker container: |'
+		podman ps -a --format '{{.Names}}' 2>/dev/null | grep "^nsk-test-$run-" | sed 's|^|podman container: |'
+		ctr containers ls -q 2>/dev/null | grep "^nsk-test-$run-" | sed 's|^|containerd container: |'
+	fi
 }
 
 # The host pass runs while Docker, Podman and containerd each run a container, as on a production
@@ -117,9 +118,18 @@ if want host; then
 	mkdir -m 0755 "$scratch"
 	chmod 0755 "$logdir"
 	links_before=$(links)
-	# Tests named peer_… need the other runtimes: with them up, they run (and must pass).
-	if [ "$runtimes_up" = 1 ]; then peers="NSK_TEST_RUNTIMES=1"; skip=""; else peers=""; skip="-- --skip peer_"; fi
-	run_pass host env $peers NSK_TEST_RUN=$run TMPDIR="$scratch" sh -c "echo \"host: $(uname -r), /sys/fs/cgroup: $(stat -fc %T /sys/fs/cgroup)\"; cargo test --locked --no-fail-fast $skip"
+	# Tests named peer_… need the other runtimes (Docker, Podman, containerd): with them up they
+	# run, with the image and daemons tests/runtimes.sh wrote down, and fail, never skip, when a
+	# runtime does not answer. Without them (and in the guests, which have no docker) they are
+	# left out by name.
+	rt_env=()
+	skip="-- --skip peer_"
+	if [ "$runtimes_up" = 1 ]; then
+		rt_env=(NSK_TEST_RUNTIMES=1)
+		while IFS= read -r kv; do rt_env+=("$kv"); done <"$runtimes_dir/env"
+		skip=""
+	fi
+	run_pass host env "${rt_env[@]}" NSK_TEST_RUN=$run TMPDIR="$scratch" sh -c "echo \"host: $(uname -r), /sys/fs/cgroup: $(stat -fc %T /sys/fs/cgroup)\"; cargo test --locked --no-fail-fast $skip"
 	left=$(leftovers)
 	if [ -n "$left" ]; then
 		echo "!! the host pass left this behind:"

@@ -9,6 +9,9 @@
 #   tests/runtimes.sh stop DIR    remove those containers and images, stop the daemons this script
 #                                 started (by PID), and put back what dockerd changed
 #
+# start writes DIR/env (KEY=VALUE lines: the image tag, the peer container's name, the daemons'
+# PIDs when this script started them) for tests/run.sh to export to the runtime tests.
+#
 # dockerd runs without iptables, IP forwarding or a bridge, and every container with no network,
 # so the host's network is untouched. Needs: docker.io podman containerd runc busybox-static.
 set -euo pipefail
@@ -19,8 +22,11 @@ dir=${2:-}
 	exit 2
 }
 docker=/usr/bin/docker # Debian's client, matching its dockerd (another may come first in PATH)
-tag=nsk-test-bb:1
-name=nsk-test-peer-$(basename "$dir")
+# Names unique to DIR, so runs from other checkouts sharing these daemons never collide (image
+# repositories must be lower case).
+sfx=$(printf '%s' "$(cd "$(dirname "$dir")" 2>/dev/null && pwd -P)/$(basename "$dir")" | md5sum | cut -c1-10)
+tag=nsk-test-rt-$sfx:1
+name=nsk-test-rt-peer-$sfx
 
 wait_for() { # wait_for WHAT CMD...: up to 60 s
 	local what=$1 i
@@ -72,6 +78,14 @@ start() {
 	"$docker" save "$tag" -o "$dir/image.tar"
 	ctr image import "$dir/image.tar" >/dev/null
 	ctr run -d "docker.io/library/$tag" "$name" sleep 100000 >/dev/null
+	# What the runtime tests need (tests/integration/runtimes.rs), for tests/run.sh to export.
+	{
+		echo "NSK_TEST_RUNTIMES_IMAGE=$tag"
+		echo "NSK_TEST_RUNTIMES_PEER=$name"
+		echo "NSK_TEST_RUNTIMES_ROOTFS=$dir/rootfs.tar"
+		[ -f "$dir/dockerd.pid" ] && echo "NSK_TEST_RUNTIMES_DOCKERD=$(cat "$dir/dockerd.pid")"
+		[ -f "$dir/containerd.pid" ] && echo "NSK_TEST_RUNTIMES_CONTAINERD=$(cat "$dir/containerd.pid")"
+	} >"$dir/env"
 	echo "runtimes: docker, podman and containerd each run a container named $name"
 }
 

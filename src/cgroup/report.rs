@@ -29,6 +29,9 @@ pub struct Limits {
 #[derive(Debug, Default, Serialize)]
 pub struct Usage {
     pub memory_current: Option<u64>,
+    /// What `docker stats` and the kubelet show: usage minus the inactive file cache (which the
+    /// kernel reclaims first), v2 `inactive_file`, v1 `total_inactive_file` of memory.stat.
+    pub memory_working_set: Option<u64>,
     pub memory_peak: Option<u64>,
     pub swap_current: Option<u64>,
     pub pids_current: Option<u64>,
@@ -135,6 +138,16 @@ pub fn parse_limit(s: &str) -> Option<u64> {
     s.parse::<u64>().ok().filter(|v| *v < 1 << 62)
 }
 
+/// Usage minus the inactive file cache (`key` of memory.stat), never below zero.
+pub fn working_set(usage: Option<u64>, stat: Option<String>, key: &str) -> Option<u64> {
+    let u = usage?;
+    let inactive = stat
+        .as_deref()
+        .and_then(|s| super::parse_keyed(s, key))
+        .unwrap_or(0);
+    Some(u.saturating_sub(inactive))
+}
+
 /// Parse a PSI file ("some avg10=0.00 avg60=0.00 avg300=0.00 total=0").
 pub fn parse_pressure(text: &str) -> BTreeMap<String, BTreeMap<String, f64>> {
     let mut out = BTreeMap::new();
@@ -180,6 +193,11 @@ pub fn read(set: &CgroupSet, paths: BTreeMap<String, String>) -> Report {
         }
         l.cpu_weight = r.num("cpu", "cpu.weight");
         u.memory_current = r.num("memory", "memory.current");
+        u.memory_working_set = working_set(
+            u.memory_current,
+            r.raw("memory", "memory.stat"),
+            "inactive_file",
+        );
         u.memory_peak = r.num("memory", "memory.peak");
         u.swap_current = r.num("memory", "memory.swap.current");
         u.cpu_usage_usec = r
@@ -211,6 +229,11 @@ pub fn read(set: &CgroupSet, paths: BTreeMap<String, String>) -> Report {
         l.cpu_period_us = r.num("cpu", "cpu.cfs_period_us");
         l.cpu_shares = r.num("cpu", "cpu.shares");
         u.memory_current = r.num("memory", "memory.usage_in_bytes");
+        u.memory_working_set = working_set(
+            u.memory_current,
+            r.raw("memory", "memory.stat"),
+            "total_inactive_file",
+        );
         u.memory_peak = r.num("memory", "memory.max_usage_in_bytes");
         let memsw = r.num("memory", "memory.memsw.usage_in_bytes");
         u.swap_current = memsw

@@ -121,12 +121,7 @@ pub fn render(i: &Inspection, color: bool) -> String {
     s += &kv(rows);
     if let Some(c) = &i.container {
         s += &title("CONTAINER");
-        s += &kv(vec![
-            ("runtime", c.runtime.clone()),
-            ("id", c.id.clone()),
-            ("name", opt(&c.name)),
-            ("pod uid", opt(&c.pod_uid)),
-        ]);
+        s += &kv(container_rows(c));
     }
     s += &title("NAMESPACES");
     let rows = i
@@ -165,6 +160,32 @@ pub fn render(i: &Inspection, color: bool) -> String {
     }
     if let Some(m) = &i.mounts {
         s += &title("MOUNTS");
+        // What the runtime mounted for the container (binds and volumes) and the filesystems
+        // under it; the kernel's own (/proc, /sys, /dev and their children) are counted only.
+        let shown: Vec<Vec<String>> = m
+            .list
+            .iter()
+            .filter(|e| {
+                e.destination != "/"
+                    && !["/proc", "/sys", "/dev"]
+                        .iter()
+                        .any(|k| e.destination == *k || e.destination.starts_with(&format!("{k}/")))
+            })
+            .map(|e| {
+                vec![
+                    e.destination.clone(),
+                    e.source.clone(),
+                    e.kind.clone(),
+                    if e.ro { "ro" } else { "rw" }.into(),
+                ]
+            })
+            .collect();
+        if !shown.is_empty() {
+            s += &output::table(&["DESTINATION", "SOURCE", "TYPE", "MODE"], shown)
+                .lines()
+                .map(|l| format!("  {l}\n"))
+                .collect::<String>();
+        }
         let mut rows = vec![("count", m.count.to_string())];
         if let Some(r) = &m.root {
             rows.push(("root", format!("{} ({})", r.fstype, r.source)));
@@ -186,6 +207,45 @@ pub fn render(i: &Inspection, color: bool) -> String {
             .collect());
     }
     s
+}
+
+/// The CONTAINER section: who runs it and what its runtime's files say.
+fn container_rows(c: &crate::runtime::Identity) -> Vec<(&'static str, String)> {
+    let mut rows = vec![
+        ("runtime", c.runtime.clone()),
+        ("id", c.id.clone()),
+        ("name", opt(&c.name)),
+        ("image", opt(&c.image)),
+        ("status", opt(&c.status)),
+    ];
+    if let (Some(at), Some(up)) = (&c.started_at, c.uptime_seconds) {
+        rows.push(("started", format!("{at} ({})", output::uptime(up))));
+    }
+    if let Some(p) = &c.pod {
+        rows.push(("pod", format!("{}/{}", opt(&p.namespace), opt(&p.name))));
+        rows.push(("pod container", opt(&p.container)));
+    }
+    if c.pod.as_ref().and_then(|p| p.uid.as_ref()).is_some() || c.pod_uid.is_some() {
+        rows.push((
+            "pod uid",
+            opt(&c
+                .pod
+                .as_ref()
+                .and_then(|p| p.uid.clone())
+                .or(c.pod_uid.clone())),
+        ));
+    }
+    if !c.labels.is_empty() {
+        rows.push((
+            "labels",
+            c.labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
+    }
+    rows
 }
 
 /// The cgroup section (also what `nsk limit TARGET` shows with no change).
@@ -213,11 +273,19 @@ pub fn render_cgroup(c: &crate::cgroup::report::Report, color: bool) -> String {
             "memory",
             on(
                 "memory",
-                format!(
-                    "{} / {}",
-                    u.memory_current.map_or("-".into(), format_size),
-                    size(l.memory_max)
-                ),
+                match u.memory_working_set {
+                    Some(ws) => format!(
+                        "{} working set, {} usage / {}",
+                        format_size(ws),
+                        u.memory_current.map_or("-".into(), format_size),
+                        size(l.memory_max)
+                    ),
+                    None => format!(
+                        "{} / {}",
+                        u.memory_current.map_or("-".into(), format_size),
+                        size(l.memory_max)
+                    ),
+                },
             ),
         ),
         ("memory+swap", on("memory", size(l.memory_swap_max))),

@@ -32,23 +32,43 @@ pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
 /// SIGTERM, wait up to `grace`, then SIGKILL; returns once the init is gone.
 fn stop_one(st: &State, grace: Duration) -> Result<()> {
     let Some(fd) = pinned(st) else { return Ok(()) };
-    let what = || format!("cannot signal container {}", st.name);
-    match sys::pidfd_send_signal(&fd, libc::SIGTERM) {
+    terminate(&fd, grace, &format!("container {}", st.name))
+}
+
+/// A container of another runtime (or any target but an nsk name): its first process, pinned.
+fn runtime_init(ctx: &Ctx, spec: &str, verb: &str) -> Result<(std::os::fd::OwnedFd, String)> {
+    let t = crate::target::resolve_container(&ctx.store, spec, verb)?;
+    let what = t
+        .identity
+        .as_ref()
+        .map_or_else(|| format!("process {}", t.pid), |i| i.describe());
+    let (pid, start) = t.init.unwrap_or((t.pid, t.start_time));
+    let fd = process::pin(pid, start)
+        .ok_or_else(|| Error::failed(format!("cannot {verb} {spec}: {what} is not running")))?;
+    Ok((fd, what))
+}
+
+fn is_nsk(ctx: &Ctx, name: &str) -> bool {
+    crate::container::config::validate_name(name).is_ok()
+        && ctx.store.dir(name).is_ok_and(|d| d.is_dir())
+}
+
+/// SIGTERM, wait up to `grace`, then SIGKILL, all through the pidfd; returns once it is gone.
+fn terminate(fd: &std::os::fd::OwnedFd, grace: Duration, what: &str) -> Result<()> {
+    let ctx = || format!("cannot signal {what}");
+    match sys::pidfd_send_signal(fd, libc::SIGTERM) {
         Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-        Err(e) => return Err(e).ctx(what),
+        Err(e) => return Err(e).ctx(ctx),
     }
-    if process::wait_exit(&fd, grace) {
+    if process::wait_exit(fd, grace) {
         return Ok(());
     }
-    match sys::pidfd_send_signal(&fd, libc::SIGKILL) {
+    match sys::pidfd_send_signal(fd, libc::SIGKILL) {
         Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-        Err(e) => return Err(e).ctx(what),
+        Err(e) => return Err(e).ctx(ctx),
     }
-    if !process::wait_exit(&fd, Duration::from_secs(10)) {
-        return Err(Error::failed(format!(
-            "container {} did not exit after SIGKILL",
-            st.name
-        )));
+    if !process::wait_exit(fd, Duration::from_secs(10)) {
+        return Err(Error::failed(format!("{what} did not exit after SIGKILL")));
     }
     Ok(())
 }
@@ -73,11 +93,18 @@ fn thaw_if_frozen(ctx: &Ctx, name: &str, st: &State) -> Result<()> {
 
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
     for n in &a.names {
-        // Waits for a run still setting the container up.
-        let _lock = ctx.store.lock(n)?;
-        let st = ctx.store.load(n)?;
-        thaw_if_frozen(ctx, n, &st)?;
-        stop_one(&st, Duration::from_secs(a.time))?;
+        if is_nsk(ctx, n) {
+            // Waits for a run still setting the container up.
+            let _lock = ctx.store.lock(n)?;
+            let st = ctx.store.load(n)?;
+            thaw_if_frozen(ctx, n, &st)?;
+            stop_one(&st, Duration::from_secs(a.time))?;
+        } else {
+            // Another runtime's container: its init gets TERM, then KILL; the runtime sees it
+            // exit (and applies its restart policy).
+            let (fd, what) = runtime_init(ctx, n, "stop")?;
+            terminate(&fd, Duration::from_secs(a.time), &what)?;
+        }
         output::print(&format!("{n}\n"));
     }
     Ok(0)
@@ -85,6 +112,11 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
 
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<i32> {
     let sig = parse_signal(&a.signal)?;
+    if !is_nsk(ctx, &a.name) {
+        let (fd, what) = runtime_init(ctx, &a.name, "kill")?;
+        sys::pidfd_send_signal(&fd, sig as i32).ctx(|| format!("cannot send {sig} to {what}"))?;
+        return Ok(0);
+    }
     let st = ctx.store.load(&a.name)?;
     let fd =
         pinned(&st).ok_or_else(|| Error::failed(format!("container {} is not running", a.name)))?;

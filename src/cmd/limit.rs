@@ -105,6 +105,16 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
         }
         return Ok(0);
     }
+    // Who runs the target: its runtime may keep its own pause flag and record of limits.
+    let identity = match &t.identity {
+        Some(i) => Some(i.clone()),
+        None => crate::target::identify(&ctx.store, t.pid).map(|(i, _, _)| i),
+    };
+    if freeze == Some(false) && !a.force {
+        if let Some(why) = limit::thaw_refusal(&ctx.store.root, t.pid, identity.as_ref()) {
+            return Err(ctx_err(Error::failed(why)));
+        }
+    }
     let out = if a.reset {
         let out = limit::reset(&ctx.store.root, t.pid).map_err(ctx_err)?;
         for w in &out.warnings {
@@ -117,13 +127,20 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
         })
         .map_err(ctx_err)?
     };
+    let mut out = out;
+    if !a.reset && !a.dry_run && !out.changes.is_empty() {
+        if let Some(w) = limit::runtime_view_warning(identity.as_ref(), !l.is_empty(), freeze) {
+            eprintln!("nsk: warning: {}", output::clean(&w));
+            out.warnings.push(w);
+        }
+    }
     if !t.still_alive() {
         eprintln!("nsk: warning: process {} exited during the change", t.pid);
     }
     if ctx.json {
         let v = serde_json::json!({
             "pid": t.pid,
-            "container": t.identity,
+            "container": identity,
             "dry_run": a.dry_run,
             "reset": a.reset,
             "warnings": out.warnings,

@@ -122,38 +122,54 @@ fn host(ctx: &Ctx) -> Result<i32> {
         output::print_json(&serde_json::to_value(&groups).unwrap_or_default());
         return Ok(0);
     }
+    let size = crate::units::format_size;
     let rows = groups
         .iter()
         .map(|g| {
-            let container = match &g.container {
+            let c = g.container.as_ref();
+            let container = match c {
                 Some(c) => format!(
                     "{} {}",
                     c.runtime,
-                    c.name
-                        .clone()
-                        .unwrap_or_else(|| c.id.chars().take(12).collect())
+                    match &c.pod {
+                        Some(p) if p.namespace.is_some() => format!(
+                            "{}/{}/{}",
+                            p.namespace.as_deref().unwrap_or("-"),
+                            p.name.as_deref().unwrap_or("-"),
+                            p.container.as_deref().unwrap_or("-")
+                        ),
+                        _ => c
+                            .name
+                            .clone()
+                            .unwrap_or_else(|| c.id.chars().take(12).collect()),
+                    }
                 ),
                 None => "-".into(),
             };
             let mem = match (g.memory_current, g.memory_max) {
-                (Some(c), Some(m)) => format!(
-                    "{} / {}",
-                    crate::units::format_size(c),
-                    crate::units::format_size(m)
+                (Some(u), m) => format!(
+                    "{} ({} raw) / {}",
+                    size(g.memory_working_set.unwrap_or(u)),
+                    size(u),
+                    m.map_or_else(|| "max".to_string(), size)
                 ),
-                (Some(c), None) => format!("{} / max", crate::units::format_size(c)),
                 _ => "-".into(),
             };
             let mut cmd = g.command.join(" ");
             if cmd.chars().count() > 40 {
                 cmd = cmd.chars().take(39).collect::<String>() + "…";
             }
+            let dash = || "-".to_string();
             vec![
                 container,
+                c.map_or_else(dash, |c| c.id.chars().take(12).collect()),
+                c.and_then(|c| c.image.clone()).unwrap_or_else(dash),
+                c.and_then(|c| c.status.clone()).unwrap_or_else(dash),
+                c.and_then(|c| c.uptime_seconds)
+                    .map_or_else(dash, output::uptime),
                 g.pid.to_string(),
                 g.nprocs.to_string(),
                 g.isolated.join(","),
-                g.cgroup.clone().unwrap_or_else(|| "-".into()),
                 mem,
                 cmd,
             ]
@@ -162,11 +178,14 @@ fn host(ctx: &Ctx) -> Result<i32> {
     output::print(&output::table(
         &[
             "CONTAINER",
+            "ID",
+            "IMAGE",
+            "STATUS",
+            "UPTIME",
             "PID",
             "NPROCS",
             "ISOLATED",
-            "CGROUP",
-            "MEMORY",
+            "MEMORY (WORKING SET)",
             "COMMAND",
         ],
         rows,

@@ -148,7 +148,7 @@ fn dry_run_writes_nothing_and_no_option_shows_the_limits() {
         "limit",
         "d",
         "--memory",
-        "1G",
+        "100M",
         "--pids",
         "5",
         "--dry-run",
@@ -170,6 +170,45 @@ fn dry_run_writes_nothing_and_no_option_shows_the_limits() {
         !env.root.path().join(".limits").exists(),
         "a dry run journals nothing"
     );
+    // A dry run makes every check the real change makes: the same status and message. On v1
+    // a memory limit above memory+swap (128M here, docker's default of twice --memory) is
+    // refused before anything is written; CPUs that do not exist, and more CPUs than the host
+    // has, everywhere.
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let n: usize = std::thread::available_parallelism().unwrap().get();
+    let many = format!("{}", n + 1);
+    let beyond = format!("0-{}", n + 3);
+    let mut cases = vec![
+        (
+            vec!["--cpuset-cpus", beyond.as_str()],
+            "do not exist on this host",
+        ),
+        (vec!["--cpus", many.as_str()], "this host has"),
+    ];
+    if !is_cgroup_v2() {
+        cases.push((
+            vec!["--memory", "1G"],
+            "above the container's memory+swap limit 128M",
+        ));
+    }
+    for (args, why) in cases {
+        let mut dry = vec!["limit", "d", "--dry-run"];
+        dry.extend(&args);
+        let mut real = vec!["limit", "d"];
+        real.extend(&args);
+        let (d, r) = (env.nsk(&dry), env.nsk(&real));
+        assert_eq!(d.code, 125, "{args:?}: {d:?}");
+        assert_eq!((d.code, &d.stderr), (r.code, &r.stderr), "{args:?}");
+        assert!(d.stderr.contains(why), "{args:?}: {d:?}");
+        assert_eq!(d.stderr.lines().count(), 1, "{d:?}");
+        if args[0] == "--cpuset-cpus" {
+            assert!(
+                d.stderr.contains(&format!("(online: {})", online.trim())),
+                "{d:?}"
+            );
+        }
+        assert_eq!(snapshot(&env, "d"), before);
+    }
     let o = env.nsk(&["limit", "d", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(v["limits"]["memory_max"], 64 << 20);

@@ -10,6 +10,7 @@ mod image;
 mod inspect;
 mod limit;
 mod run;
+mod runtimes;
 mod trust;
 mod util;
 mod v2view;

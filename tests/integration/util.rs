@@ -541,7 +541,11 @@ pub fn require_runtimes() {
 }
 
 /// The image tests/runtimes.sh imports into Docker and Podman.
-pub const PEER_IMAGE: &str = "nsk-test-bb:1";
+pub fn peer_image() -> String {
+    std::env::var("NSK_TEST_RUNTIMES_IMAGE").expect(
+        "NSK_TEST_RUNTIMES_IMAGE is unset (tests/runtimes.sh writes it; ./tests/run.sh host)",
+    )
+}
 
 /// A container of another runtime ("docker" or "podman"), removed on drop.
 pub struct PeerContainer {
@@ -576,7 +580,8 @@ impl PeerContainer {
         }
         let o: Out = c
             .args(extra)
-            .args([PEER_IMAGE, "sleep", "1000"])
+            .arg(peer_image())
+            .args(["sleep", "1000"])
             .stdin(Stdio::null())
             .output()
             .unwrap()
