@@ -75,7 +75,7 @@ pub fn parse_size(opt: &str, s: &str) -> Result<Limit> {
         let f: u128 = frac.parse().map_err(|_| bad("not a number"))?;
         let scale = 10u128.pow(frac.len() as u32);
         let scaled = f << shift;
-        if scaled % scale != 0 {
+        if !scaled.is_multiple_of(scale) {
             return Err(bad("not a whole number of bytes"));
         }
         bytes += scaled / scale;

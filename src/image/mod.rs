@@ -12,7 +12,6 @@
 //! Imports unpack without the lock and only take it to commit, so two imports of one image at
 //! the same moment both unpack, one commit wins, and the other drops its copy and uses the winner.
 
-pub mod sha256;
 pub mod source;
 pub mod tar;
 pub mod unpack;
@@ -70,6 +69,51 @@ pub fn compression(head: &[u8]) -> Option<&'static str> {
         Some("bzip2")
     } else {
         None
+    }
+}
+
+/// A digest as lowercase hex digits.
+pub fn hex(b: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        s.push(D[usize::from(x >> 4)] as char);
+        s.push(D[usize::from(x & 15)] as char);
+    }
+    s
+}
+
+/// A reader that hashes what passes through it (or only passes it on, when no digest is
+/// wanted).
+pub struct HashingReader<R> {
+    inner: R,
+    hash: Option<sha2::Sha256>,
+}
+
+impl<R: Read> HashingReader<R> {
+    pub fn new(inner: R, hash: bool) -> Self {
+        use sha2::Digest;
+        HashingReader {
+            inner,
+            hash: hash.then(sha2::Sha256::new),
+        }
+    }
+
+    /// The digest of everything read, if one was wanted.
+    pub fn finish_hex(self) -> Option<String> {
+        use sha2::Digest;
+        self.hash.map(|h| hex(&h.finalize()))
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hash {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
     }
 }
 
@@ -506,7 +550,7 @@ fn apply_layer(
                 // EPIPE when the decompressor stopped early: its exit status tells why.
                 let _ = std::io::copy(&mut reader, &mut stdin);
             });
-            let mut r = tar::Reader::new(sha256::HashingReader::new(stdout, l.diff_id.is_some()));
+            let mut r = tar::Reader::new(HashingReader::new(stdout, l.diff_id.is_some()));
             let applied = u.apply(&mut r, &mut || {
                 progress.update(counter.load(Ordering::Relaxed))
             });
@@ -690,5 +734,15 @@ mod tests {
         assert_eq!(familiar("quay.io/x:1"), "quay.io/x:1");
         assert_eq!(compression(&[0x1f, 0x8b, 8]), Some("gzip"));
         assert_eq!(compression(b"ustar"), None);
+    }
+
+    #[test]
+    fn digests_in_hex() {
+        let mut r = HashingReader::new(&b"abc"[..], true);
+        std::io::copy(&mut r, &mut std::io::sink()).unwrap();
+        assert_eq!(
+            r.finish_hex().unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

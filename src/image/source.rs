@@ -3,10 +3,10 @@
 //! manifest, and names every layer blob with the digests it must match. Blobs inside a tarball
 //! are read in place (offset and size), never copied out first.
 
-use super::sha256::Sha256;
 use super::tar::{self, Kind};
 use crate::error::{Context, Error, Result};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::Read;
@@ -111,7 +111,7 @@ impl Blob {
             }
             h.update(&buf[..n]);
         }
-        Ok(h.finish_hex())
+        Ok(super::hex(&h.finalize()))
     }
 
     /// Check the size and sha256 digest; a mismatch is an error naming the blob.

@@ -54,7 +54,7 @@ pub trait Input: Read {
 
 impl Input for &[u8] {}
 impl Input for std::process::ChildStdout {}
-impl<R: Read> Input for super::sha256::HashingReader<R> {}
+impl<R: Read> Input for super::HashingReader<R> {}
 
 pub struct Reader<R> {
     r: R,

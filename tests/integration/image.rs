@@ -2,8 +2,8 @@
 //! zstd tarballs) and hostile tarballs crafted byte by byte, then imported and run.
 
 use crate::util::{rootfs, Env};
-use nsk::image::sha256::Sha256;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -133,7 +133,7 @@ impl Tar {
 fn sha(b: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(b);
-    h.finish_hex()
+    nsk::image::hex(&h.finalize())
 }
 
 fn compress(prog: &str, data: &[u8]) -> Vec<u8> {
