@@ -12,19 +12,20 @@
 //! Imports unpack without the lock and only take it to commit, so two imports of one image at
 //! the same moment both unpack, one commit wins, and the other drops its copy and uses the winner.
 
+pub mod layer;
 pub mod source;
 pub mod tar;
 pub mod unpack;
 
 use crate::container::state::{now_rfc3339, write_json, Store};
 use crate::error::{Context, Error, Result};
+use layer::Compression;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use source::{Defaults, Plan, Select};
 use std::fs;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -57,21 +58,6 @@ impl Meta {
     }
 }
 
-/// The compression program for a blob, by its magic bytes; None: a plain tar.
-pub fn compression(head: &[u8]) -> Option<&'static str> {
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Some("gzip")
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some("zstd")
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Some("xz")
-    } else if head.starts_with(b"BZh") {
-        Some("bzip2")
-    } else {
-        None
-    }
-}
-
 /// A digest as lowercase hex digits.
 pub fn hex(b: &[u8]) -> String {
     const D: &[u8; 16] = b"0123456789abcdef";
@@ -81,40 +67,6 @@ pub fn hex(b: &[u8]) -> String {
         s.push(D[usize::from(x & 15)] as char);
     }
     s
-}
-
-/// A reader that hashes what passes through it (or only passes it on, when no digest is
-/// wanted).
-pub struct HashingReader<R> {
-    inner: R,
-    hash: Option<sha2::Sha256>,
-}
-
-impl<R: Read> HashingReader<R> {
-    pub fn new(inner: R, hash: bool) -> Self {
-        use sha2::Digest;
-        HashingReader {
-            inner,
-            hash: hash.then(sha2::Sha256::new),
-        }
-    }
-
-    /// The digest of everything read, if one was wanted.
-    pub fn finish_hex(self) -> Option<String> {
-        use sha2::Digest;
-        self.hash.map(|h| hex(&h.finalize()))
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use sha2::Digest;
-        let n = self.inner.read(buf)?;
-        if let Some(h) = &mut self.hash {
-            h.update(&buf[..n]);
-        }
-        Ok(n)
-    }
 }
 
 /// Image names are `NAME[:TAG]` (docker's reference form, `latest` when no tag is given).
@@ -439,7 +391,7 @@ fn unpack_plan(cache: &Cache, plan: &Plan, names: &[String]) -> Result<()> {
             }
         }
         // An uncompressed layer's diff_id is the digest of the blob itself.
-        if let (Some(diff), None) = (&l.diff_id, compression(&l.blob.head())) {
+        if let (Some(diff), None) = (&l.diff_id, Compression::detect(&l.blob.head())) {
             if l.digest.as_deref() != Some(diff.as_str()) {
                 l.blob.verify(diff, None)?;
             }
@@ -515,7 +467,7 @@ fn apply_layer(
     let reader = l.blob.reader();
     let counter = reader.progress.clone();
     progress.start(what, l.blob.size);
-    let hash = match compression(&l.blob.head()) {
+    let hash = match Compression::detect(&l.blob.head()) {
         None => {
             // An uncompressed layer's diff_id was checked on the blob before use: read it once.
             u.apply(&mut tar::Reader::new(reader), &mut || {
@@ -523,68 +475,28 @@ fn apply_layer(
             })?;
             None
         }
-        Some(prog) => {
-            let mut child = Command::new(prog)
-                .args(["-d", "-c", "-q"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        Error::failed(format!(
-                            "the layer is {prog}-compressed and no {prog} program is installed"
-                        ))
-                    } else {
-                        Error::Io {
-                            what: format!("cannot start {prog}"),
-                            source: e,
-                        }
-                    }
-                })?;
-            let mut stdin = child.stdin.take().expect("piped stdin");
-            let stdout = child.stdout.take().expect("piped stdout");
-            let mut stderr = child.stderr.take().expect("piped stderr");
-            let feeder = std::thread::spawn(move || {
-                let mut reader = reader;
-                // EPIPE when the decompressor stopped early: its exit status tells why.
-                let _ = std::io::copy(&mut reader, &mut stdin);
-            });
-            let mut r = tar::Reader::new(HashingReader::new(stdout, l.diff_id.is_some()));
+        Some(kind) => {
+            let input = std::io::BufReader::with_capacity(1 << 16, reader);
+            let z =
+                layer::LayerReader::new(input, kind, l.diff_id.is_some(), l.media_type.as_deref())?;
+            let mut r = tar::Reader::new(z);
             let applied = u.apply(&mut r, &mut || {
                 progress.update(counter.load(Ordering::Relaxed))
             });
-            let mut h = r.into_inner();
-            // A stream that ended early means the decompressor has stopped: its own message
-            // is the real cause. Any other failure: stop our child (by its PID) right away.
-            let ended =
-                matches!(&applied, Err(e) if e.to_string().starts_with("truncated archive"));
-            let drained = if applied.is_ok() {
-                std::io::copy(&mut h, &mut std::io::sink()).map(drop)
-            } else {
-                if !ended {
-                    let _ = child.kill();
-                }
-                Ok(())
+            let mut z = r.into_inner();
+            // What follows the tar's end marker is read too: the diff_id covers it, and a
+            // damaged end of the stream is an error.
+            let drained = match applied {
+                Ok(()) => std::io::copy(&mut z, &mut std::io::sink()).map(drop),
+                Err(_) => Ok(()),
             };
-            let status = child.wait().ctx(|| format!("cannot wait for {prog}"))?;
-            let _ = feeder.join();
-            let mut msg = String::new();
-            let _ = stderr.read_to_string(&mut msg);
-            if !status.success() && (applied.is_ok() || ended) {
-                let line = msg.lines().last().unwrap_or("").trim().to_string();
-                return Err(Error::failed(format!(
-                    "{prog} cannot decompress it: {}",
-                    if line.is_empty() {
-                        format!("{status}")
-                    } else {
-                        line
-                    }
-                )));
+            // A decoder failure is the real cause of whatever the tar reader then saw.
+            if let Some(e) = z.failure() {
+                return Err(e);
             }
             applied?;
-            drained.ctx(|| format!("cannot read from {prog}"))?;
-            h.finish_hex()
+            drained.ctx(|| format!("cannot read {}", l.blob.name))?;
+            z.finish_hex()
         }
     };
     if let (Some(d), Some(hash)) = (&l.diff_id, hash) {
@@ -732,17 +644,6 @@ mod tests {
         assert_eq!(familiar("docker.io/library/busybox:1"), "busybox:1");
         assert_eq!(familiar("docker.io/me/tools:1"), "me/tools:1");
         assert_eq!(familiar("quay.io/x:1"), "quay.io/x:1");
-        assert_eq!(compression(&[0x1f, 0x8b, 8]), Some("gzip"));
-        assert_eq!(compression(b"ustar"), None);
-    }
-
-    #[test]
-    fn digests_in_hex() {
-        let mut r = HashingReader::new(&b"abc"[..], true);
-        std::io::copy(&mut r, &mut std::io::sink()).unwrap();
-        assert_eq!(
-            r.finish_hex().unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hex(&[0, 0xab, 0x7f]), "00ab7f");
     }
 }

@@ -184,6 +184,8 @@ pub struct Layer {
     pub size: Option<u64>,
     /// sha256 of the uncompressed layer tar (the config's rootfs.diff_ids).
     pub diff_id: Option<String>,
+    /// The descriptor's media type (OCI), for messages.
+    pub media_type: Option<String>,
 }
 
 /// Run defaults from the image config.
@@ -399,7 +401,7 @@ fn normalize(name: &str) -> Option<String> {
 }
 
 fn sniff_compressed(head: &[u8]) -> bool {
-    super::compression(head).is_some()
+    super::Compression::detect(head).is_some()
 }
 
 /// Open FILE (a tarball or an OCI layout directory) and plan its import.
@@ -457,6 +459,7 @@ pub fn plan(path: &Path, sel: &Select) -> Result<Plan> {
             digest: Some(hex),
             size: None,
             diff_id: None,
+            media_type: None,
         }],
         defaults: Defaults::default(),
         created: None,
@@ -640,6 +643,7 @@ fn plan_oci(files: &Files, sel: &Select, path: &Path) -> Result<Plan> {
             digest: Some(hex),
             size: l.size,
             diff_id: diff_ids.get(i).map(|d| sha256_hex(d)).transpose()?,
+            media_type: Some(l.media_type.clone()),
         });
     }
     let mut names = names;
@@ -768,6 +772,7 @@ fn plan_docker(files: &Files, sel: &Select, path: &Path) -> Result<Plan> {
             digest,
             size: None,
             diff_id: Some(sha256_hex(d)?),
+            media_type: None,
         });
     }
     Ok(Plan {

@@ -53,8 +53,6 @@ pub trait Input: Read {
 }
 
 impl Input for &[u8] {}
-impl Input for std::process::ChildStdout {}
-impl<R: Read> Input for super::HashingReader<R> {}
 
 pub struct Reader<R> {
     r: R,
