@@ -80,26 +80,68 @@ pub fn colored(text: impl Into<String>, code: u8, on: bool) -> Cell {
 }
 
 /// A borderless table with a header row, in the style of `docker ps`. Every cell is cleaned.
+///
+/// comfy-table lays out the clean text only; nsk's colors go in afterwards, around each colored
+/// cell at the place the layout gave it, so comfy-table needs no ANSI-aware width code (its
+/// `custom_styling` feature and the terminal crates that come with it).
 pub fn table<C: Into<Cell>>(header: &[&str], rows: Vec<Vec<C>>) -> String {
+    let rows: Vec<Vec<Cell>> = rows
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|c| {
+                    let c: Cell = c.into();
+                    Cell {
+                        text: clean(&c.text).into_owned(),
+                        color: c.color,
+                    }
+                })
+                .collect()
+        })
+        .collect();
     let mut t = Table::new();
     t.load_preset(presets::NOTHING);
     t.set_content_arrangement(ContentArrangement::Disabled);
     t.set_header(header.iter().map(|h| h.to_string()));
-    for r in rows {
-        t.add_row(r.into_iter().map(|c| {
-            let c: Cell = c.into();
-            match c.color {
-                Some(code) => paint(&c.text, code, true),
-                None => clean(&c.text).into_owned(),
-            }
-        }));
+    for r in &rows {
+        t.add_row(r.iter().map(|c| c.text.as_str()));
     }
-    let mut s = t.trim_fmt();
-    s.push('\n');
-    // comfy-table pads the first column with one space; drop it so output starts at column 0.
-    s.lines()
-        .map(|l| l.strip_prefix(' ').unwrap_or(l).to_string() + "\n")
-        .collect()
+    let widths = t.column_max_content_widths();
+    let mut s = String::new();
+    for (i, line) in t.lines().enumerate() {
+        // comfy-table pads the first column with one space; drop it so output starts at column 0.
+        let line = line.strip_prefix(' ').unwrap_or(&line).trim_end();
+        match i.checked_sub(1).and_then(|r| rows.get(r)) {
+            Some(row) if row.iter().any(|c| c.color.is_some()) => {
+                s.push_str(&paint_row(line, row, &widths))
+            }
+            _ => s.push_str(line),
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Color the colored cells of one laid-out row. Without borders, a cell starts after the cells
+/// before it, each padded with spaces to its column's width plus one space either side.
+fn paint_row(line: &str, row: &[Cell], widths: &[u16]) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let mut out = String::with_capacity(line.len() + 16);
+    let (mut done, mut at) = (0, 0);
+    for (c, w) in row.iter().zip(widths) {
+        let end = (at + c.text.len()).min(line.len());
+        if let Some(code) = c.color {
+            // Only where the layout put the text: anything else is left uncolored.
+            if at >= done && line.get(at..end).is_some_and(|t| c.text.starts_with(t)) {
+                out.push_str(&line[done..at]);
+                let _ = write!(out, "\x1b[{code}m{}\x1b[0m", &line[at..end]);
+                done = end;
+            }
+        }
+        at += c.text.len() + usize::from(*w).saturating_sub(c.text.width()) + 2;
+    }
+    out.push_str(line.get(done..).unwrap_or(""));
+    out
 }
 
 /// Color decision: `--color`, then NO_COLOR, then whether stdout is a terminal.
@@ -176,6 +218,35 @@ mod tests {
         assert!(t.contains("evil\\n\\x1b[2J"), "{t}");
         assert_eq!(t.matches('\x1b').count(), 2, "{t}");
         assert!(t.contains("\x1b[32mrunning\x1b[0m"), "{t}");
+        // Colors go in after the layout: the columns line up as they do without color, wide
+        // and empty cells before a colored one included.
+        let rows = || {
+            vec![
+                vec![
+                    Cell::from("日本語"),
+                    Cell::from(""),
+                    colored("up", 32, true),
+                ],
+                vec![
+                    Cell::from("a"),
+                    Cell::from("b c"),
+                    colored("exited", 31, true),
+                ],
+            ]
+        };
+        let strip = |t: &str| {
+            t.replace("\x1b[32m", "")
+                .replace("\x1b[31m", "")
+                .replace("\x1b[0m", "")
+        };
+        let plain: Vec<Vec<Cell>> = rows()
+            .into_iter()
+            .map(|r| r.into_iter().map(|c| Cell::from(c.text)).collect())
+            .collect();
+        let t = table(&["NAME", "X", "STATUS"], rows());
+        assert_eq!(strip(&t), table(&["NAME", "X", "STATUS"], plain), "{t}");
+        assert!(t.contains("\x1b[32mup\x1b[0m\n"), "{t}");
+        assert!(t.contains("\x1b[31mexited\x1b[0m\n"), "{t}");
         assert_eq!(paint("host\x1b[2J", 1, true), "\x1b[1mhost\\x1b[2J\x1b[0m");
         assert_eq!(paint("host\x1b[2J", 1, false), "host\\x1b[2J");
     }
