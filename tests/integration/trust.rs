@@ -670,7 +670,7 @@ fn every_input_error_is_one_line_that_names_the_value() {
         (vec!["inspect".into(), "-1".into()], "nsk: unexpected argument '-1' found; to pass '-1' as a value, use '-- -1' (see nsk inspect --help)"),
         (vec!["kill".into(), "X".into(), "-9".into()], "unexpected argument '-9' found"),
         (vec!["run".into(), "--net".into(), "bogus".into()], "[possible values: none, host]"),
-        (vec!["stop".into()], "required arguments were not provided: <NAMES>... (see nsk stop --help)"),
+        (vec!["stop".into()], "required arguments were not provided: <TARGET>... (see nsk stop --help)"),
         (vec!["image".into(), "rm".into()], "(see nsk image rm --help)"),
         (vec!["frobnicate".into()], "unrecognized subcommand 'frobnicate'"),
         // nsk's checks, before anything is made.
