@@ -225,7 +225,7 @@ struct Decoy(std::process::Child);
 
 impl Decoy {
     fn start() -> Decoy {
-        Decoy(Command::new("sleep").arg("100").spawn().unwrap())
+        Decoy(Command::new("sleep").arg("100000").spawn().unwrap())
     }
     fn pid(&self) -> i32 {
         self.0.id() as i32
