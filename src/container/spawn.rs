@@ -415,7 +415,7 @@ fn record_running(store: &Store, st: &mut State, pid: Pid) -> Result<()> {
 }
 
 /// How long the command has to end after TERM, INT or HUP reached nsk, before nsk kills it.
-const GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
+const GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The command did not end within the grace period after `sig`: SIGKILL it, give it a moment
 /// to be reaped (a v1-frozen process is not), and report it as ended by `sig`.
