@@ -16,6 +16,9 @@ _nsk() {
             ",$1")
                 cmd="nsk"
                 ;;
+            nsk,cp)
+                cmd="nsk__subcmd__cp"
+                ;;
             nsk,enter)
                 cmd="nsk__subcmd__enter"
                 ;;
@@ -51,6 +54,9 @@ _nsk() {
                 ;;
             nsk,stop)
                 cmd="nsk__subcmd__stop"
+                ;;
+            nsk__subcmd__help,cp)
+                cmd="nsk__subcmd__help__subcmd__cp"
                 ;;
             nsk__subcmd__help,enter)
                 cmd="nsk__subcmd__help__subcmd__enter"
@@ -125,8 +131,30 @@ _nsk() {
 
     case "${cmd}" in
         nsk)
-            opts="-h -V --root --json --color --help --version run ps inspect limit enter exec stop kill rm logs image help"
+            opts="-h -V --root --json --color --help --version run ps inspect limit enter exec stop kill rm logs image cp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__cp)
+            opts="-a -L -q -h -V --archive --follow-link --quiet --root --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -197,8 +225,22 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__help)
-            opts="run ps inspect limit enter stop kill rm logs image help"
+            opts="run ps inspect limit enter stop kill rm logs image cp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__help__subcmd__cp)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

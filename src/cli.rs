@@ -69,6 +69,9 @@ pub enum Command {
     Logs(LogsArgs),
     /// Import, list and remove images (tarballs and OCI layouts, no daemon or registry)
     Image(ImageArgs),
+    /// Copy files between the host and any running container, with no tool inside it and no
+    /// daemon: paths are resolved in the container's mount namespace, confined beneath its root
+    Cp(CpArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -221,6 +224,32 @@ pub struct InspectArgs {
     /// A PID, a container name or id (or unique prefix of 4+ characters) of any runtime,
     /// NAMESPACE/POD[/CONTAINER], or RUNTIME://NAME-OR-ID (docker, podman, containerd, cri-o, k8s, runc, crun, nsk)
     pub target: String,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+One of SRC and DST is TARGET:PATH (TARGET as for inspect; PATH as the container sees it,
+relative paths from its /), the other a host path (start it with / or ./ if it holds a ':').
+A directory is copied recursively; SRC ending in /. copies its contents. An existing directory
+DST receives SRC under its own name; otherwise DST is created or replaced. Symlinks are copied
+as links, hard links within the copy stay links, modes and times are kept. Files copied into
+a container belong to its root unless -a is given.")]
+pub struct CpArgs {
+    /// What to copy: TARGET:PATH or a host path
+    #[arg(value_name = "SRC")]
+    pub src: std::ffi::OsString,
+    /// Where to copy it: a host path or TARGET:PATH
+    #[arg(value_name = "DST")]
+    pub dst: std::ffi::OsString,
+    /// Archive mode: keep uid and gid (mapped through the container's user namespace)
+    #[arg(short = 'a', long)]
+    pub archive: bool,
+    /// Follow a symlink SRC (the symlink itself is copied otherwise)
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// No progress, even on a terminal
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

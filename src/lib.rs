@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cmd;
 pub mod confine;
 pub mod container;
+pub mod cp;
 pub mod enter;
 pub mod error;
 pub mod image;
@@ -124,6 +125,7 @@ pub fn main_with_args() -> i32 {
         Command::Rm(a) => cmd::lifecycle::rm(&ctx, a),
         Command::Logs(a) => cmd::logs::logs(&ctx, a),
         Command::Image(a) => cmd::image::image(&ctx, a),
+        Command::Cp(a) => cmd::cp::cp(&ctx, a),
     };
     match r {
         Ok(code) => code,

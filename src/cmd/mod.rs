@@ -1,5 +1,6 @@
 //! One module per verb: arguments → library call → rendering.
 
+pub mod cp;
 pub mod enter;
 pub mod image;
 pub mod inspect;

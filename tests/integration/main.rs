@@ -3,6 +3,7 @@
 mod cgroup;
 mod cli;
 mod confine;
+mod cp;
 mod docs;
 mod enter;
 mod faults;
