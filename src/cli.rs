@@ -72,6 +72,47 @@ pub enum Command {
     /// Copy files between the host and any running container, with no tool inside it and no
     /// daemon: paths are resolved in the container's mount namespace, confined beneath its root
     Cp(CpArgs),
+    /// Every container's CPU, memory, PIDs, block and network I/O, pressure (PSI) and OOM kills,
+    /// refreshed in place (docker stats without the daemon, for all runtimes)
+    #[command(visible_alias = "stats")]
+    Top(TopArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortKey {
+    /// CPU use
+    Cpu,
+    /// Memory working set
+    Mem,
+    /// Block I/O read plus write rate
+    Io,
+    /// Number of processes
+    Pids,
+    /// OOM kills
+    Oom,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Rates (CPU, block I/O, network) come from two reads: --no-stream waits up to 1 s between them.
+CPU % is of one core, then of the container's own CPU limit (of all CPUs without one). Memory
+is the working set (usage minus inactive file cache, as docker stats). PSI is 'some avg10' of
+cpu, memory and io (- where unreadable: cgroup v1). A row marked ! had an OOM kill or memory.high
+throttling since the previous refresh. On a terminal, q quits. With --json: one JSON object per
+refresh (NDJSON).")]
+pub struct TopArgs {
+    /// Only these containers (TARGET as for inspect) [default: every container on the host]
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Seconds between refreshes (0.1 to 3600)
+    #[arg(short = 'i', long, default_value = "2", value_name = "SECONDS")]
+    pub interval: f64,
+    /// Sort order, largest first
+    #[arg(long, value_enum, default_value_t = SortKey::Cpu)]
+    pub sort: SortKey,
+    /// Print one snapshot and exit
+    #[arg(long)]
+    pub no_stream: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

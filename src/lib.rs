@@ -22,6 +22,7 @@ pub mod secure;
 pub mod sys;
 pub mod target;
 pub mod tools;
+pub mod top;
 pub mod units;
 
 #[cfg(test)]
@@ -126,6 +127,7 @@ pub fn main_with_args() -> i32 {
         Command::Logs(a) => cmd::logs::logs(&ctx, a),
         Command::Image(a) => cmd::image::image(&ctx, a),
         Command::Cp(a) => cmd::cp::cp(&ctx, a),
+        Command::Top(a) => cmd::top::top(&ctx, a),
     };
     match r {
         Ok(code) => code,

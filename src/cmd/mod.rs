@@ -9,6 +9,7 @@ pub mod limit;
 pub mod logs;
 pub mod ps;
 pub mod run;
+pub mod top;
 
 use crate::container::state::Store;
 

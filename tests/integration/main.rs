@@ -12,6 +12,7 @@ mod inspect;
 mod limit;
 mod run;
 mod runtimes;
+mod top;
 mod trust;
 mod util;
 mod v2view;
