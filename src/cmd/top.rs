@@ -3,9 +3,12 @@
 use super::Ctx;
 use crate::cgroup::Hierarchy;
 use crate::cli::TopArgs;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::top;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use std::io::{IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Which containers TARGET names: (runtime, id) of each.
@@ -26,36 +29,74 @@ fn keys(ctx: &Ctx, targets: &[String]) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// Wait `d`; on a terminal in raw mode, return true as soon as q (or Ctrl-C, Ctrl-D) is typed.
-fn wait(d: Duration, keys_on: bool) -> bool {
-    if !keys_on {
-        std::thread::sleep(d);
-        return false;
-    }
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let end = std::time::Instant::now() + d;
-    loop {
-        let left = end.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return false;
+/// Why the loop ends early.
+enum Quit {
+    Key,
+    Signal(i32),
+}
+
+/// In raw mode the terminal sends no SIGINT; TERM, INT, HUP and QUIT are read from a signalfd
+/// instead of killing nsk, so that the terminal is always restored.
+struct Keys {
+    sigs: SignalFd,
+}
+
+impl Keys {
+    fn new() -> Result<Keys> {
+        let mut set = SigSet::empty();
+        for s in [
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+        ] {
+            set.add(s);
         }
-        let fd = crate::sys::stdin_fd();
-        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
-        let ms =
-            PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX);
-        match poll(&mut fds, ms) {
-            Ok(n) if n > 0 => {
+        set.thread_block().ctx(|| "cannot block signals")?;
+        let sigs = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .ctx(|| "cannot create a signalfd")?;
+        Ok(Keys { sigs })
+    }
+
+    /// Wait `d`, or less if q (Ctrl-C, Ctrl-D) is typed or a signal comes.
+    fn wait(&self, d: Duration) -> Option<Quit> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let end = std::time::Instant::now() + d;
+        loop {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let fd = crate::sys::stdin_fd();
+            let mut fds = [
+                PollFd::new(fd, PollFlags::POLLIN),
+                PollFd::new(self.sigs.as_fd(), PollFlags::POLLIN),
+            ];
+            let ms = PollTimeout::try_from(left.as_millis().min(60_000) as i32)
+                .unwrap_or(PollTimeout::MAX);
+            if !matches!(poll(&mut fds, ms), Ok(n) if n > 0) {
+                continue;
+            }
+            if fds[1].any().unwrap_or(false) {
+                let sig = self
+                    .sigs
+                    .read_signal()
+                    .ok()
+                    .flatten()
+                    .map(|s| s.ssi_signo as i32)
+                    .unwrap_or(libc::SIGTERM);
+                return Some(Quit::Signal(sig));
+            }
+            if fds[0].any().unwrap_or(false) {
                 let mut b = [0u8; 16];
                 match nix::unistd::read(fd, &mut b) {
-                    Ok(0) | Err(_) => return true,
-                    Ok(n) => {
-                        if b[..n].iter().any(|c| matches!(c, b'q' | b'Q' | 3 | 4)) {
-                            return true;
-                        }
+                    Ok(0) | Err(_) => return Some(Quit::Key),
+                    Ok(n) if b[..n].iter().any(|c| matches!(c, b'q' | b'Q' | 3 | 4)) => {
+                        return Some(Quit::Key)
                     }
+                    Ok(_) => {}
                 }
             }
-            _ => {}
         }
     }
 }
@@ -75,7 +116,12 @@ pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
     };
     let interval = Duration::from_secs_f64(a.interval);
     let interactive = !ctx.json && !a.no_stream && std::io::stdout().is_terminal();
-    let raw = if interactive {
+    let keys = if interactive && std::io::stdin().is_terminal() {
+        Some(Keys::new()?)
+    } else {
+        None
+    };
+    let raw = if keys.is_some() {
         crate::pty::RawMode::stdin()?
     } else {
         None
@@ -87,9 +133,22 @@ pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
         interval
     };
     let mut pause = first;
+    let mut code = 0;
     loop {
-        if wait(pause, raw.is_some()) {
-            break;
+        let quit = match &keys {
+            Some(k) => k.wait(pause),
+            None => {
+                std::thread::sleep(pause);
+                None
+            }
+        };
+        match quit {
+            Some(Quit::Key) => break,
+            Some(Quit::Signal(s)) => {
+                code = 128 + s;
+                break;
+            }
+            None => {}
         }
         pause = interval;
         let now = top::sample(&ctx.store, &h, only.as_deref())?;
@@ -134,5 +193,5 @@ pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
         prev = now;
     }
     drop(raw);
-    Ok(0)
+    Ok(code)
 }

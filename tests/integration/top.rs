@@ -263,7 +263,45 @@ fn refreshes_in_place_and_q_restores_the_terminal() {
     std::thread::sleep(std::time::Duration::from_millis(1000));
     assert_eq!(screen().matches("RUNTIME ID").count(), 1, "{}", screen());
     t.run(&["send-keys", "-t", "t", "q"]);
-    wait_for("the exit", || screen().contains("status=0"));
+    wait_for("the exit", || {
+        screen().contains("status=0") && screen().contains("icanon")
+    });
+    let s = screen();
+    assert!(s.contains("icanon echo"), "terminal not restored: {s}");
+    // SIGTERM ends it promptly and restores the terminal too.
+    t.run(&["kill-server"]);
+    let t = Tmux::new();
+    let start = start.replace("top -i 0.3", "top -i 0.3 --sort mem");
+    assert!(t
+        .run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "u",
+            "-x",
+            "200",
+            "-y",
+            "40",
+            &start
+        ])
+        .status
+        .success());
+    let screen =
+        || String::from_utf8_lossy(&t.run(&["capture-pane", "-p", "-t", "u"]).stdout).into_owned();
+    wait_for("the table", || screen().contains("tbox"));
+    let pid = std::process::Command::new("pgrep")
+        .args(["-n", "-f", &format!("^{NSK} top -i 0.3 --sort mem")])
+        .output()
+        .unwrap();
+    let pid: i32 = String::from_utf8_lossy(&pid.stdout).trim().parse().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_for("the exit", || {
+        screen().contains("status=143") && screen().contains("icanon")
+    });
     let s = screen();
     assert!(s.contains("icanon echo"), "terminal not restored: {s}");
     env.nsk(&["rm", "-f", "tbox"]);
