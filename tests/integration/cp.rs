@@ -430,3 +430,56 @@ fn symlink_exchange_race_never_reaches_the_host() {
     env.nsk(&["rm", "-f", "race"]);
     env.assert_clean();
 }
+
+/// Against Docker: what nsk copies in, `docker cp` copies out identical, and the reverse; `-a`
+/// keeps the owner as `docker exec stat` shows it.
+#[test]
+fn peer_cp_round_trips_through_docker_cp() {
+    require_runtimes();
+    let c = PeerContainer::start("docker", "cp", &[]);
+    let t = tmp("docker");
+    let src = t.path().join("src");
+    tree(&src);
+    let target = format!("docker://{}", c.name);
+    let o = env_free_nsk(&["cp", src.to_str().unwrap(), &format!("{target}:/tmp")]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let via_docker = t.path().join("via-docker");
+    let d = std::process::Command::new("/usr/bin/docker")
+        .args(["cp", &format!("{}:/tmp/src", c.name)])
+        .arg(&via_docker)
+        .status()
+        .unwrap();
+    assert!(d.success());
+    assert_eq!(digest(&src), digest(&via_docker));
+    let d = std::process::Command::new("/usr/bin/docker")
+        .arg("cp")
+        .arg(&src)
+        .arg(format!("{}:/tmp/by-docker", c.name))
+        .status()
+        .unwrap();
+    assert!(d.success());
+    let out = t.path().join("out");
+    let o = env_free_nsk(&[
+        "cp",
+        &format!("{target}:/tmp/by-docker"),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(digest(&src), digest(&out));
+    let f = t.path().join("owned");
+    std::fs::write(&f, "x").unwrap();
+    std::os::unix::fs::chown(&f, Some(33), Some(4)).unwrap();
+    let o = env_free_nsk(&[
+        "cp",
+        "-a",
+        f.to_str().unwrap(),
+        &format!("{target}:/tmp/owned"),
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let st = c.exec("stat -c %u:%g /tmp/owned");
+    assert_eq!(st.stdout.trim(), "33:4", "{st:?}");
+}
+
+fn env_free_nsk(args: &[&str]) -> Out {
+    Env::new().nsk(args)
+}

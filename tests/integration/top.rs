@@ -307,3 +307,59 @@ fn refreshes_in_place_and_q_restores_the_terminal() {
     env.nsk(&["rm", "-f", "tbox"]);
     env.assert_clean();
 }
+
+/// Against `docker stats --no-stream` while a Docker container burns CPU under a 0.5-CPU limit.
+#[test]
+fn peer_top_agrees_with_docker_stats() {
+    require_runtimes();
+    let env = Env::new();
+    let c = PeerContainer::start("docker", "top", &["--cpus", "0.5", "--memory", "64m"]);
+    let o: Out = std::process::Command::new("/usr/bin/docker")
+        .args(["exec", "-d", &c.name, "sh", "-c", "while :; do :; done"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{o:?}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let target = format!("docker://{}", c.name);
+    let v = snapshot(&env, &[&target]);
+    let r = &v["containers"][0];
+    assert_eq!(r["runtime"], "docker", "{v}");
+    let d: Out = std::process::Command::new("/usr/bin/docker")
+        .args(["stats", "--no-stream", "--format", "{{json .}}", &c.name])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(d.code, 0, "{d:?}");
+    let ds: serde_json::Value = serde_json::from_str(d.stdout.trim()).unwrap();
+    let dcpu: f64 = ds["CPUPerc"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap();
+    let cpu = r["cpu_percent"].as_f64().unwrap();
+    assert!((cpu - dcpu).abs() < 15.0, "nsk {cpu}%, docker {dcpu}%");
+    assert_eq!(r["memory_limit"].as_u64(), Some(64 << 20), "{r}");
+    let dpids: u64 = ds["PIDs"].as_str().unwrap().parse().unwrap();
+    assert!(r["pids"].as_u64().unwrap().abs_diff(dpids) <= 1, "{r} {ds}");
+    // docker prints the working set in binary units: "1.5MiB / 64MiB".
+    let used = ds["MemUsage"]
+        .as_str()
+        .unwrap()
+        .split(" / ")
+        .next()
+        .unwrap()
+        .to_string();
+    let (num, unit) = used.split_at(used.find(|ch: char| ch.is_ascii_alphabetic()).unwrap());
+    let mult = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1048576.0,
+        "GiB" => 1073741824.0,
+        u => panic!("unit {u}"),
+    };
+    let dws = num.parse::<f64>().unwrap() * mult;
+    let ws = r["memory_working_set"].as_u64().unwrap() as f64;
+    assert!((ws - dws).abs() < 2.0 * 1048576.0, "nsk {ws}, docker {dws}");
+}
