@@ -153,7 +153,10 @@ struct CgroupPlan<'a> {
 /// applied (with docker's default swap).
 fn setup_cgroups(cfg: &Config, p: CgroupPlan, set: &CgroupSet, st: &mut State) -> Result<()> {
     p.store
-        .with_cgroup_parents(|rec| set.create(p.hier, p.rel, &cfg.limits.controllers(), rec))
+        .with_cgroup_parents(|rec| {
+            rec.expect(set.parents(p.rel))?;
+            set.create(p.hier, p.rel, &cfg.limits.controllers(), rec)
+        })
         .and_then(|r| r)
         .map_err(|e| match e.errno() {
             Some(
