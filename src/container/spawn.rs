@@ -524,22 +524,11 @@ pub(crate) fn supervise(
         drop(fds);
         if m_ready {
             // Drain what is there (the master is non-blocking) before polling again: a PTY
-            // hands out at most a few KiB per read.
+            // hands out at most a few KiB per read, so the reads of one burst are gathered
+            // and go out in one write (one wake-up of the reader on the other side).
             let m = master.as_ref().expect("master polled");
-            loop {
-                match nix::unistd::read(m, &mut buf) {
-                    Ok(0) | Err(nix::errno::Errno::EIO) => {
-                        master_open = false;
-                        break;
-                    }
-                    Ok(n) => {
-                        if pty::write_all(&stdout, &buf[..n]).is_err() {
-                            master_open = false;
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
+            if !pty::drain(m, &stdout, &mut buf) {
+                master_open = false;
             }
         }
         if s_ready {
