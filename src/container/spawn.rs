@@ -107,13 +107,13 @@ pub fn run(store: &Store, cfg: Config, pin: Option<crate::image::Pin>) -> Result
         armed: true,
     };
     // The overlay is mounted on the state directory itself (in the container's mount namespace
-    // only); its upper and work dirs live inside it, or on a tmpfs for the host snapshot. The
-    // upper dir's mode is the container's `/`; the container directory (0700) keeps everyone
-    // else out of both.
+    // only); its upper and work dirs live inside it (--storage-size max), or on a tmpfs the
+    // container's init mounts there first. The upper dir's mode is the container's `/`; the
+    // container directory (0700) keeps everyone else out of both.
     let subdirs: &[(&str, u32)] = if cfg.rootfs.is_some() && cfg.storage.is_none() {
         &[("upper", 0o755), ("work", 0o700)]
     } else {
-        &[("scratch", 0o700)]
+        &[]
     };
     for (d, mode) in subdirs {
         crate::secure::mkdir_path(&dir.join(d), *mode)?;
