@@ -242,6 +242,14 @@ with open(notes, "a") as out:
         print("  " + line)
         out.write(line + "\n")
 PY
+	# Peak RSS of enter -t itself, timed inside script (script's own is not nsk's).
+	local k=$W/rss.txt n
+	n=$(for i in 1 2 3 4 5; do
+		script -qfc "/usr/bin/time -f %M -o $k $NSK --root $W/state enter -t $PID cat /etc/passwd" /dev/null >/dev/null 2>&1
+		tail -1 "$k"
+	done | sort -n | sed -n 3p)
+	rss_row pty "peak RSS of enter -t under script (GNU time %M)" "$n" "script" \
+		"$(rss script -qfc 'cat /etc/passwd' /dev/null)"
 }
 
 scenario_ps() {
