@@ -321,16 +321,16 @@ if scen != "all":
 # SVG: one bar per row with a ratio, goal marks, a line at 1.0x.
 chart = [(r[1], float(r[5]), None if r[8] in ("-",) or r[8].endswith("MiB") else float(r[8]), r[9])
          for r in rows if r[5] not in ("-", "")]
-bar_h, gap, left, right, top = 22, 10, 360, 90, 40
+bar_h, gap, left, right, top = 22, 10, 420, 70, 40
 xmax = max([2.0] + [c[1] for c in chart] + [c[2] or 0 for c in chart]) * 1.05
-width, plot = 900, 900 - left - right
+width, plot = 960, 960 - left - right
 height = top + len(chart) * (bar_h + gap) + 40
 X = lambda v: left + v / xmax * plot
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
        f'<rect width="{width}" height="{height}" fill="white"/>',
-       f'<text x="{left}" y="22" font-size="14" font-weight="bold">nsk / peer time (lower is better; '
-       f'| = goal)</text>']
+       f'<text x="{left}" y="22" font-size="14" font-weight="bold">nsk / peer: time, or peak RSS '
+       f'(lower is better; black mark = goal)</text>']
 for i in range(int(xmax * 2) + 1):
     v = i / 2
     svg.append(f'<line x1="{X(v):.1f}" y1="{top - 6}" x2="{X(v):.1f}" y2="{height - 30}" '
@@ -339,7 +339,7 @@ for i in range(int(xmax * 2) + 1):
 for k, (work, ratio, goal, met) in enumerate(chart):
     y = top + k * (bar_h + gap)
     color = {"yes": "#2e7d32", "no": "#c62828"}.get(met, "#607d8b")
-    label = work if len(work) <= 58 else work[:56] + "…"
+    label = work if len(work) <= 62 else work[:60] + "…"
     svg.append(f'<text x="{left - 8}" y="{y + bar_h * 0.7:.1f}" text-anchor="end">{html.escape(label)}</text>')
     svg.append(f'<rect x="{left}" y="{y}" width="{X(ratio) - left:.1f}" height="{bar_h}" fill="{color}"/>')
     svg.append(f'<text x="{X(ratio) + 4:.1f}" y="{y + bar_h * 0.7:.1f}">{ratio:.2f}x</text>')
