@@ -16,6 +16,9 @@ _nsk() {
             ",$1")
                 cmd="nsk"
                 ;;
+            nsk,cp)
+                cmd="nsk__subcmd__cp"
+                ;;
             nsk,enter)
                 cmd="nsk__subcmd__enter"
                 ;;
@@ -49,8 +52,17 @@ _nsk() {
             nsk,run)
                 cmd="nsk__subcmd__run"
                 ;;
+            nsk,stats)
+                cmd="nsk__subcmd__top"
+                ;;
             nsk,stop)
                 cmd="nsk__subcmd__stop"
+                ;;
+            nsk,top)
+                cmd="nsk__subcmd__top"
+                ;;
+            nsk__subcmd__help,cp)
+                cmd="nsk__subcmd__help__subcmd__cp"
                 ;;
             nsk__subcmd__help,enter)
                 cmd="nsk__subcmd__help__subcmd__enter"
@@ -84,6 +96,9 @@ _nsk() {
                 ;;
             nsk__subcmd__help,stop)
                 cmd="nsk__subcmd__help__subcmd__stop"
+                ;;
+            nsk__subcmd__help,top)
+                cmd="nsk__subcmd__help__subcmd__top"
                 ;;
             nsk__subcmd__help__subcmd__image,import)
                 cmd="nsk__subcmd__help__subcmd__image__subcmd__import"
@@ -125,8 +140,30 @@ _nsk() {
 
     case "${cmd}" in
         nsk)
-            opts="-h -V --root --json --color --help --version run ps inspect limit enter exec stop kill rm logs image help"
+            opts="-h -V --root --json --color --help --version run ps inspect limit enter exec stop kill rm logs image cp top stats help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__cp)
+            opts="-a -L -q -h -V --archive --follow-link --quiet --root --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -197,8 +234,22 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__help)
-            opts="run ps inspect limit enter stop kill rm logs image help"
+            opts="run ps inspect limit enter stop kill rm logs image cp top help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__help__subcmd__cp)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -393,6 +444,20 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__help__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__help__subcmd__top)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -851,6 +916,40 @@ _nsk() {
                     ;;
                 -t)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nsk__subcmd__top)
+            opts="-i -h -V --interval --sort --no-stream --root --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort)
+                    COMPREPLY=($(compgen -W "cpu mem io pids oom" -- "${cur}"))
                     return 0
                     ;;
                 --root)

@@ -69,6 +69,50 @@ pub enum Command {
     Logs(LogsArgs),
     /// Import, list and remove images (tarballs and OCI layouts, no daemon or registry)
     Image(ImageArgs),
+    /// Copy files between the host and any running container, with no tool inside it and no
+    /// daemon: paths are resolved in the container's mount namespace, confined beneath its root
+    Cp(CpArgs),
+    /// Every container's CPU, memory, PIDs, block and network I/O, pressure (PSI) and OOM kills,
+    /// refreshed in place (docker stats without the daemon, for all runtimes)
+    #[command(visible_alias = "stats")]
+    Top(TopArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortKey {
+    /// CPU use
+    Cpu,
+    /// Memory working set
+    Mem,
+    /// Block I/O read plus write rate
+    Io,
+    /// Number of processes
+    Pids,
+    /// OOM kills
+    Oom,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Rates (CPU, block I/O, network) come from two reads: --no-stream waits up to 1 s between them.
+CPU % is of one core, then of the container's own CPU limit (of all CPUs without one). Memory
+is the working set (usage minus inactive file cache, as docker stats). PSI is 'some avg10' of
+cpu, memory and io (- where unreadable: cgroup v1). A row marked ! had an OOM kill or memory.high
+throttling since the previous refresh. On a terminal, q quits. With --json: one JSON object per
+refresh (NDJSON).")]
+pub struct TopArgs {
+    /// Only these containers (TARGET as for inspect) [default: every container on the host]
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Seconds between refreshes (0.1 to 3600)
+    #[arg(short = 'i', long, default_value = "2", value_name = "SECONDS")]
+    pub interval: f64,
+    /// Sort order, largest first
+    #[arg(long, value_enum, default_value_t = SortKey::Cpu)]
+    pub sort: SortKey,
+    /// Print one snapshot and exit
+    #[arg(long)]
+    pub no_stream: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -221,6 +265,32 @@ pub struct InspectArgs {
     /// A PID, a container name or id (or unique prefix of 4+ characters) of any runtime,
     /// NAMESPACE/POD[/CONTAINER], or RUNTIME://NAME-OR-ID (docker, podman, containerd, cri-o, k8s, runc, crun, nsk)
     pub target: String,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+One of SRC and DST is TARGET:PATH (TARGET as for inspect; PATH as the container sees it,
+relative paths from its /), the other a host path (start it with / or ./ if it holds a ':').
+A directory is copied recursively; SRC ending in /. copies its contents. An existing directory
+DST receives SRC under its own name; otherwise DST is created or replaced. Symlinks are copied
+as links, hard links within the copy stay links, modes and times are kept. Files copied into
+a container belong to its root unless -a is given.")]
+pub struct CpArgs {
+    /// What to copy: TARGET:PATH or a host path
+    #[arg(value_name = "SRC")]
+    pub src: std::ffi::OsString,
+    /// Where to copy it: a host path or TARGET:PATH
+    #[arg(value_name = "DST")]
+    pub dst: std::ffi::OsString,
+    /// Archive mode: keep uid and gid (mapped through the container's user namespace)
+    #[arg(short = 'a', long)]
+    pub archive: bool,
+    /// Follow a symlink SRC (the symlink itself is copied otherwise)
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// No progress, even on a terminal
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

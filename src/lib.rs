@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cmd;
 pub mod confine;
 pub mod container;
+pub mod cp;
 pub mod enter;
 pub mod error;
 pub mod image;
@@ -21,6 +22,7 @@ pub mod secure;
 pub mod sys;
 pub mod target;
 pub mod tools;
+pub mod top;
 pub mod units;
 
 #[cfg(test)]
@@ -124,6 +126,8 @@ pub fn main_with_args() -> i32 {
         Command::Rm(a) => cmd::lifecycle::rm(&ctx, a),
         Command::Logs(a) => cmd::logs::logs(&ctx, a),
         Command::Image(a) => cmd::image::image(&ctx, a),
+        Command::Cp(a) => cmd::cp::cp(&ctx, a),
+        Command::Top(a) => cmd::top::top(&ctx, a),
     };
     match r {
         Ok(code) => code,

@@ -62,6 +62,31 @@ pub fn write_all<F: AsFd>(fd: F, mut buf: &[u8]) -> std::result::Result<(), nix:
     Ok(())
 }
 
+/// Copy what the non-blocking `from` has now to `to`: reads are gathered in `buf` until it is
+/// full or `from` has nothing more, then written at once. False when `from` ended (EOF, EIO)
+/// or `to` refused a write.
+pub fn drain<T: AsFd>(from: &OwnedFd, to: T, buf: &mut [u8]) -> bool {
+    use nix::errno::Errno;
+    // Leave room for a full PTY read (4 KiB) before going out to write.
+    const ROOM: usize = 4096;
+    let mut have = 0;
+    let open = loop {
+        if buf.len() - have < ROOM.min(buf.len()) {
+            if write_all(&to, &buf[..have]).is_err() {
+                return false;
+            }
+            have = 0;
+        }
+        match nix::unistd::read(from, &mut buf[have..]) {
+            Ok(0) | Err(Errno::EIO) => break false,
+            Ok(n) => have += n,
+            Err(Errno::EINTR) => {}
+            Err(_) => break true,
+        }
+    };
+    write_all(&to, &buf[..have]).is_ok() && open
+}
+
 /// In a process that is inside a container (its mount namespace and root): allocate a PTY from
 /// the container's own devpts, send the master to the host side, wait for its go-ahead (the
 /// window size is set by then), and keep the slave. Nothing inside can then reach the caller's

@@ -511,6 +511,18 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
 pub fn resolve_container(store: &Store, spec: &str, verb: &str) -> Result<Target> {
     resolve(store, spec).map_err(|e| {
         let t = e.to_string();
+        // What is no container name and no other runtime's spelling either (`../x`, `a//b`)
+        // reads as the invalid name it is.
+        let path_like = !spec.contains("://")
+            && spec.contains('/')
+            && spec
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..");
+        if path_like {
+            if let Err(bad) = crate::container::config::validate_name(spec) {
+                return bad;
+            }
+        }
         if t.starts_with("no such container or process") || t == "no such process" {
             crate::container::state::no_such(spec)
         } else {

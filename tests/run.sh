@@ -38,8 +38,10 @@ total_fail=0
 
 # Sum cargo's "test result:" lines of a log into "P F".
 count() {
-	awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-	     END { printf "%d %d\n", p, f }' "$1"
+	# grep first: a failing test may print a line of megabytes, which awk would split in fields.
+	grep -a '^test result:' "$1" |
+		awk '{ for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+		     END { printf "%d %d\n", p, f }'
 }
 
 # run_pass NAME CMD...: run, tee the output, record counts, status and wall time.

@@ -526,6 +526,17 @@ impl CgroupSet {
         }
     }
 
+    /// The ancestors of the planned directories below each hierarchy's mount (`rel` without its
+    /// last component), the parents `create` makes when they are missing.
+    pub fn parents(&self, rel: &str) -> Vec<PathBuf> {
+        let depth = rel.split('/').filter(|c| !c.is_empty()).count();
+        self.dirs
+            .iter()
+            .flat_map(|d| d.path.ancestors().skip(1).take(depth.saturating_sub(1)))
+            .map(Path::to_path_buf)
+            .collect()
+    }
+
     /// Create the planned directories. On failure, the leaves created are removed again. The
     /// ancestors nsk has to create (and no others) go to `log`, each before it is created: only
     /// those are ever removed again.

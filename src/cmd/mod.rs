@@ -1,5 +1,6 @@
 //! One module per verb: arguments → library call → rendering.
 
+pub mod cp;
 pub mod enter;
 pub mod image;
 pub mod inspect;
@@ -8,6 +9,7 @@ pub mod limit;
 pub mod logs;
 pub mod ps;
 pub mod run;
+pub mod top;
 
 use crate::container::state::Store;
 

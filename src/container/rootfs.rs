@@ -199,7 +199,9 @@ fn mount_overlay(cfg: &Config, state_dir: &Path, merged: &Path) -> Result<()> {
         // The writable layer on a tmpfs private to this mount namespace, of --storage-size
         // (its pages are charged to the container's memory cgroup): a container cannot fill the
         // state root, and the host's `/` as the lower layer cannot hold its own upper dir.
-        let scratch = state_dir.join("scratch");
+        // Mounted on the state directory itself, which the overlay then covers: no mount point
+        // to make and remove on the state root's disk.
+        let scratch = state_dir.to_path_buf();
         let opts = match cfg.storage {
             Some(n) => format!("mode=0700,size={n}"),
             None => "mode=0700".into(),

@@ -107,13 +107,13 @@ pub fn run(store: &Store, cfg: Config, pin: Option<crate::image::Pin>) -> Result
         armed: true,
     };
     // The overlay is mounted on the state directory itself (in the container's mount namespace
-    // only); its upper and work dirs live inside it, or on a tmpfs for the host snapshot. The
-    // upper dir's mode is the container's `/`; the container directory (0700) keeps everyone
-    // else out of both.
+    // only); its upper and work dirs live inside it (--storage-size max), or on a tmpfs the
+    // container's init mounts there first. The upper dir's mode is the container's `/`; the
+    // container directory (0700) keeps everyone else out of both.
     let subdirs: &[(&str, u32)] = if cfg.rootfs.is_some() && cfg.storage.is_none() {
         &[("upper", 0o755), ("work", 0o700)]
     } else {
-        &[("scratch", 0o700)]
+        &[]
     };
     for (d, mode) in subdirs {
         crate::secure::mkdir_path(&dir.join(d), *mode)?;
@@ -153,7 +153,10 @@ struct CgroupPlan<'a> {
 /// applied (with docker's default swap).
 fn setup_cgroups(cfg: &Config, p: CgroupPlan, set: &CgroupSet, st: &mut State) -> Result<()> {
     p.store
-        .with_cgroup_parents(|rec| set.create(p.hier, p.rel, &cfg.limits.controllers(), rec))
+        .with_cgroup_parents(|rec| {
+            rec.expect(set.parents(p.rel))?;
+            set.create(p.hier, p.rel, &cfg.limits.controllers(), rec)
+        })
         .and_then(|r| r)
         .map_err(|e| match e.errno() {
             Some(
@@ -415,7 +418,7 @@ fn record_running(store: &Store, st: &mut State, pid: Pid) -> Result<()> {
 }
 
 /// How long the command has to end after TERM, INT or HUP reached nsk, before nsk kills it.
-const GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
+const GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The command did not end within the grace period after `sig`: SIGKILL it, give it a moment
 /// to be reaped (a v1-frozen process is not), and report it as ended by `sig`.
@@ -521,22 +524,11 @@ pub(crate) fn supervise(
         drop(fds);
         if m_ready {
             // Drain what is there (the master is non-blocking) before polling again: a PTY
-            // hands out at most a few KiB per read.
+            // hands out at most a few KiB per read, so the reads of one burst are gathered
+            // and go out in one write (one wake-up of the reader on the other side).
             let m = master.as_ref().expect("master polled");
-            loop {
-                match nix::unistd::read(m, &mut buf) {
-                    Ok(0) | Err(nix::errno::Errno::EIO) => {
-                        master_open = false;
-                        break;
-                    }
-                    Ok(n) => {
-                        if pty::write_all(&stdout, &buf[..n]).is_err() {
-                            master_open = false;
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
+            if !pty::drain(m, &stdout, &mut buf) {
+                master_open = false;
             }
         }
         if s_ready {

@@ -580,8 +580,12 @@ impl Store {
             path: p,
             saved: made.clone(),
             made,
+            expected: BTreeSet::new(),
         };
         let r = f(&mut rec);
+        // Expected parents that were not created after all (someone else made them first).
+        let unused = std::mem::take(&mut rec.expected);
+        rec.made.retain(|p| !unused.contains(p));
         rec.save()?;
         Ok(r)
     }
@@ -593,9 +597,24 @@ pub struct ParentRecord<'a> {
     path: PathBuf,
     saved: BTreeSet<PathBuf>,
     pub made: BTreeSet<PathBuf>,
+    /// Recorded by `expect`, not yet reported created.
+    expected: BTreeSet<PathBuf>,
 }
 
 impl ParentRecord<'_> {
+    /// Record in one write the parents among `paths` that do not exist yet, ahead of their
+    /// creation (one atomic replace of the record instead of one per parent and hierarchy).
+    /// Those that are then not created are dropped from the record when the lock is released.
+    pub fn expect(&mut self, paths: impl IntoIterator<Item = PathBuf>) -> Result<()> {
+        for p in paths {
+            if !self.made.contains(&p) && !p.exists() {
+                self.made.insert(p.clone());
+                self.expected.insert(p);
+            }
+        }
+        self.save()
+    }
+
     fn save(&mut self) -> Result<()> {
         if self.made == self.saved {
             return Ok(());
@@ -620,10 +639,12 @@ impl ParentRecord<'_> {
 
 impl crate::cgroup::ParentLog for ParentRecord<'_> {
     fn will_create(&mut self, p: &Path) -> Result<()> {
+        self.expected.remove(p);
         self.made.insert(p.to_path_buf());
         self.save()
     }
     fn not_created(&mut self, p: &Path) {
+        self.expected.remove(p);
         self.made.remove(p);
         let _ = self.save();
     }

@@ -3,6 +3,7 @@
 mod cgroup;
 mod cli;
 mod confine;
+mod cp;
 mod docs;
 mod enter;
 mod faults;
@@ -11,6 +12,7 @@ mod inspect;
 mod limit;
 mod run;
 mod runtimes;
+mod top;
 mod trust;
 mod util;
 mod v2view;

@@ -225,7 +225,7 @@ struct Decoy(std::process::Child);
 
 impl Decoy {
     fn start() -> Decoy {
-        Decoy(Command::new("sleep").arg("100").spawn().unwrap())
+        Decoy(Command::new("sleep").arg("100000").spawn().unwrap())
     }
     fn pid(&self) -> i32 {
         self.0.id() as i32
@@ -296,7 +296,7 @@ fn a_forged_state_never_aims_a_signal_or_enter_at_another_process() {
         assert!(ps.stdout.contains("damaged"), "{ps:?}");
         assert!(ps.stderr.contains("does not match the kernel"), "{ps:?}");
     }
-    assert!(env.root.path().join("f/scratch").is_dir());
+    assert!(env.root.path().join("f/nsk-container.json").is_file());
     std::fs::write(&sp, &orig).unwrap();
     assert_eq!(env.nsk(&["rm", "f"]).code, 0);
     env.assert_clean();
@@ -319,8 +319,8 @@ fn rm_acts_only_on_the_name_typed() {
     let o = env.nsk(&["rm", "h4"]);
     assert_eq!(o.code, 125, "{o:?}");
     assert!(o.stderr.contains("names container 'victim'"), "{o:?}");
-    assert!(env.root.path().join("victim/scratch").is_dir());
-    assert!(env.root.path().join("h4/scratch").is_dir());
+    assert!(env.root.path().join("victim/nsk-container.json").is_file());
+    assert!(env.root.path().join("h4/nsk-container.json").is_file());
     // A state.json that is a symlink out of the root is not followed.
     let outside = tempfile::tempdir().unwrap();
     let target = outside.path().join("state.json");
@@ -333,7 +333,7 @@ fn rm_acts_only_on_the_name_typed() {
     assert_eq!(o.code, 125, "{o:?}");
     assert!(o.stderr.contains("a symlink"), "{o:?}");
     assert!(target.is_file());
-    assert!(env.root.path().join("h4/scratch").is_dir());
+    assert!(env.root.path().join("h4/nsk-container.json").is_file());
     assert_eq!(env.nsk(&["rm", "victim"]).code, 0);
     std::fs::remove_file(env.root.path().join("h4/state.json")).unwrap();
     std::fs::write(env.root.path().join("h4/state.json"), h4).unwrap();
@@ -358,7 +358,7 @@ fn a_running_container_with_a_corrupt_state_is_not_removed() {
             assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
             assert!(o.stderr.contains("damaged state"), "{o:?}");
             assert!(pid_alive(pid), "{args:?} stopped the container");
-            assert!(env.root.path().join("live/scratch").is_dir());
+            assert!(env.root.path().join("live/nsk-container.json").is_file());
             assert_eq!(env.leftover_cgroups(), cgroups);
         }
     }
@@ -670,7 +670,7 @@ fn every_input_error_is_one_line_that_names_the_value() {
         (vec!["inspect".into(), "-1".into()], "nsk: unexpected argument '-1' found; to pass '-1' as a value, use '-- -1' (see nsk inspect --help)"),
         (vec!["kill".into(), "X".into(), "-9".into()], "unexpected argument '-9' found"),
         (vec!["run".into(), "--net".into(), "bogus".into()], "[possible values: none, host]"),
-        (vec!["stop".into()], "required arguments were not provided: <NAMES>... (see nsk stop --help)"),
+        (vec!["stop".into()], "required arguments were not provided: <TARGET>... (see nsk stop --help)"),
         (vec!["image".into(), "rm".into()], "(see nsk image rm --help)"),
         (vec!["frobnicate".into()], "unrecognized subcommand 'frobnicate'"),
         // nsk's checks, before anything is made.

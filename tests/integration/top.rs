@@ -1,0 +1,365 @@
+//! nsk top: rows against the cgroup files themselves while a container burns CPU, holds memory
+//! and processes; OOM kills counted and marked; containers that exit mid-refresh vanish.
+
+use crate::util::*;
+use std::path::Path;
+
+fn snapshot(env: &Env, names: &[&str]) -> serde_json::Value {
+    let mut args = vec!["top", "--no-stream", "--json"];
+    args.extend_from_slice(names);
+    let o = env.nsk(&args);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stdout.lines().count(), 1, "{o:?}");
+    serde_json::from_str(&o.stdout).unwrap()
+}
+
+fn row<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no row {name}: {v}"))
+}
+
+fn read_num(dir: &Path, file: &str) -> u64 {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn keyed(dir: &Path, file: &str, key: &str) -> Option<u64> {
+    std::fs::read_to_string(dir.join(file))
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            (k == key).then(|| v.trim().parse().ok())?
+        })
+}
+
+/// The working set as docker computes it, from the files.
+fn working_set(env: &Env, name: &str) -> u64 {
+    let d = env.cgroup_dir(name, "memory");
+    if d.join("memory.current").exists() {
+        read_num(&d, "memory.current")
+            .saturating_sub(keyed(&d, "memory.stat", "inactive_file").unwrap_or(0))
+    } else {
+        read_num(&d, "memory.usage_in_bytes")
+            .saturating_sub(keyed(&d, "memory.stat", "total_inactive_file").unwrap_or(0))
+    }
+}
+
+fn pids_current(env: &Env, name: &str) -> u64 {
+    read_num(&env.cgroup_dir(name, "pids"), "pids.current")
+}
+
+fn oom_kills(env: &Env, name: &str) -> u64 {
+    let d = env.cgroup_dir(name, "memory");
+    keyed(&d, "memory.events", "oom_kill")
+        .or_else(|| keyed(&d, "memory.oom_control", "oom_kill"))
+        .expect("no oom_kill counter")
+}
+
+#[test]
+fn rows_agree_with_the_cgroup_files() {
+    let env = Env::new();
+    let o = env.run(&[
+        "-d",
+        "--name",
+        "burn",
+        "--cpus",
+        "0.5",
+        "--memory",
+        "64M",
+        "--pids",
+        "40",
+        "--",
+        "sh",
+        "-c",
+        "while :; do :; done",
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    // Holds 8 MiB in its writable layer (a tmpfs charged to its memory cgroup) and has a few
+    // children.
+    let o = env.run(&[
+        "-d",
+        "--name",
+        "hold",
+        "--memory",
+        "128M",
+        "--",
+        "sh",
+        "-c",
+        "head -c 8000000 /dev/zero > /tmp/fill; sleep 1000 & sleep 1000 & sleep 1000",
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let v = snapshot(&env, &["burn", "hold"]);
+    assert_eq!(v["containers"].as_array().unwrap().len(), 2, "{v}");
+    let b = row(&v, "burn");
+    assert_eq!(b["runtime"], "nsk");
+    let cpu = b["cpu_percent"].as_f64().unwrap();
+    assert!(
+        (35.0..=60.0).contains(&cpu),
+        "a 0.5-CPU burner at {cpu}%: {b}"
+    );
+    let of_limit = b["cpu_limit_percent"].as_f64().unwrap();
+    assert!((70.0..=120.0).contains(&of_limit), "{b}");
+    assert_eq!(b["cpus_limit"].as_f64(), Some(0.5));
+    assert_eq!(b["memory_limit"].as_u64(), Some(64 << 20));
+    assert_eq!(b["pids_limit"].as_u64(), Some(40));
+    assert_eq!(b["pids"].as_u64(), Some(pids_current(&env, "burn")));
+    let h = row(&v, "hold");
+    assert!(h["cpu_percent"].as_f64().unwrap() < 5.0, "{h}");
+    let ws = h["memory_working_set"].as_u64().unwrap();
+    let file = working_set(&env, "hold");
+    assert!(ws >= 8_000_000, "{h}");
+    assert!(ws.abs_diff(file) < (2 << 20), "top {ws}, files {file}");
+    assert_eq!(h["pids"].as_u64(), Some(pids_current(&env, "hold")));
+    assert!(h["pids"].as_u64().unwrap() >= 3, "{h}");
+    let pct = h["memory_percent"].as_f64().unwrap();
+    assert!((pct - ws as f64 * 100.0 / (128u64 << 20) as f64).abs() < 0.1);
+    // PSI: a number where the unified cgroup has it, else null and named unreadable.
+    for r in [b, h] {
+        for res in ["cpu", "memory", "io"] {
+            let p = &r["psi_some_avg10"][res];
+            if p.is_null() {
+                let un = r["unreadable"].as_array().unwrap();
+                assert!(un.iter().any(|u| u == &format!("{res}.pressure")), "{r}");
+            } else {
+                assert!(p.as_f64().unwrap() >= 0.0);
+            }
+        }
+    }
+    // The table: a header and one row each, sorted by CPU (burn first).
+    let o = env.nsk(&["top", "--no-stream", "-i", "0.5", "burn", "hold"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let burn_at = o.stdout.find("burn").unwrap();
+    let hold_at = o.stdout.find("hold").unwrap();
+    assert!(burn_at < hold_at, "{o:?}");
+    let o = env.nsk(&[
+        "top",
+        "--no-stream",
+        "--sort",
+        "mem",
+        "-i",
+        "0.5",
+        "burn",
+        "hold",
+    ]);
+    assert!(
+        o.stdout.find("hold").unwrap() < o.stdout.find("burn").unwrap(),
+        "{o:?}"
+    );
+    // Bad input is one line.
+    let o = env.nsk(&["top", "-i", "0"]);
+    assert_eq!(o.code, 125);
+    assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+    let o = env.nsk(&["stats", "--no-stream", "nosuchbox"]);
+    assert_eq!(o.code, 125);
+    assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+    env.nsk(&["rm", "-f", "burn", "hold"]);
+    env.assert_clean();
+}
+
+#[test]
+fn oom_kills_are_counted_and_marked_and_exited_containers_vanish() {
+    let env = Env::new();
+    let o = env.run(&[
+        "-d",
+        "--name",
+        "oom",
+        "--memory",
+        "24M",
+        "--memory-swap",
+        "24M",
+        "--",
+        "sh",
+        "-c",
+        "sleep 2; for i in 1 2 3; do head -c 200000000 /dev/zero | tail; sleep 1; done; sleep 1000",
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let o = env.run(&["-d", "--name", "brief", "--", "sleep", "2"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    // Stream for 7 s at 0.5 s, then SIGINT ends it.
+    let out = std::process::Command::new("timeout")
+        .args(["-s", "INT", "7"])
+        .arg(NSK)
+        .args(["--json", "top", "-i", "0.5"])
+        .env("NSK_ROOT", env.root.path())
+        .output()
+        .unwrap();
+    let o: Out = out.into();
+    assert_eq!(o.stderr, "", "{o:?}");
+    let lines: Vec<serde_json::Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 8, "{o:?}");
+    let ours = |v: &serde_json::Value, name: &str| {
+        v["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name && r["runtime"] == "nsk")
+            .cloned()
+    };
+    assert!(ours(&lines[0], "brief").is_some(), "{}", lines[0]);
+    assert!(
+        ours(lines.last().unwrap(), "brief").is_none(),
+        "an exited container is gone"
+    );
+    assert!(
+        lines
+            .iter()
+            .filter_map(|v| ours(v, "oom"))
+            .any(|r| r["memory_event"] == true),
+        "no row marked for the OOM kills"
+    );
+    let last = ours(lines.last().unwrap(), "oom").unwrap();
+    assert!(last["oom_kills"].as_u64().unwrap() >= 1, "{last}");
+    let v = snapshot(&env, &["oom"]);
+    assert_eq!(
+        row(&v, "oom")["oom_kills"].as_u64(),
+        Some(oom_kills(&env, "oom"))
+    );
+    env.nsk(&["rm", "-f", "oom", "brief"]);
+    env.assert_clean();
+}
+
+/// On a terminal: the table refreshes in place, q quits, and the terminal is restored.
+#[test]
+fn refreshes_in_place_and_q_restores_the_terminal() {
+    let env = Env::new();
+    let o = env.run(&["-d", "--name", "tbox", "--", "sleep", "1000"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let t = Tmux::new();
+    let start = format!(
+        "NSK_ROOT={} {NSK} top -i 0.3 tbox; echo status=$?; stty -a | grep -o -w -e -icanon -e icanon -e -echo -e echo | tr '\\n' ' '; echo; sleep 5",
+        env.root.path().display()
+    );
+    assert!(t
+        .run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "200",
+            "-y",
+            "40",
+            &start
+        ])
+        .status
+        .success());
+    let screen =
+        || String::from_utf8_lossy(&t.run(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned();
+    wait_for("the table", || screen().contains("tbox"));
+    // In place: one header on the screen, however many refreshes.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(screen().matches("RUNTIME ID").count(), 1, "{}", screen());
+    t.run(&["send-keys", "-t", "t", "q"]);
+    wait_for("the exit", || {
+        screen().contains("status=0") && screen().contains("icanon")
+    });
+    let s = screen();
+    assert!(s.contains("icanon echo"), "terminal not restored: {s}");
+    // SIGTERM ends it promptly and restores the terminal too.
+    t.run(&["kill-server"]);
+    let t = Tmux::new();
+    let start = start.replace("top -i 0.3", "top -i 0.3 --sort mem");
+    assert!(t
+        .run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "u",
+            "-x",
+            "200",
+            "-y",
+            "40",
+            &start
+        ])
+        .status
+        .success());
+    let screen =
+        || String::from_utf8_lossy(&t.run(&["capture-pane", "-p", "-t", "u"]).stdout).into_owned();
+    wait_for("the table", || screen().contains("tbox"));
+    let pid = std::process::Command::new("pgrep")
+        .args(["-n", "-f", &format!("^{NSK} top -i 0.3 --sort mem")])
+        .output()
+        .unwrap();
+    let pid: i32 = String::from_utf8_lossy(&pid.stdout).trim().parse().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_for("the exit", || {
+        screen().contains("status=143") && screen().contains("icanon")
+    });
+    let s = screen();
+    assert!(s.contains("icanon echo"), "terminal not restored: {s}");
+    env.nsk(&["rm", "-f", "tbox"]);
+    env.assert_clean();
+}
+
+/// Against `docker stats --no-stream` while a Docker container burns CPU under a 0.5-CPU limit.
+#[test]
+fn peer_top_agrees_with_docker_stats() {
+    require_runtimes();
+    let env = Env::new();
+    let c = PeerContainer::start("docker", "top", &["--cpus", "0.5", "--memory", "64m"]);
+    let o: Out = std::process::Command::new("/usr/bin/docker")
+        .args(["exec", "-d", &c.name, "sh", "-c", "while :; do :; done"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{o:?}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let target = format!("docker://{}", c.name);
+    let v = snapshot(&env, &[&target]);
+    let r = &v["containers"][0];
+    assert_eq!(r["runtime"], "docker", "{v}");
+    let d: Out = std::process::Command::new("/usr/bin/docker")
+        .args(["stats", "--no-stream", "--format", "{{json .}}", &c.name])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(d.code, 0, "{d:?}");
+    let ds: serde_json::Value = serde_json::from_str(d.stdout.trim()).unwrap();
+    let dcpu: f64 = ds["CPUPerc"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap();
+    let cpu = r["cpu_percent"].as_f64().unwrap();
+    assert!((cpu - dcpu).abs() < 15.0, "nsk {cpu}%, docker {dcpu}%");
+    assert_eq!(r["memory_limit"].as_u64(), Some(64 << 20), "{r}");
+    let dpids: u64 = ds["PIDs"].as_str().unwrap().parse().unwrap();
+    assert!(r["pids"].as_u64().unwrap().abs_diff(dpids) <= 1, "{r} {ds}");
+    // docker prints the working set in binary units: "1.5MiB / 64MiB".
+    let used = ds["MemUsage"]
+        .as_str()
+        .unwrap()
+        .split(" / ")
+        .next()
+        .unwrap()
+        .to_string();
+    let (num, unit) = used.split_at(used.find(|ch: char| ch.is_ascii_alphabetic()).unwrap());
+    let mult = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1048576.0,
+        "GiB" => 1073741824.0,
+        u => panic!("unit {u}"),
+    };
+    let dws = num.parse::<f64>().unwrap() * mult;
+    let ws = r["memory_working_set"].as_u64().unwrap() as f64;
+    assert!((ws - dws).abs() < 2.0 * 1048576.0, "nsk {ws}, docker {dws}");
+}
