@@ -56,13 +56,21 @@ pub struct LayerReader<R: BufRead> {
     failed: Option<std::io::Error>,
 }
 
+/// The most memory an xz block's decoder may ask for (KiB): a hostile header could ask for a
+/// dictionary of gigabytes. 128 MiB, as zstd's window cap; `xz -9` needs 65 MiB.
+const XZ_MEM_LIMIT_KIB: u32 = 128 << 10;
+
 impl<R: BufRead> LayerReader<R> {
     /// `media_type`: the descriptor's, when the image has one (for the bzip2 refusal).
     pub fn new(inner: R, kind: Compression, hash: bool, media_type: Option<&str>) -> Result<Self> {
         let dec = match kind {
             Compression::Gzip => Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(inner)),
             Compression::Zstd => Decoder::Zstd(Box::new(Zstd::new(inner))),
-            Compression::Xz => Decoder::Xz(Box::new(lzma_rust2::XzReader::new(inner, true))),
+            Compression::Xz => Decoder::Xz(Box::new(lzma_rust2::XzReader::new_mem_limit(
+                inner,
+                true,
+                XZ_MEM_LIMIT_KIB,
+            ))),
             Compression::Bzip2 => {
                 return Err(Error::failed(format!(
                     "the layer is bzip2-compressed ({}), which is not an OCI layer type: recompress it with gzip, zstd or xz",
@@ -245,6 +253,29 @@ mod tests {
         assert!(r.read_to_end(&mut vec![]).is_err());
         let e = r.failure().expect("a decoder failure").to_string();
         assert!(e.starts_with("the gzip stream is damaged"), "{e}");
+    }
+
+    /// A 64-byte xz stream ("hello", made with `xz --lzma2=dict=256MiB`) whose decoder would
+    /// need 257 MiB: refused before anything that large is allocated.
+    #[test]
+    fn an_xz_dictionary_over_the_limit_is_refused() {
+        const BIG_DICT: [u8; 64] = [
+            0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x0, 0x0, 0x4, 0xe6, 0xd6, 0xb4, 0x46, 0x2, 0x0, 0x21,
+            0x1, 0x20, 0x0, 0x0, 0x0, 0x9, 0x88, 0xa5, 0x76, 0x1, 0x0, 0x4, 0x68, 0x65, 0x6c, 0x6c,
+            0x6f, 0x0, 0x0, 0x0, 0x0, 0xb1, 0x37, 0xb9, 0xdb, 0xe5, 0xda, 0x1e, 0x9b, 0x0, 0x1,
+            0x1d, 0x5, 0xb8, 0x2d, 0x80, 0xaf, 0x1f, 0xb6, 0xf3, 0x7d, 0x1, 0x0, 0x0, 0x0, 0x0,
+            0x4, 0x59, 0x5a,
+        ];
+        let mut r = LayerReader::new(
+            std::io::Cursor::new(&BIG_DICT[..]),
+            Compression::Xz,
+            false,
+            None,
+        )
+        .unwrap();
+        let mut out = vec![];
+        assert!(std::io::Read::read_to_end(&mut r, &mut out).is_err());
+        assert!(out.is_empty());
     }
 
     #[test]
