@@ -156,8 +156,8 @@ pub fn parse_mounts(mountinfo: &str) -> Mounts {
         let inner = pre.get(3).copied().unwrap_or("/");
         let device = post.get(1).copied().unwrap_or("");
         list.push(MountEntry {
-            source: unescape(if inner != "/" { inner } else { device }),
-            destination: unescape(pre.get(4).copied().unwrap_or("")),
+            source: crate::cgroup::unescape_mountinfo(if inner != "/" { inner } else { device }),
+            destination: crate::cgroup::unescape_mountinfo(pre.get(4).copied().unwrap_or("")),
             kind: post.first().copied().unwrap_or("").into(),
             ro: pre.get(5).is_some_and(|o| o.split(',').any(|o| o == "ro")),
         });
@@ -180,26 +180,6 @@ pub fn parse_mounts(mountinfo: &str) -> Mounts {
         });
     }
     Mounts { count, root, list }
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The runtime's word on its bind mounts: their host source and type, by destination.

@@ -156,7 +156,8 @@ impl Hierarchy {
     }
 }
 
-fn unescape_mountinfo(s: &str) -> String {
+/// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
+pub(crate) fn unescape_mountinfo(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
