@@ -175,6 +175,17 @@ fn a_frozen_target_is_refused_at_once() {
     env.assert_clean();
 }
 
+/// Ended within seconds, with one line about the container's /etc/passwd.
+fn refused_at_once(what: &str, t: Instant, o: &Out) {
+    assert!(
+        t.elapsed() < Duration::from_secs(5) * time_scale(),
+        "{what}: {o:?}"
+    );
+    assert_eq!(o.code, 125, "{what}: {o:?}");
+    assert_eq!(o.stderr.lines().count(), 1, "{what}: {o:?}");
+    assert!(o.stderr.contains("/etc/passwd"), "{what}: {o:?}");
+}
+
 /// A root filesystem whose /etc/passwd is a FIFO, or a link to /dev/zero: -u ends at once with
 /// one line, for enter and run alike, and nothing is left.
 #[test]
@@ -230,13 +241,7 @@ fn hostile_user_databases_never_hold_nsk() {
         ] {
             let t = Instant::now();
             let o = env.nsk(&args);
-            assert!(
-                t.elapsed() < Duration::from_secs(5) * time_scale(),
-                "{what}: {o:?}"
-            );
-            assert_eq!(o.code, 125, "{what}: {o:?}");
-            assert_eq!(o.stderr.lines().count(), 1, "{what}: {o:?}");
-            assert!(o.stderr.contains("/etc/passwd"), "{what}: {o:?}");
+            refused_at_once(what, t, &o);
         }
         // Numbers need no lookup.
         let o = env.nsk(&[
@@ -272,13 +277,7 @@ fn hostile_user_databases_never_hold_nsk() {
             .output()
             .unwrap()
             .into();
-        assert!(
-            t.elapsed() < Duration::from_secs(5) * time_scale(),
-            "{what}: {o:?}"
-        );
-        assert_eq!(o.code, 125, "{what}: {o:?}");
-        assert_eq!(o.stderr.lines().count(), 1, "{what}: {o:?}");
-        assert!(o.stderr.contains("/etc/passwd"), "{what}: {o:?}");
+        refused_at_once(what, t, &o);
         env.nsk(&["rm", "-f", &name]);
     }
     env.assert_clean();
