@@ -9,7 +9,7 @@ use crate::ns::{self, KINDS};
 use crate::runtime::Identity;
 use crate::target::Target;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 
 #[derive(Debug, Serialize)]
@@ -550,6 +550,33 @@ pub struct Group {
     pub mounts: Vec<MountEntry>,
 }
 
+/// Usage, working set and limit of a memory cgroup.
+type Memory = (Option<u64>, Option<u64>, Option<u64>);
+
+/// What one memory cgroup directory says.
+fn memory_of(d: &std::path::Path, version: crate::cgroup::Version) -> Memory {
+    let (cur, max, inactive) = match version {
+        crate::cgroup::Version::V2 => ("memory.current", "memory.max", "inactive_file"),
+        _ => (
+            "memory.usage_in_bytes",
+            "memory.limit_in_bytes",
+            "total_inactive_file",
+        ),
+    };
+    let mem_cur = fs::read_to_string(d.join(cur))
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let mem_ws = report::working_set(
+        mem_cur,
+        fs::read_to_string(d.join("memory.stat")).ok(),
+        inactive,
+    );
+    let mem_max = fs::read_to_string(d.join(max))
+        .ok()
+        .and_then(|s| report::parse_limit(s.trim()));
+    (mem_cur, mem_ws, mem_max)
+}
+
 /// Scan every process once and group the isolated ones. Processes that vanish mid-scan, and
 /// fields denied even to root, are skipped.
 pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
@@ -574,6 +601,9 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
         all.push((None, procs));
     }
     let mut out = vec![];
+    let mut memory: HashMap<std::path::PathBuf, Memory> = HashMap::new();
+    let mut mount_tables: HashMap<u64, Vec<MountEntry>> = HashMap::new();
+    let mnt_kind = KINDS.iter().position(|k| k.name == "mnt");
     for (identity, procs) in all {
         let first = &procs[0];
         let mut namespaces = BTreeMap::new();
@@ -586,7 +616,8 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
                 }
             }
         }
-        let (mut cg_path, mut mem_cur, mut mem_ws, mut mem_max) = (None, None, None, None);
+        let mut cg_path = None;
+        let (mut mem_cur, mut mem_ws, mut mem_max) = (None, None, None);
         if let Some(h) = &hier {
             let (set, paths) = report::of_process(h, &first.cgroup);
             cg_path = paths
@@ -594,25 +625,11 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
                 .or_else(|| paths.get("unified"))
                 .cloned();
             if let Some(d) = set.dir_for("memory") {
-                let (cur, max, inactive) = match set.version {
-                    crate::cgroup::Version::V2 => ("memory.current", "memory.max", "inactive_file"),
-                    _ => (
-                        "memory.usage_in_bytes",
-                        "memory.limit_in_bytes",
-                        "total_inactive_file",
-                    ),
-                };
-                mem_cur = fs::read_to_string(d.join(cur))
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok());
-                mem_ws = report::working_set(
-                    mem_cur,
-                    fs::read_to_string(d.join("memory.stat")).ok(),
-                    inactive,
-                );
-                mem_max = fs::read_to_string(d.join(max))
-                    .ok()
-                    .and_then(|s| report::parse_limit(s.trim()));
+                // Namespace sets often share one cgroup (every sandbox of a pod, processes no
+                // runtime placed): read each cgroup's files once.
+                (mem_cur, mem_ws, mem_max) = *memory
+                    .entry(d.to_path_buf())
+                    .or_insert_with(|| memory_of(d, set.version));
             }
         }
         // An nsk container's first process is its init ("nsk init"): show what it runs.
@@ -626,9 +643,20 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
                 .and_then(|p| p.cmdline())
                 .unwrap_or_default(),
         };
-        let mut mounts = fs::read_to_string(format!("/proc/{}/mountinfo", first.pid))
-            .map(|t| parse_mounts(&t).list)
-            .unwrap_or_default();
+        // Processes of one mount namespace share one mount table: parse it once.
+        let mnt = mnt_kind.and_then(|k| first.inodes[k]);
+        let mut mounts = match mnt.and_then(|i| mount_tables.get(&i)) {
+            Some(list) => list.clone(),
+            None => {
+                let list = fs::read_to_string(format!("/proc/{}/mountinfo", first.pid))
+                    .map(|t| parse_mounts(&t).list)
+                    .unwrap_or_default();
+                if let Some(i) = mnt {
+                    mount_tables.insert(i, list.clone());
+                }
+                list
+            }
+        };
         if let Some(i) = &identity {
             with_runtime_mounts(&mut mounts, &i.mounts);
         }

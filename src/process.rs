@@ -70,20 +70,8 @@ impl ProcDir {
 
     /// The text of /proc/PID/`file`.
     pub fn read(&self, file: &str) -> Result<String> {
-        use nix::fcntl::OFlag;
-        use std::io::Read;
-        let fd = nix::fcntl::openat(
-            &self.fd,
-            file,
-            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(|e| gone(self.pid, file, e.into()))?;
-        let mut s = String::new();
-        fs::File::from(fd)
-            .read_to_string(&mut s)
-            .map_err(|e| gone(self.pid, file, e))?;
-        Ok(s)
+        String::from_utf8(self.read_bytes(file)?)
+            .map_err(|_| Error::failed(format!("cannot read /proc/{}/{file}: not UTF-8", self.pid)))
     }
 
     /// Open /proc/PID/`rel` (a namespace file, `root`) with `flags` (O_CLOEXEC added).
@@ -106,13 +94,8 @@ impl ProcDir {
 
     /// The raw bytes of /proc/PID/`file` (environ, cmdline).
     pub fn read_bytes(&self, file: &str) -> Result<Vec<u8>> {
-        use std::io::Read;
         let fd = self.open_at(file, nix::fcntl::OFlag::O_RDONLY)?;
-        let mut b = vec![];
-        fs::File::from(fd)
-            .read_to_end(&mut b)
-            .map_err(|e| gone(self.pid, file, e))?;
-        Ok(b)
+        read_all(fs::File::from(fd)).map_err(|e| gone(self.pid, file, e))
     }
 
     pub fn stat(&self) -> Result<Stat> {
@@ -131,6 +114,30 @@ impl ProcDir {
         crate::sys::readlinkat_into(&self.fd, kind.link, buf)
             .and_then(|b| std::str::from_utf8(b).ok())
             .and_then(parse_ns_link)
+    }
+}
+
+/// Everything a /proc (or cgroup) file holds. Such files report size 0, so this reads in
+/// page-sized steps from the start rather than through read_to_end's size query and small probe
+/// reads: a scan of every process reads several files per process.
+pub fn read_all(mut f: fs::File) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        if buf.len() == buf.capacity() {
+            buf.reserve(4096);
+        }
+        let len = buf.len();
+        buf.resize(buf.capacity(), 0);
+        match f.read(&mut buf[len..]) {
+            Ok(0) => {
+                buf.truncate(len);
+                return Ok(buf);
+            }
+            Ok(n) => buf.truncate(len + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(len),
+            Err(e) => return Err(e),
+        }
     }
 }
 
