@@ -8,15 +8,14 @@
 //! the container is touched; then gets a PTY from the container's own devpts, a working
 //! directory, and executes the command with no fd but stdio.
 
-use crate::channel::{Channel, Msg};
 use crate::confine::{self, Confinement};
-use crate::container::config::DEFAULT_PATH;
-use crate::container::{init, spawn};
 use crate::error::{Context, Error, Result};
+use crate::exec::channel::{Channel, Msg};
+use crate::exec::{command, pty, supervise, user};
 use crate::ns::{NsKind, KINDS};
 use crate::process::ProcDir;
+use crate::sys;
 use crate::target::Target;
-use crate::{pty, sys};
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::unistd::{Gid, Uid};
@@ -137,7 +136,7 @@ fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
     // container is read by a process that holds nsk's privileges inside it.
     let (uid, gid, groups) = match &o.user {
         Some(spec) => {
-            let i = init::resolve_user(Some(&root), Some(spec))
+            let i = user::resolve_user(Some(&root), Some(spec))
                 .map_err(|e| Error::failed(format!("cannot run {e}")))?;
             (
                 i.uid.as_raw(),
@@ -187,7 +186,7 @@ fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
 /// Enter the target and run the command; returns its exit code.
 pub fn enter(t: &Target, o: &Options) -> Result<i32> {
     let prep = prepare(t, o)?;
-    let sigs = spawn::block_signals()?;
+    let sigs = supervise::block_signals()?;
     let (parent, child) = Channel::pair()?;
     // A PID namespace applies to children: point ours at the target's, clone, point it back.
     let pidns = prep
@@ -200,32 +199,27 @@ pub fn enter(t: &Target, o: &Options) -> Result<i32> {
     if let Some(f) = pidns {
         join_pid_ns(t, f)?;
     }
-    let forked = match sys::clone3_fork(CloneFlags::empty(), prep.v2_dir.as_ref()) {
-        Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::E2BIG | nix::errno::Errno::EINVAL) => {
-            sys::fork()
-        }
-        r => r,
-    };
+    let forked = crate::exec::fork_into(CloneFlags::empty(), prep.v2_dir.as_ref());
     if pidns.is_some() {
         let _ = nix::sched::setns(&own_pidns, CloneFlags::CLONE_NEWPID);
     }
     let pid = match forked.ctx(|| "cannot fork")? {
-        None => {
+        (None, in_v2) => {
             drop(parent);
-            child_main(t, &prep, o, &child)
+            child_main(t, &prep, o, &child, in_v2)
         }
-        Some(pid) => pid,
+        (Some(pid), _) => pid,
     };
     drop(child);
     drop(prep);
     // The channel closes when the child execs.
-    let master = match spawn::await_setup(&parent, false, Some((pid, &sigs))) {
+    let master = match supervise::await_setup(&parent, false, Some((pid, &sigs))) {
         Ok(m) => m,
         Err(end) => {
             let _ = nix::sys::wait::waitpid(pid, None);
             return Err(match end {
-                spawn::SetupEnd::Failed(e) => e,
-                spawn::SetupEnd::Closed => Error::failed("the joining process died"),
+                supervise::SetupEnd::Failed(e) => e,
+                supervise::SetupEnd::Closed => Error::failed("the joining process died"),
             });
         }
     };
@@ -234,8 +228,8 @@ pub fn enter(t: &Target, o: &Options) -> Result<i32> {
     } else {
         None
     };
-    let status = spawn::supervise(pid, &parent, master, &sigs, raw);
-    Ok(init::exit_code(status))
+    let status = supervise::supervise(pid, &parent, master, &sigs, raw);
+    Ok(command::exit_code(status))
 }
 
 /// Make the target's PID namespace the one nsk's next child is born in: through the pidfd
@@ -249,39 +243,8 @@ fn join_pid_ns(t: &Target, file: &OwnedFd) -> Result<()> {
     nix::sched::setns(file, CloneFlags::CLONE_NEWPID).ctx(|| "cannot join the PID namespace")
 }
 
-/// Join every namespace but the PID one (the child is born in it): in one setns(2) on the
-/// target's pidfd, atomically, where the kernel has it (5.8+); else file by file, in the order
-/// of the namespace table (user first, mount last).
-fn join_namespaces(t: &Target, p: &Prepared) -> std::result::Result<(), String> {
-    let flags =
-        p.ns.iter()
-            .filter(|(k, _)| k.name != "pid")
-            .fold(CloneFlags::empty(), |f, (k, _)| f | k.flag);
-    if flags.is_empty() {
-        return Ok(());
-    }
-    if let Some(pfd) = &t.pidfd {
-        if nix::sched::setns(pfd, flags).is_ok() {
-            return Ok(());
-        }
-    }
-    for (k, f) in &p.ns {
-        if k.name == "pid" {
-            continue;
-        }
-        nix::sched::setns(f, k.flag).map_err(|e| {
-            format!(
-                "cannot join the {} namespace: {}",
-                k.name,
-                crate::error::errno_text(e)
-            )
-        })?;
-    }
-    Ok(())
-}
-
 /// In the child. Never returns.
-fn child_main(t: &Target, p: &Prepared, o: &Options, chan: &Channel) -> ! {
+fn child_main(t: &Target, p: &Prepared, o: &Options, chan: &Channel, in_v2: bool) -> ! {
     let fail = |msg: String, code: i32| -> ! {
         let _ = chan.send(&Msg::Fail { msg, code }, None);
         sys::exit_now(code)
@@ -301,6 +264,25 @@ fn child_main(t: &Target, p: &Prepared, o: &Options, chan: &Channel) -> ! {
             fail(e, 125);
         }
     }
+    // Born outside the target's v2 cgroup (a kernel without clone3 into a cgroup): join it.
+    if let (Some(d), false) = (&p.v2_dir, in_v2) {
+        let joined = nix::fcntl::openat(
+            d,
+            "cgroup.procs",
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .and_then(|f| nix::unistd::write(&f, b"0"));
+        if let Err(e) = joined {
+            fail(
+                format!(
+                    "cannot join the target's cgroup: {}",
+                    crate::error::errno_text(e)
+                ),
+                125,
+            );
+        }
+    }
     for f in &p.v1_tasks {
         if let Err(e) = nix::unistd::write(f, b"0") {
             fail(
@@ -312,7 +294,7 @@ fn child_main(t: &Target, p: &Prepared, o: &Options, chan: &Channel) -> ! {
             );
         }
     }
-    if let Err(e) = join_namespaces(t, p) {
+    if let Err(e) = crate::exec::join_namespaces(t.pidfd.as_ref(), &p.ns) {
         fail(e, 125);
     }
     // The target's root (or, with --tools, a private view of it with the tools).
@@ -368,7 +350,7 @@ fn child_main(t: &Target, p: &Prepared, o: &Options, chan: &Channel) -> ! {
     // Environment: the target's, a sane PATH if it has none, -e on top.
     let mut env = p.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.push(format!("PATH={DEFAULT_PATH}"));
+        env.push(format!("PATH={}", command::DEFAULT_PATH));
     }
     if p.tools.is_some() {
         for e in env.iter_mut().filter(|e| e.starts_with("PATH=")) {
@@ -405,16 +387,16 @@ fn child_main(t: &Target, p: &Prepared, o: &Options, chan: &Channel) -> ! {
     let path = env
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or(DEFAULT_PATH)
+        .unwrap_or(command::DEFAULT_PATH)
         .to_string();
-    let (errno, code, what) = init::exec_search(&cmd, &env, &path);
+    let (errno, code, what) = command::exec_search(&cmd, &env, &path);
     if default && errno == nix::errno::Errno::ENOENT {
         fail(
             "the target has no /bin/sh: give a command, or bring one with --tools DIR".into(),
             127,
         );
     }
-    fail(init::exec_failure(errno, code, &what), code)
+    fail(command::exec_failure(errno, code, &what), code)
 }
 
 /// Become the target's identity within its confinement: bounding set, then (unless the target

@@ -33,7 +33,7 @@ pub struct NsInfo {
     pub processes: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct Iface {
     pub name: String,
     pub state: String,
@@ -222,94 +222,50 @@ fn count_sharers(want: &[(usize, u64)]) -> Vec<usize> {
     counts
 }
 
-/// Interfaces and hostname, read from inside the target's network and UTS namespaces by a
-/// forked child (nsk itself never changes namespace).
-fn net_and_hostname(pid: i32) -> std::result::Result<(Vec<Iface>, String), String> {
-    use std::io::Read;
-    let open = |k: &str| fs::File::open(format!("/proc/{pid}/ns/{k}")).map_err(|e| why(&e));
-    let (net, uts) = (open("net")?, open("uts")?);
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(errno_text)?;
-    match crate::sys::fork().map_err(errno_text)? {
-        None => {
-            drop(r);
-            let out = (|| -> std::result::Result<serde_json::Value, String> {
-                nix::sched::setns(&net, nix::sched::CloneFlags::CLONE_NEWNET)
-                    .map_err(errno_text)?;
-                nix::sched::setns(&uts, nix::sched::CloneFlags::CLONE_NEWUTS)
-                    .map_err(errno_text)?;
-                let host = nix::unistd::gethostname()
-                    .map_err(errno_text)?
-                    .to_string_lossy()
-                    .into_owned();
-                let mut ifs: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
-                for a in nix::ifaddrs::getifaddrs().map_err(errno_text)? {
-                    let up = a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP);
-                    let e = ifs
-                        .entry(a.interface_name.clone())
-                        .or_insert_with(|| ((if up { "up" } else { "down" }).into(), vec![]));
-                    let addr = a.address.as_ref().and_then(|s| {
-                        if let Some(v4) = s.as_sockaddr_in() {
-                            let bits = a
-                                .netmask
-                                .as_ref()
-                                .and_then(|m| m.as_sockaddr_in())
-                                .map(|m| u32::from(m.ip()).count_ones())
-                                .unwrap_or(32);
-                            Some(format!("{}/{bits}", v4.ip()))
-                        } else if let Some(v6) = s.as_sockaddr_in6() {
-                            let bits = a
-                                .netmask
-                                .as_ref()
-                                .and_then(|m| m.as_sockaddr_in6())
-                                .map(|m| u128::from(m.ip()).count_ones())
-                                .unwrap_or(128);
-                            Some(format!("{}/{bits}", v6.ip()))
-                        } else {
-                            None
-                        }
-                    });
-                    e.1.extend(addr);
+/// Interfaces and hostname, read from inside the target's network and UTS namespaces by a job
+/// (nsk itself never changes namespace).
+fn net_and_hostname(t: &Target) -> std::result::Result<(Vec<Iface>, String), String> {
+    let kinds = [ns::kind("net"), ns::kind("uts")].map(|k| k.expect("in the namespace table"));
+    crate::exec::job::in_namespaces(t, &kinds, || {
+        let host = nix::unistd::gethostname()
+            .map_err(errno_text)?
+            .to_string_lossy()
+            .into_owned();
+        let mut ifs: BTreeMap<String, Iface> = BTreeMap::new();
+        for a in nix::ifaddrs::getifaddrs().map_err(errno_text)? {
+            let up = a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP);
+            let e = ifs
+                .entry(a.interface_name.clone())
+                .or_insert_with(|| Iface {
+                    name: a.interface_name.clone(),
+                    state: (if up { "up" } else { "down" }).into(),
+                    addresses: vec![],
+                });
+            let addr = a.address.as_ref().and_then(|s| {
+                if let Some(v4) = s.as_sockaddr_in() {
+                    let bits = a
+                        .netmask
+                        .as_ref()
+                        .and_then(|m| m.as_sockaddr_in())
+                        .map(|m| u32::from(m.ip()).count_ones())
+                        .unwrap_or(32);
+                    Some(format!("{}/{bits}", v4.ip()))
+                } else if let Some(v6) = s.as_sockaddr_in6() {
+                    let bits = a
+                        .netmask
+                        .as_ref()
+                        .and_then(|m| m.as_sockaddr_in6())
+                        .map(|m| u128::from(m.ip()).count_ones())
+                        .unwrap_or(128);
+                    Some(format!("{}/{bits}", v6.ip()))
+                } else {
+                    None
                 }
-                Ok(serde_json::json!({"hostname": host, "ifs": ifs}))
-            })();
-            let v = match out {
-                Ok(v) => v,
-                Err(e) => serde_json::json!({"error": e}),
-            };
-            let _ = nix::unistd::write(&w, v.to_string().as_bytes());
-            crate::sys::exit_now(0)
+            });
+            e.addresses.extend(addr);
         }
-        Some(child) => {
-            drop(w);
-            let mut s = String::new();
-            let _ = fs::File::from(r).read_to_string(&mut s);
-            let _ = nix::sys::wait::waitpid(child, None);
-            let v: serde_json::Value =
-                serde_json::from_str(&s).map_err(|_| "the namespace reader failed".to_string())?;
-            if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
-                return Err(e.to_string());
-            }
-            let host = v["hostname"].as_str().unwrap_or("").to_string();
-            let mut ifs = vec![];
-            if let Some(m) = v["ifs"].as_object() {
-                for (name, val) in m {
-                    ifs.push(Iface {
-                        name: name.clone(),
-                        state: val[0].as_str().unwrap_or("").into(),
-                        addresses: val[1]
-                            .as_array()
-                            .map(|a| {
-                                a.iter()
-                                    .filter_map(|x| x.as_str().map(String::from))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    });
-                }
-            }
-            Ok((ifs, host))
-        }
-    }
+        Ok((ifs.into_values().collect(), host))
+    })
 }
 
 /// Inspect a pinned target.
@@ -404,7 +360,7 @@ pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
     let (network, hostname) = if kernel_thread {
         (None, None)
     } else {
-        match net_and_hostname(pid) {
+        match net_and_hostname(t) {
             Ok((n, h)) => (Some(n), Some(h)),
             Err(e) => {
                 un.insert("network".into(), e);

@@ -2,21 +2,21 @@
 //! The binary is a thin `main`; everything lives here and returns typed errors.
 
 pub mod cgroup;
-pub mod channel;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod confine;
 pub mod container;
 pub mod cp;
 pub mod enter;
 pub mod error;
+pub mod exec;
 pub mod image;
 pub mod inspect;
 pub mod limit;
 pub mod ns;
 pub mod output;
 pub mod process;
-pub mod pty;
 pub mod runtime;
 pub mod secure;
 pub mod sys;

@@ -314,18 +314,18 @@ pub fn forget_journal(p: &Path) {
 /// A journal, read with the checks of every state file (no symlink, nsk's owner, not writable
 /// by others). None when there is none; an error when one is there but cannot be trusted.
 pub fn load_journal(p: &Path) -> Result<Option<Journal>> {
-    crate::container::state::read_json(p)
+    crate::secure::read_json(p)
 }
 
 fn save_journal(p: &Path, j: &Journal) -> Result<()> {
     if let Some(d) = p.parent() {
         if let Some(root) = d.parent() {
-            crate::container::state::ensure_root(root)?;
+            crate::secure::ensure_root(root)?;
         }
         crate::secure::mkdir_path(d, crate::secure::DIR_MODE)?;
         crate::secure::sweep_temps(d);
     }
-    crate::container::state::write_json(p, j)
+    crate::secure::write_json(p, j)
 }
 
 /// Refuse to touch a hierarchy's root cgroup.

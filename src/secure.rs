@@ -13,6 +13,7 @@ use crate::error::{Context, Error, Result};
 use nix::errno::Errno;
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fchmod, fstat, mkdirat, FileStat, Mode, SFlag};
+use std::fs;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
@@ -268,6 +269,85 @@ pub fn json_body<T: serde::Serialize>(v: &T, shown: &Path, min: usize) -> Result
         b.resize(min, b' ');
     }
     Ok(b)
+}
+
+/// Open (creating it 0700 if missing) and check a state root: a directory of the user nsk runs
+/// as that no one else can write, reached without following a final symlink.
+pub fn ensure_root(root: &Path) -> Result<OwnedFd> {
+    if let Some(fd) = open_root(root)? {
+        return Ok(fd);
+    }
+    if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).ctx(|| format!("cannot create {}", parent.display()))?;
+    }
+    mkdir_path(root, DIR_MODE).map_err(|e| e.context("cannot create the state root"))?;
+    open_root(root)?
+        .ok_or_else(|| Error::failed(format!("the state root {} vanished", root.display())))
+}
+
+/// Open and check an existing state root; None when it does not exist.
+pub fn open_root(root: &Path) -> Result<Option<OwnedFd>> {
+    match open_path(root, Kind::Dir) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e.errno() == Some(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e.context("state root")),
+    }
+}
+
+/// Write `v` as JSON to `p` atomically (mode 0600 whatever the umask), in a directory that is
+/// opened and checked first: a reader sees the old or the new document, never half of one.
+pub fn write_json<T: serde::Serialize>(p: &std::path::Path, v: &T) -> Result<()> {
+    let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) else {
+        return Err(Error::failed(format!("cannot write {}", p.display())));
+    };
+    let d = open_path(dir, Kind::Dir)?;
+    let body = json_body(v, p, 0)?;
+    replace_at(&d, name, p, &body)
+}
+
+/// Read a JSON file nsk wrote (checked: no symlink, owned by nsk's user, not writable by
+/// others, bounded). None when it is missing.
+pub fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> Result<Option<T>> {
+    let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) else {
+        return Ok(None);
+    };
+    let d = match open_path(dir, Kind::Dir) {
+        Ok(d) => d,
+        Err(e) if e.errno() == Some(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let b = match read_at(&d, name, p, MAX_JSON) {
+        Ok(b) => b,
+        Err(e) if e.errno() == Some(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    serde_json::from_slice(&b)
+        .map(Some)
+        .map_err(|e| Error::failed(format!("corrupt file {}: {e}", p.display())))
+}
+
+/// Give the owner rwx on every directory below `d` (symlinks are never followed).
+pub fn open_up_dirs(d: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(md) = fs::symlink_metadata(d) else {
+        return;
+    };
+    if !md.is_dir() {
+        return;
+    }
+    if md.permissions().mode() & 0o700 != 0o700 {
+        let _ = fs::set_permissions(
+            d,
+            fs::Permissions::from_mode(md.permissions().mode() | 0o700),
+        );
+    }
+    if let Ok(rd) = fs::read_dir(d) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                open_up_dirs(&e.path());
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -238,7 +238,7 @@ pub fn started(ticks: u64) -> Option<(String, u64)> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs();
-    Some((crate::container::state::rfc3339(at), now.saturating_sub(at)))
+    Some((crate::clock::rfc3339(at), now.saturating_sub(at)))
 }
 
 /// Containers with their processes (first: the init), and the isolated processes no container owns.

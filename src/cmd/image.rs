@@ -1,6 +1,6 @@
 use super::Ctx;
 use crate::cli::{ImageArgs, ImageCommand};
-use crate::container::state::parse_rfc3339;
+use crate::clock::parse_rfc3339;
 use crate::error::{Error, Result};
 use crate::image::{self, source, Cache, Meta};
 use crate::output;
@@ -41,7 +41,7 @@ pub fn image(ctx: &Ctx, a: ImageArgs) -> Result<i32> {
         ImageCommand::Rm(r) => {
             let mut failed = None;
             for what in &r.images {
-                match cache.remove(&ctx.store, what) {
+                match cache.remove(what, |id| images_users(&ctx.store, id)) {
                     Ok(image::Removed::Image(m)) => output::print(&format!("{}\n", m.id)),
                     Ok(image::Removed::Untagged(n)) => {
                         output::print(&format!("untagged {}\n", output::clean(&n)))
@@ -93,6 +93,19 @@ fn rows(all: &[Meta]) -> Vec<Vec<String>> {
 fn parse_image_time(s: &str) -> Option<u64> {
     let base = s.get(..19)?;
     parse_rfc3339(&format!("{base}Z"))
+}
+
+/// The containers of `store` that run on the image `id`.
+fn images_users(store: &crate::container::state::Store, id: &str) -> Result<Vec<String>> {
+    Ok(store
+        .names()?
+        .into_iter()
+        .filter(|n| {
+            store
+                .load(n)
+                .is_ok_and(|st| st.image.as_deref() == Some(id))
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
         if ctx.json {
             output::print_json(&serde_json::to_value(&rep).unwrap_or_default());
         } else {
-            output::print(&crate::cmd::inspect::render_cgroup(&rep, ctx.color));
+            output::print(&super::render::render_cgroup(&rep, ctx.color));
         }
         return Ok(0);
     }

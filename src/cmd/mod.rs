@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod limit;
 pub mod logs;
 pub mod ps;
+mod render;
 pub mod run;
 pub mod top;
 

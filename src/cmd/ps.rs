@@ -1,6 +1,7 @@
 use super::Ctx;
 use crate::cli::PsArgs;
-use crate::container::state::{parse_rfc3339, Loaded, State, Status};
+use crate::clock::parse_rfc3339;
+use crate::container::state::{Loaded, State, Status};
 use crate::error::Result;
 use crate::output;
 

@@ -122,7 +122,7 @@ pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
         None
     };
     let raw = if keys.is_some() {
-        crate::pty::RawMode::stdin()?
+        crate::exec::pty::RawMode::stdin()?
     } else {
         None
     };

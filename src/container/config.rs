@@ -49,7 +49,21 @@ pub struct Config {
     pub image: Option<String>,
 }
 
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+impl Config {
+    /// The namespaces init is cloned into, from the namespace table: PID, mount, UTS and IPC
+    /// always, network without `--net host`, user with `--userns`. (Its cgroup namespace comes
+    /// later: init unshares it once it is in its cgroups.)
+    pub fn clone_kinds(&self) -> impl Iterator<Item = &'static crate::ns::NsKind> + '_ {
+        crate::ns::KINDS.iter().filter(move |k| match k.name {
+            "pid" | "mnt" | "uts" | "ipc" => true,
+            "net" => self.net == Net::None,
+            "user" => self.userns,
+            _ => false,
+        })
+    }
+}
+
+use crate::exec::command::DEFAULT_PATH;
 
 /// Container names follow docker's rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 64 characters.
 pub fn validate_name(name: &str) -> Result<()> {

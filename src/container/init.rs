@@ -1,16 +1,18 @@
 //! PID 1 of a container: finishes the setup inside the new namespaces, starts the command as
 //! PID 2, forwards signals to it, reaps every zombie and exits with the command's status.
 
-use super::config::{Config, DEFAULT_PATH};
+use super::config::Config;
 use super::rootfs;
 use crate::cgroup::Hierarchy;
-use crate::channel::{Channel, Msg};
 use crate::error::{Context, Error, Result};
+use crate::exec::channel::{Channel, Msg};
+use crate::exec::command::{exec_failure, exec_search, DEFAULT_PATH};
+use crate::exec::user::resolve_user;
 use crate::sys;
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{Gid, Pid, Uid};
-use std::ffi::CString;
+
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -94,7 +96,7 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
         .map_err(fail)?;
 
     let slave = if cfg.tty {
-        Some(crate::pty::open_in_container(&a.chan).map_err(fail)?)
+        Some(crate::exec::pty::open_in_container(&a.chan).map_err(fail)?)
     } else {
         None
     };
@@ -260,199 +262,6 @@ pub fn drop_bounding_caps() -> std::result::Result<(), nix::errno::Errno> {
     Ok(())
 }
 
-/// execvpe: search PATH for a bare command name. Returns only on failure, with docker's exit
-/// codes: 127 when nothing was found, 126 when something was found but could not run.
-pub fn exec_search(
-    argv: &[String],
-    env: &[String],
-    path: &str,
-) -> (nix::errno::Errno, i32, String) {
-    use nix::errno::Errno;
-    let name = &argv[0];
-    let to_c = |s: &str| CString::new(s).unwrap_or_default();
-    let cargv: Vec<CString> = argv.iter().map(|a| to_c(a)).collect();
-    let cenv: Vec<CString> = env.iter().map(|e| to_c(e)).collect();
-    if name.contains('/') {
-        let e = sys::execve(&to_c(name), &cargv, &cenv);
-        let code = if e == Errno::ENOENT { 127 } else { 126 };
-        return (e, code, name.clone());
-    }
-    let mut seen = None;
-    for dir in path.split(':') {
-        let dir = if dir.is_empty() { "." } else { dir };
-        let full = format!("{dir}/{name}");
-        let e = sys::execve(&to_c(&full), &cargv, &cenv);
-        if !matches!(e, Errno::ENOENT | Errno::ENOTDIR) {
-            seen.get_or_insert(e);
-        }
-    }
-    match seen {
-        Some(e) => (e, 126, name.clone()),
-        None => (Errno::ENOENT, 127, name.clone()),
-    }
-}
-
-#[derive(Debug)]
-pub struct Ident {
-    pub uid: Uid,
-    pub gid: Gid,
-    pub groups: Vec<Gid>,
-    pub home: Option<String>,
-}
-
-/// Resolve `USER[:GROUP]` (names or numbers) against the container's /etc/passwd and /etc/group,
-/// read beneath `root` (a root fd of the container, from the host side) or, with None, from the
-/// caller's own root (inside the container).
-pub fn resolve_user(
-    root: Option<&std::os::fd::OwnedFd>,
-    spec: Option<&str>,
-) -> std::result::Result<Ident, String> {
-    let dbs =
-        read_user_db(root, "/etc/passwd").and_then(|p| Ok((p, read_user_db(root, "/etc/group")?)));
-    match dbs {
-        Ok((passwd, group)) => resolve_user_in(spec, &passwd, &group),
-        Err(e) => {
-            // Root by default, and USER:GROUP in numbers, need no lookup, even where the files
-            // cannot be read.
-            let (u, g) = match spec {
-                None => ("0", "0"),
-                Some(s) => s.split_once(':').ok_or(e.clone())?,
-            };
-            match (u.parse::<u32>(), g.parse::<u32>()) {
-                (Ok(uid), Ok(gid)) => Ok(Ident {
-                    uid: Uid::from_raw(uid),
-                    gid: Gid::from_raw(gid),
-                    groups: vec![Gid::from_raw(gid)],
-                    home: None,
-                }),
-                _ => Err(e),
-            }
-        }
-    }
-}
-
-/// The most nsk reads of a container's /etc/passwd or /etc/group.
-pub const USER_DB_MAX: u64 = 4 << 20;
-
-/// Read a container's user database without trusting it: opened non-blocking (a FIFO there
-/// cannot hold nsk), a regular file only (not a device such as /dev/zero), at most
-/// `USER_DB_MAX` bytes. A missing file reads as empty.
-pub fn read_user_db(
-    root: Option<&std::os::fd::OwnedFd>,
-    path: &str,
-) -> std::result::Result<String, String> {
-    use std::io::Read;
-    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
-    let opened = match root {
-        Some(r) => crate::sys::open_in_root_mounts(r, path.as_bytes(), flags),
-        None => nix::fcntl::open(
-            path,
-            nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        ),
-    };
-    let fd = match opened {
-        Ok(fd) => fd,
-        Err(nix::errno::Errno::ENOENT) => return Ok(String::new()),
-        Err(e) => {
-            return Err(format!(
-                "cannot read the container's {path}: {}",
-                crate::error::errno_text(e)
-            ))
-        }
-    };
-    let st = nix::sys::stat::fstat(&fd).map_err(|e| {
-        format!(
-            "cannot read the container's {path}: {}",
-            crate::error::errno_text(e)
-        )
-    })?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return Err(format!("the container's {path} is not a regular file"));
-    }
-    let mut buf = vec![];
-    std::fs::File::from(fd)
-        .take(USER_DB_MAX + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read the container's {path}: {e}"))?;
-    if buf.len() as u64 > USER_DB_MAX {
-        return Err(format!(
-            "the container's {path} is larger than {} MiB",
-            USER_DB_MAX >> 20
-        ));
-    }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
-}
-
-pub fn resolve_user_in(
-    spec: Option<&str>,
-    passwd: &str,
-    group: &str,
-) -> std::result::Result<Ident, String> {
-    let spec = spec.unwrap_or("0");
-    let (u, g) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
-    };
-    let pw: Vec<Vec<&str>> = passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .filter(|f| f.len() >= 7)
-        .collect();
-    let gr: Vec<Vec<&str>> = group
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .filter(|f| f.len() >= 4)
-        .collect();
-    let entry = pw
-        .iter()
-        .find(|f| f[0] == u || (u.parse::<u32>().is_ok() && f[2] == u));
-    let uid: u32 = match (u.parse::<u32>(), entry) {
-        (Ok(n), _) => n,
-        (Err(_), Some(f)) => f[2]
-            .parse()
-            .map_err(|_| format!("as user {u}: bad entry in the container's /etc/passwd"))?,
-        (Err(_), None) => {
-            return Err(format!(
-                "as user {u}: no such user in the container's /etc/passwd"
-            ))
-        }
-    };
-    let gid: u32 = match g {
-        Some(g) => match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => gr
-                .iter()
-                .find(|f| f[0] == g)
-                .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| {
-                    format!("as group {g}: no such group in the container's /etc/group")
-                })?,
-        },
-        None => entry
-            .and_then(|f| f[3].parse().ok())
-            .unwrap_or(if uid == 0 { 0 } else { uid }),
-    };
-    let mut groups = vec![Gid::from_raw(gid)];
-    if let Some(name) = entry.map(|f| f[0]) {
-        for f in &gr {
-            if f[3].split(',').any(|m| m == name) {
-                if let Ok(n) = f[2].parse::<u32>() {
-                    if !groups.contains(&Gid::from_raw(n)) {
-                        groups.push(Gid::from_raw(n));
-                    }
-                }
-            }
-        }
-    }
-    Ok(Ident {
-        uid: Uid::from_raw(uid),
-        gid: Gid::from_raw(gid),
-        groups,
-        home: entry.map(|f| f[5].to_string()),
-    })
-}
-
 /// Wait for signals: forward them to the command, reap zombies, and when the command ends,
 /// report its status and exit with its code (every other process in the namespace dies with us).
 fn reap(cmd: Pid, chan: &Channel) -> ! {
@@ -486,80 +295,5 @@ fn reap(cmd: Pid, chan: &Channel) -> ! {
                 Ok(_) => continue,
             }
         }
-    }
-}
-
-/// The message for a command that could not be executed.
-pub fn exec_failure(errno: nix::errno::Errno, code: i32, what: &str) -> String {
-    let why = match errno {
-        nix::errno::Errno::UnknownErrno => return format!("cannot run {what}"),
-        nix::errno::Errno::ENOENT if code == 127 => "command not found".to_string(),
-        e => crate::error::errno_text(e),
-    };
-    format!("cannot run {what}: {why}")
-}
-
-/// Turn a raw wait status into nsk's exit code: the code, or 128+N for signal N.
-pub fn exit_code(status: i32) -> i32 {
-    if libc::WIFSIGNALED(status) {
-        128 + libc::WTERMSIG(status)
-    } else {
-        libc::WEXITSTATUS(status)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/false\n";
-    const GROUP: &str = "root:x:0:\nwww:x:33:\nadm:x:4:www\n";
-
-    #[test]
-    fn users() {
-        let i = resolve_user_in(None, PASSWD, GROUP).unwrap();
-        assert_eq!(
-            (i.uid.as_raw(), i.gid.as_raw(), i.home.as_deref()),
-            (0, 0, Some("/root"))
-        );
-        let i = resolve_user_in(Some("www"), PASSWD, GROUP).unwrap();
-        assert_eq!((i.uid.as_raw(), i.gid.as_raw()), (33, 33));
-        assert_eq!(
-            i.groups.iter().map(|g| g.as_raw()).collect::<Vec<_>>(),
-            vec![33, 4]
-        );
-        let i = resolve_user_in(Some("1000:adm"), PASSWD, GROUP).unwrap();
-        assert_eq!((i.uid.as_raw(), i.gid.as_raw()), (1000, 4));
-        assert!(resolve_user_in(Some("nobody"), PASSWD, GROUP)
-            .unwrap_err()
-            .contains("no such user"));
-        assert!(resolve_user_in(Some("0:nogroup"), PASSWD, GROUP)
-            .unwrap_err()
-            .contains("no such group"));
-    }
-
-    #[test]
-    fn exec_failures_read_as_one_sentence() {
-        use nix::errno::Errno;
-        assert_eq!(
-            exec_failure(Errno::ENOENT, 127, "/bin/nope"),
-            "cannot run /bin/nope: command not found"
-        );
-        assert_eq!(
-            exec_failure(Errno::EACCES, 126, "/etc"),
-            "cannot run /etc: permission denied"
-        );
-        let e = resolve_user_in(Some("nobody"), PASSWD, GROUP).unwrap_err();
-        assert_eq!(
-            exec_failure(Errno::UnknownErrno, 125, &e),
-            "cannot run as user nobody: no such user in the container's /etc/passwd"
-        );
-    }
-
-    #[test]
-    fn exit_codes() {
-        assert_eq!(exit_code(3 << 8), 3);
-        assert_eq!(exit_code(9), 137);
-        assert_eq!(exit_code(15 | 0x80), 143);
     }
 }

@@ -7,7 +7,7 @@
 use crate::cgroup::{CgroupSet, Limits};
 use crate::error::{Context, Error, Result};
 use crate::process;
-use crate::secure::{self, Kind};
+use crate::secure::{self, ensure_root, open_root, Kind};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
@@ -200,30 +200,6 @@ pub fn default_root() -> PathBuf {
                 .unwrap_or_else(|| "/tmp".into());
             PathBuf::from(tmp).join(format!("nsk-{uid}"))
         }
-    }
-}
-
-/// Open (creating it 0700 if missing) and check a state root: a directory of the user nsk runs
-/// as that no one else can write, reached without following a final symlink.
-pub fn ensure_root(root: &Path) -> Result<OwnedFd> {
-    if let Some(fd) = open_root(root)? {
-        return Ok(fd);
-    }
-    if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).ctx(|| format!("cannot create {}", parent.display()))?;
-    }
-    secure::mkdir_path(root, secure::DIR_MODE)
-        .map_err(|e| e.context("cannot create the state root"))?;
-    open_root(root)?
-        .ok_or_else(|| Error::failed(format!("the state root {} vanished", root.display())))
-}
-
-/// Open and check an existing state root; None when it does not exist.
-pub fn open_root(root: &Path) -> Result<Option<OwnedFd>> {
-    match secure::open_path(root, Kind::Dir) {
-        Ok(fd) => Ok(Some(fd)),
-        Err(e) if e.errno() == Some(Errno::ENOENT) => Ok(None),
-        Err(e) => Err(e.context("state root")),
     }
 }
 
@@ -537,7 +513,7 @@ impl Store {
         {
             // overlayfs leaves work/work with mode 000; without root's CAP_DAC_OVERRIDE (a user
             // namespace) it can only be emptied after making it accessible again.
-            open_up_dirs(&d);
+            secure::open_up_dirs(&d);
             r = fs::remove_dir_all(&d);
         }
         match r {
@@ -685,65 +661,9 @@ fn read_marker(dir: &OwnedFd, shown: &Path) -> Result<Marker> {
 
 fn remove_tree(d: &Path) {
     if fs::remove_dir_all(d).is_err() {
-        open_up_dirs(d);
+        secure::open_up_dirs(d);
         let _ = fs::remove_dir_all(d);
     }
-}
-
-/// Give the owner rwx on every directory below `d` (symlinks are never followed).
-pub(crate) fn open_up_dirs(d: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(md) = fs::symlink_metadata(d) else {
-        return;
-    };
-    if !md.is_dir() {
-        return;
-    }
-    if md.permissions().mode() & 0o700 != 0o700 {
-        let _ = fs::set_permissions(
-            d,
-            fs::Permissions::from_mode(md.permissions().mode() | 0o700),
-        );
-    }
-    if let Ok(rd) = fs::read_dir(d) {
-        for e in rd.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                open_up_dirs(&e.path());
-            }
-        }
-    }
-}
-
-/// Write `v` as JSON to `p` atomically (mode 0600 whatever the umask), in a directory that is
-/// opened and checked first: a reader sees the old or the new document, never half of one.
-pub fn write_json<T: Serialize>(p: &std::path::Path, v: &T) -> Result<()> {
-    let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) else {
-        return Err(Error::failed(format!("cannot write {}", p.display())));
-    };
-    let d = secure::open_path(dir, Kind::Dir)?;
-    let body = secure::json_body(v, p, 0)?;
-    secure::replace_at(&d, name, p, &body)
-}
-
-/// Read a JSON file nsk wrote (checked: no symlink, owned by nsk's user, not writable by
-/// others, bounded). None when it is missing.
-pub fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> Result<Option<T>> {
-    let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) else {
-        return Ok(None);
-    };
-    let d = match secure::open_path(dir, Kind::Dir) {
-        Ok(d) => d,
-        Err(e) if e.errno() == Some(Errno::ENOENT) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let b = match secure::read_at(&d, name, p, secure::MAX_JSON) {
-        Ok(b) => b,
-        Err(e) if e.errno() == Some(Errno::ENOENT) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    serde_json::from_slice(&b)
-        .map(Some)
-        .map_err(|e| Error::failed(format!("corrupt file {}: {e}", p.display())))
 }
 
 pub fn no_such(name: &str) -> Error {
@@ -756,69 +676,10 @@ pub fn damaged(name: &str, why: &str) -> Error {
     ))
 }
 
-/// RFC 3339 UTC time for a Unix timestamp.
-pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-pub fn now_rfc3339() -> String {
-    let s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339(s)
-}
-
-/// Parse back what `rfc3339` wrote (for "5 minutes ago" in tables).
-pub fn parse_rfc3339(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.len() != 20 {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
-    let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((days * 86400 + hh * 3600 + mm * 60 + ss) as u64)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    #[test]
-    fn time_roundtrip() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_401_865), "2026-11-23T02:44:25Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        for t in [0, 951_782_400, 1_795_401_865, 4_102_444_800] {
-            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
-        }
-        assert_eq!(parse_rfc3339("garbage"), None);
-    }
+    use crate::clock::now_rfc3339;
 
     pub(crate) fn test_state(name: &str, id: &str) -> State {
         State {

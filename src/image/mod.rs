@@ -17,8 +17,9 @@ pub mod source;
 pub mod tar;
 pub mod unpack;
 
-use crate::container::state::{now_rfc3339, write_json, Store};
+use crate::clock::now_rfc3339;
 use crate::error::{Context, Error, Result};
+use crate::secure::write_json;
 use layer::Compression;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
@@ -126,7 +127,7 @@ impl Drop for Staging {
 }
 
 fn remove_tree(d: &Path) {
-    crate::container::state::open_up_dirs(d);
+    crate::secure::open_up_dirs(d);
     let _ = fs::remove_dir_all(d);
 }
 
@@ -140,7 +141,7 @@ impl Cache {
     /// Create (0700, whatever the umask) and check the cache directory and the state root.
     fn ensure(&self) -> Result<()> {
         if let Some(root) = self.dir.parent() {
-            crate::container::state::ensure_root(root)?;
+            crate::secure::ensure_root(root)?;
         }
         crate::secure::mkdir_path(&self.dir, crate::secure::DIR_MODE)
             .map_err(|e| e.context("cannot create the image cache"))?;
@@ -175,8 +176,7 @@ impl Cache {
     /// An entry's metadata; None when missing or not describing the entry it sits in.
     fn load(&self, hex: &str) -> Option<Meta> {
         // Checked like every state file: no symlink, nsk's owner, not writable by others.
-        let m: Meta =
-            crate::container::state::read_json(&self.entry(hex).join("image.json")).ok()??;
+        let m: Meta = crate::secure::read_json(&self.entry(hex).join("image.json")).ok()??;
         (m.hex() == hex).then_some(m)
     }
 
@@ -291,10 +291,16 @@ impl Cache {
         Ok(())
     }
 
-    /// Remove an image, refused while a container of `store` uses it. A NAME[:TAG] of an image
-    /// that has other names removes that name only (docker's untag); an id, a digest or its
-    /// last name removes the image.
-    pub fn remove(&self, store: &Store, what: &str) -> Result<Removed> {
+    /// Remove an image, refused while a container uses it (`users` names the containers that
+    /// use an image id; it is asked under the cache's lock, which `nsk run` holds from resolving
+    /// its image until its state file names it). A NAME[:TAG] of an image that has other names
+    /// removes that name only (docker's untag); an id, a digest or its last name removes the
+    /// image.
+    pub fn remove(
+        &self,
+        what: &str,
+        users: impl FnOnce(&str) -> Result<Vec<String>>,
+    ) -> Result<Removed> {
         let m = self.find(what)?;
         let _lock = self.lock()?;
         if let Ok(n) = normalize_name(what) {
@@ -307,15 +313,7 @@ impl Cache {
                 return Ok(Removed::Untagged(n));
             }
         }
-        let users: Vec<String> = store
-            .names()?
-            .into_iter()
-            .filter(|n| {
-                store
-                    .load(n)
-                    .is_ok_and(|st| st.image.as_deref() == Some(m.id.as_str()))
-            })
-            .collect();
+        let users = users(&m.id)?;
         if !users.is_empty() {
             return Err(Error::failed(format!(
                 "cannot remove image {}: used by container{} {} (remove {} first with nsk rm)",

@@ -91,8 +91,8 @@ pub fn drain<T: AsFd>(from: &OwnedFd, to: T, buf: &mut [u8]) -> bool {
 /// the container's own devpts, send the master to the host side, wait for its go-ahead (the
 /// window size is set by then), and keep the slave. Nothing inside can then reach the caller's
 /// terminal, through TIOCSTI or otherwise.
-pub fn open_in_container(chan: &crate::channel::Channel) -> Result<OwnedFd> {
-    use crate::channel::Msg;
+pub fn open_in_container(chan: &super::channel::Channel) -> Result<OwnedFd> {
+    use super::channel::Msg;
     use nix::fcntl::OFlag;
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .ctx(|| "cannot open /dev/ptmx in the container")?;
