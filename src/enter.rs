@@ -13,7 +13,6 @@ use crate::error::{Context, Error, Result};
 use crate::exec::channel::{Channel, Msg};
 use crate::exec::{command, pty, supervise, user};
 use crate::ns::{NsKind, KINDS};
-use crate::process::ProcDir;
 use crate::sys;
 use crate::target::Target;
 use nix::fcntl::OFlag;
@@ -63,8 +62,21 @@ struct Prepared {
 }
 
 fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
+    // Reads through the held /proc directory fail with ESRCH once the target is gone, even
+    // when its PID already names another process: say so as the pin check does.
+    gather(t, o).map_err(|e| match e.errno() {
+        Some(nix::errno::Errno::ESRCH) if !t.still_alive() => exited(),
+        _ => e,
+    })
+}
+
+fn exited() -> Error {
+    Error::failed("the process exited (its PID may have been reused)")
+}
+
+fn gather(t: &Target, o: &Options) -> Result<Prepared> {
     let pid = t.pid;
-    let dir = ProcDir::open(pid)?;
+    let dir = &t.dir;
     let stat = dir.stat()?;
     if stat.flags & 0x0020_0000 != 0 {
         return Err(Error::failed("it is a kernel thread"));
@@ -149,7 +161,7 @@ fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
     let confinement = if o.privileged {
         None
     } else {
-        Some(confine::read(&dir, &status_text)?)
+        Some(confine::read(dir, &status_text)?)
     };
     let tools = o
         .tools
@@ -158,9 +170,7 @@ fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
         .transpose()?;
     // Everything is open: check that it all belongs to the process we resolved.
     if !t.still_alive() {
-        return Err(Error::failed(
-            "the process exited (its PID may have been reused)",
-        ));
+        return Err(exited());
     }
     Ok(Prepared {
         ns,

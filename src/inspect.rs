@@ -99,21 +99,12 @@ pub struct Inspection {
     pub unreadable: BTreeMap<String, String>,
 }
 
-fn why(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => errno_text(nix::errno::Errno::from_raw(n)),
+/// Why a field could not be read, in a few words (the errno's text where there is one).
+fn why(e: &crate::error::Error) -> String {
+    match e.errno() {
+        Some(nix::errno::Errno::ESRCH) => "no such process (it may have exited)".into(),
+        Some(n) => errno_text(n),
         None => e.to_string(),
-    }
-}
-
-fn proc_why(e: &procfs::ProcError) -> String {
-    match e {
-        procfs::ProcError::PermissionDenied(_) => "permission denied".into(),
-        procfs::ProcError::NotFound(_) => {
-            "no such file or directory (the process may have exited)".into()
-        }
-        procfs::ProcError::Io(e, _) => why(e),
-        e => e.to_string(),
     }
 }
 
@@ -272,33 +263,36 @@ fn net_and_hostname(t: &Target) -> std::result::Result<(Vec<Iface>, String), Str
 pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
     let pid = t.pid;
     let mut un: BTreeMap<String, String> = BTreeMap::new();
-    let proc_ =
-        procfs::process::Process::new(pid).map_err(|e| crate::process::proc_error(pid, e))?;
-    let stat = proc_.stat().ok();
-    let status = match proc_.status() {
-        Ok(s) => Some(s),
+    // Every read goes through the target's held /proc directory.
+    let dir = &t.dir;
+    let stat_text = dir.read("stat")?;
+    let stat = crate::process::parse_stat(&stat_text);
+    let status_text = dir.read("status");
+    let status = match &status_text {
+        Ok(s) => crate::process::parse_creds(s),
         Err(e) => {
-            un.insert("status".into(), proc_why(&e));
+            un.insert("status".into(), why(e));
             None
         }
     };
     let kernel_thread = stat.as_ref().is_some_and(|s| s.flags & 0x0020_0000 != 0);
-    let cmdline = proc_.cmdline().unwrap_or_default();
-    let mut path_of = |what: &str, r: procfs::ProcResult<std::path::PathBuf>| match r {
+    let cmdline = dir
+        .read_bytes("cmdline")
+        .map(|b| crate::process::parse_cmdline(&b))
+        .unwrap_or_default();
+    let mut path_of = |what: &str| match dir.read_link(what) {
         Ok(p) => Some(p.display().to_string()),
         Err(e) => {
             if !kernel_thread {
-                un.insert(what.into(), proc_why(&e));
+                un.insert(what.into(), why(&e));
             }
             None
         }
     };
-    let exe = path_of("exe", proc_.exe());
-    let cwd = path_of("cwd", proc_.cwd());
-    let root = path_of("root", proc_.root());
-    let map = |f: &str, un: &mut BTreeMap<String, String>| match fs::read_to_string(format!(
-        "/proc/{pid}/{f}"
-    )) {
+    let exe = path_of("exe");
+    let cwd = path_of("cwd");
+    let root = path_of("root");
+    let map = |f: &str, un: &mut BTreeMap<String, String>| match dir.read(f) {
         Ok(t) => parse_id_map(&t),
         Err(e) => {
             un.insert(f.into(), why(&e));
@@ -310,14 +304,15 @@ pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
 
     // Namespaces, compared with nsk's own, and how many processes share each.
     let own = ns::inodes(std::process::id() as i32);
-    let theirs = ns::inodes(pid);
+    let theirs = dir.ns_inodes();
     let mut want = vec![];
     for (i, k) in KINDS.iter().enumerate() {
         match theirs[i] {
             Some(ino) => want.push((i, ino)),
             None => {
                 if std::path::Path::new(&format!("/proc/self/ns/{}", k.name)).exists() {
-                    let e = fs::read_link(format!("/proc/{pid}/ns/{}", k.name))
+                    let e = dir
+                        .read_link(&format!("ns/{}", k.name))
                         .err()
                         .map(|e| why(&e))
                         .unwrap_or_else(|| "unreadable".into());
@@ -339,10 +334,7 @@ pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
         );
     }
 
-    let cgroup = match (
-        Hierarchy::detect(),
-        fs::read_to_string(format!("/proc/{pid}/cgroup")),
-    ) {
+    let cgroup = match (Hierarchy::detect(), dir.read("cgroup")) {
         (Ok(h), Ok(text)) if !kernel_thread => {
             let (set, paths) = report::of_process(&h, &text);
             Some(report::read(&set, paths))
@@ -372,7 +364,7 @@ pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
         Some(i) => Some(i),
         None => crate::target::identify(store, pid).map(|(i, _, _)| i),
     };
-    let mounts = match fs::read_to_string(format!("/proc/{pid}/mountinfo")) {
+    let mounts = match dir.read("mountinfo") {
         Ok(t) if !kernel_thread => {
             let mut m = parse_mounts(&t);
             if let Some(c) = &container {
@@ -386,50 +378,44 @@ pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
             None
         }
     };
-    let dir = crate::process::ProcDir::open(pid).ok();
-    let seccomp_filters = dir
-        .as_ref()
-        .and_then(|d| d.read("status").ok())
-        .and_then(|s| crate::confine::parse_seccomp(&s).1);
-    let lsm_label = dir.as_ref().and_then(crate::confine::label_of);
+    let (seccomp, seccomp_filters) = status_text
+        .as_deref()
+        .map_or((None, None), crate::confine::parse_seccomp);
+    let lsm_label = crate::confine::label_of(dir);
     if !t.still_alive() {
         un.insert("process".into(), "exited while it was inspected".into());
     }
     Ok(Inspection {
         pid,
-        ppid: stat.as_ref().map(|s| s.ppid),
+        ppid: crate::process::parse_ppid(&stat_text),
         nspid: status
             .as_ref()
-            .and_then(|s| s.nspid.clone())
+            .map(|s| s.nspid.clone())
+            .filter(|n| !n.is_empty())
             .unwrap_or_else(|| vec![pid]),
         cmdline,
-        comm: stat.as_ref().map(|s| s.comm.clone()),
+        comm: crate::process::parse_comm(&stat_text),
         exe,
         state: stat.as_ref().map(|s| s.state.to_string()),
         kernel_thread,
         uid: status.as_ref().map(|s| Ids {
-            real: s.ruid,
+            real: s.uid,
             effective: s.euid,
         }),
         gid: status.as_ref().map(|s| Ids {
-            real: s.rgid,
+            real: s.gid,
             effective: s.egid,
         }),
         uid_map,
         gid_map,
         capabilities: status.as_ref().map(|s| Caps {
-            effective: cap_names(s.capeff),
-            bounding: cap_names(s.capbnd.unwrap_or(0)),
+            effective: cap_names(s.cap_eff),
+            bounding: cap_names(s.cap_bnd),
         }),
-        seccomp: status.as_ref().and_then(|s| s.seccomp).map(|m| match m {
-            0 => "disabled".into(),
-            1 => "strict".into(),
-            2 => "filter".into(),
-            n => n.to_string(),
-        }),
+        seccomp: seccomp.map(|m| m.as_str().to_string()),
         seccomp_filters,
         lsm_label,
-        no_new_privs: status.as_ref().and_then(|s| s.nonewprivs).map(|v| v != 0),
+        no_new_privs: status.as_ref().map(|s| s.no_new_privs),
         cwd,
         root,
         container,
@@ -595,8 +581,9 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
             .and_then(|i| ident.nsk_state(&i.id))
         {
             Some(st) => st.command.clone(),
-            None => procfs::process::Process::new(first.pid)
-                .and_then(|p| p.cmdline())
+            None => crate::process::ProcDir::open(first.pid)
+                .and_then(|d| d.read_bytes("cmdline"))
+                .map(|b| crate::process::parse_cmdline(&b))
                 .unwrap_or_default(),
         };
         // Processes of one mount namespace share one mount table: parse it once.

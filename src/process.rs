@@ -44,6 +44,7 @@ fn gone(pid: i32, file: &str, e: std::io::Error) -> Error {
 /// One process's /proc directory, held open. Every read through it is of that process: once
 /// it has exited, reads fail (ESRCH) even if its PID already names another process. Scans of
 /// every process use it too, since each read then walks one path component, not three.
+#[derive(Debug)]
 pub struct ProcDir {
     pub pid: i32,
     fd: std::os::fd::OwnedFd,
@@ -162,24 +163,14 @@ pub fn parse_environ(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Map a procfs error to nsk's: a vanished process is "no such process".
-pub fn proc_error(pid: i32, e: procfs::ProcError) -> Error {
-    use procfs::ProcError::*;
-    match e {
-        NotFound(_) => Error::Os {
-            what: format!("process {pid}"),
-            errno: nix::errno::Errno::ESRCH,
-        },
-        PermissionDenied(_) => Error::Os {
-            what: format!("process {pid}"),
-            errno: nix::errno::Errno::EACCES,
-        },
-        Io(e, _) => Error::Io {
-            what: format!("cannot read /proc/{pid}"),
-            source: e,
-        },
-        e => Error::failed(format!("cannot read /proc/{pid}: {e}")),
-    }
+/// The arguments in /proc/PID/cmdline: NUL-separated, empty ones dropped, and bytes that are
+/// not UTF-8 replaced (a process may write anything there).
+pub fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split(|&c| c == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
 }
 
 /// Field 22 of /proc/PID/stat.
@@ -190,8 +181,13 @@ pub fn parse_start_time(stat: &str) -> Option<u64> {
 /// A process's credentials, from /proc/PID/status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Creds {
+    /// Real ids (the ones a joined command gets).
     pub uid: u32,
     pub gid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    /// The PID in each PID namespace, outermost first (NSpid); empty on kernels before 4.1.
+    pub nspid: Vec<i32>,
     pub groups: Vec<u32>,
     pub cap_inh: u64,
     pub cap_prm: u64,
@@ -202,13 +198,16 @@ pub struct Creds {
     pub no_new_privs: bool,
 }
 
-/// The credential lines of /proc/PID/status (real ids, groups, capability sets, NoNewPrivs).
+/// The credential lines of /proc/PID/status (ids, groups, capability sets, NoNewPrivs, NSpid).
 /// A line-oriented read of the few fields `enter` needs: a full parse of every field costs
 /// more than everything else `enter` does before it forks.
 pub fn parse_creds(status: &str) -> Option<Creds> {
     let mut c = Creds {
         uid: u32::MAX,
         gid: u32::MAX,
+        euid: u32::MAX,
+        egid: u32::MAX,
+        nspid: vec![],
         groups: vec![],
         cap_inh: 0,
         cap_prm: 0,
@@ -226,12 +225,22 @@ pub fn parse_creds(status: &str) -> Option<Creds> {
         let hex = || u64::from_str_radix(v, 16).ok();
         match k {
             "Uid" => {
-                c.uid = v.split_whitespace().next()?.parse().ok()?;
+                let mut f = v.split_whitespace();
+                c.uid = f.next()?.parse().ok()?;
+                c.euid = f.next()?.parse().ok()?;
                 have_uid = true;
             }
             "Gid" => {
-                c.gid = v.split_whitespace().next()?.parse().ok()?;
+                let mut f = v.split_whitespace();
+                c.gid = f.next()?.parse().ok()?;
+                c.egid = f.next()?.parse().ok()?;
                 have_gid = true;
+            }
+            "NSpid" => {
+                c.nspid = v
+                    .split_whitespace()
+                    .map(|p| p.parse().ok())
+                    .collect::<Option<Vec<i32>>>()?;
             }
             "Groups" => {
                 c.groups = v
@@ -261,6 +270,12 @@ pub fn ns_inode(pid: i32, kind: &str) -> Option<u64> {
 pub fn parse_ppid(stat: &str) -> Option<i32> {
     let rest = &stat[stat.rfind(')')? + 1..];
     rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The command name (field 2) from /proc/PID/stat text: between the first '(' and the last ')'.
+pub fn parse_comm(stat: &str) -> Option<String> {
+    let (a, b) = (stat.find('(')?, stat.rfind(')')?);
+    (a < b).then(|| stat[a + 1..b].to_string())
 }
 
 /// "pid:[4026531836]" → 4026531836.
@@ -307,12 +322,28 @@ mod tests {
         assert_eq!(parse_ppid("42 (a) b) c) S 17 42"), Some(17));
         assert_eq!(parse_ppid("42 (x) S"), None);
         assert_eq!(parse_ppid("garbage"), None);
-        let me = parse_stat(&std::fs::read_to_string("/proc/self/stat").unwrap()).unwrap();
-        let full = procfs::process::Process::myself().unwrap().stat().unwrap();
         assert_eq!(
-            (me.start_time, me.flags),
-            (full.starttime, u64::from(full.flags))
+            parse_comm("42 (a) b) c) S 17 42").as_deref(),
+            Some("a) b) c")
         );
+        assert_eq!(parse_comm("42 )x( S"), None);
+        // The live process: its parent, its name, a user process (no PF_KTHREAD), running or
+        // (its main thread, while a test thread reads this) asleep.
+        let text = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let me = parse_stat(&text).unwrap();
+        assert_eq!(parse_ppid(&text), Some(nix::unistd::getppid().as_raw()));
+        assert_eq!(
+            parse_comm(&text).unwrap(),
+            std::fs::read_to_string("/proc/self/comm")
+                .unwrap()
+                .trim_end()
+        );
+        assert!(
+            "RS".contains(me.state) && me.flags & 0x0020_0000 == 0,
+            "{me:?}"
+        );
+        assert_eq!(parse_cmdline(b"sh\0-c\0\xffx\0"), ["sh", "-c", "\u{fffd}x"]);
+        assert!(parse_cmdline(b"").is_empty());
         assert_eq!(
             parse_environ(b"A=1\0B=x=y\0junk\0=bad\0\0C=\0"),
             ["A=1", "B=x=y", "C="]
@@ -334,17 +365,27 @@ CapBnd:\t00000000a80425fb\nNoNewPrivs:\t1\n";
         assert!(c.no_new_privs);
         assert_eq!(parse_creds("Name:\tx\n"), None);
         assert_eq!(parse_creds("Uid:\tx\nGid:\t0\n"), None);
-        // The live process agrees with procfs's full parse.
-        let me = procfs::process::Process::myself()
-            .unwrap()
-            .status()
-            .unwrap();
+        let c = parse_creds("Uid:\t1\t2\t3\t4\nGid:\t5\t6\t7\t8\nNSpid:\t4242\t7\t1\n").unwrap();
+        assert_eq!((c.uid, c.euid, c.gid, c.egid), (1, 2, 5, 6));
+        assert_eq!(c.nspid, [4242, 7, 1]);
+        // The live process agrees with the kernel's own answers.
         let mine = parse_creds(&std::fs::read_to_string("/proc/self/status").unwrap()).unwrap();
         assert_eq!(
-            (mine.uid, mine.gid, mine.cap_eff),
-            (me.ruid, me.rgid, me.capeff)
+            (mine.uid, mine.euid, mine.gid, mine.egid),
+            (
+                nix::unistd::getuid().as_raw(),
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getgid().as_raw(),
+                nix::unistd::getegid().as_raw()
+            )
         );
-        assert_eq!(mine.groups, me.groups);
+        let groups: Vec<u32> = nix::unistd::getgroups()
+            .unwrap()
+            .iter()
+            .map(|g| g.as_raw())
+            .collect();
+        assert_eq!(mine.groups, groups);
+        assert_eq!(mine.nspid.first().copied(), Some(std::process::id() as i32));
     }
 
     #[test]

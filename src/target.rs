@@ -21,6 +21,9 @@ pub struct Target {
     pub start_time: u64,
     /// None where the kernel has no pidfd_open (before 5.3).
     pub pidfd: Option<OwnedFd>,
+    /// Its /proc directory, held open: every read of the target goes through it, so none can
+    /// land on another process that took the PID after the target exited.
+    pub dir: process::ProcDir,
     pub identity: Option<Identity>,
     /// The container's first process (its init), where the target is a container.
     pub init: Option<(i32, u64)>,
@@ -37,22 +40,30 @@ impl Target {
                 return false;
             }
         }
-        process::is_running(self.pid, self.start_time)
+        // Once the process is gone, reads through its held directory fail (ESRCH).
+        self.dir
+            .stat()
+            .is_ok_and(|s| s.start_time == self.start_time && s.state != 'Z' && s.state != 'X')
     }
 }
 
-/// Pin `pid` whose start time was read as `start`: open a pidfd, then check the start time again.
+/// Pin `pid` whose start time was read as `start`: open a pidfd and its /proc directory, then
+/// check the start time again, through that directory.
 fn pin(pid: i32, start: u64, identity: Option<Identity>) -> Result<Target> {
     let pidfd = match crate::sys::pidfd_open(pid) {
         Ok(fd) => Some(fd),
         Err(nix::errno::Errno::ESRCH) => return Err(no_such_process()),
         Err(_) => None,
     };
-    match process::start_time(pid) {
-        Ok(s) if s == start => Ok(Target {
+    let Ok(dir) = process::ProcDir::open(pid) else {
+        return Err(no_such_process());
+    };
+    match dir.stat() {
+        Ok(s) if s.start_time == start => Ok(Target {
             pid,
             start_time: start,
             pidfd,
+            dir,
             identity,
             init: None,
         }),

@@ -19,7 +19,7 @@ where
     T: Serialize + DeserializeOwned,
     F: FnOnce() -> Result<T, String>,
 {
-    let dir = crate::process::ProcDir::open(t.pid).map_err(|e| e.to_string())?;
+    let dir = &t.dir;
     let mut ns = vec![];
     for k in kinds {
         let f = dir
