@@ -492,33 +492,6 @@ pub struct Group {
     pub mounts: Vec<MountEntry>,
 }
 
-/// Usage, working set and limit of a memory cgroup.
-type Memory = (Option<u64>, Option<u64>, Option<u64>);
-
-/// What one memory cgroup directory says.
-fn memory_of(d: &std::path::Path, version: crate::cgroup::Version) -> Memory {
-    let (cur, max, inactive) = match version {
-        crate::cgroup::Version::V2 => ("memory.current", "memory.max", "inactive_file"),
-        _ => (
-            "memory.usage_in_bytes",
-            "memory.limit_in_bytes",
-            "total_inactive_file",
-        ),
-    };
-    let mem_cur = fs::read_to_string(d.join(cur))
-        .ok()
-        .and_then(|s| s.trim().parse().ok());
-    let mem_ws = report::working_set(
-        mem_cur,
-        fs::read_to_string(d.join("memory.stat")).ok(),
-        inactive,
-    );
-    let mem_max = fs::read_to_string(d.join(max))
-        .ok()
-        .and_then(|s| report::parse_limit(s.trim()));
-    (mem_cur, mem_ws, mem_max)
-}
-
 /// Scan every process once and group the isolated ones. Processes that vanish mid-scan, and
 /// fields denied even to root, are skipped.
 pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
@@ -543,7 +516,7 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
         all.push((None, procs));
     }
     let mut out = vec![];
-    let mut memory: HashMap<std::path::PathBuf, Memory> = HashMap::new();
+    let mut memory: HashMap<std::path::PathBuf, crate::cgroup::Memory> = HashMap::new();
     let mut mount_tables: HashMap<u64, Vec<MountEntry>> = HashMap::new();
     let mnt_kind = KINDS.iter().position(|k| k.name == "mnt");
     for (identity, procs) in all {
@@ -569,9 +542,10 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
             if let Some(d) = set.dir_for("memory") {
                 // Namespace sets often share one cgroup (every sandbox of a pod, processes no
                 // runtime placed): read each cgroup's files once.
-                (mem_cur, mem_ws, mem_max) = *memory
+                let m = *memory
                     .entry(d.to_path_buf())
-                    .or_insert_with(|| memory_of(d, set.version));
+                    .or_insert_with(|| set.memory());
+                (mem_cur, mem_ws, mem_max) = (m.current, m.working_set, m.max);
             }
         }
         // An nsk container's first process is its init ("nsk init"): show what it runs.

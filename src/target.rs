@@ -203,8 +203,10 @@ impl Identifier {
                 i.name = Some(i.id.clone());
             }
         }
-        let frozen = hier.and_then(|h| frozen(h, &first.cgroup));
-        if frozen == Some(true) && i.status.as_deref() != Some("paused") {
+        let frozen = hier
+            .map(|h| crate::cgroup::report::of_process(h, &first.cgroup).0)
+            .and_then(|set| set.frozen());
+        if frozen.is_some() && i.status.as_deref() != Some("paused") {
             i.status = Some("paused".into());
         } else if i.status.is_none() {
             i.status = Some("running".into());
@@ -214,21 +216,6 @@ impl Identifier {
             i.uptime_seconds = Some(up);
         }
     }
-}
-
-/// Whether the freezer holds a cgroup (v1 freezer.state, v2 cgroup.events).
-pub fn frozen(h: &Hierarchy, proc_cgroup: &str) -> Option<bool> {
-    let (set, _) = crate::cgroup::report::of_process(h, proc_cgroup);
-    if let Some(d) = set
-        .dirs
-        .iter()
-        .find(|d| d.key.split(',').any(|k| k == "freezer"))
-    {
-        let s = fs::read_to_string(d.path.join("freezer.state")).ok()?;
-        return Some(matches!(s.trim(), "FROZEN" | "FREEZING"));
-    }
-    let d = set.v2_dir()?;
-    crate::cgroup::read_keyed(&d.join("cgroup.events"), "frozen").map(|v| v == 1)
 }
 
 /// When a process that started `ticks` clock ticks after boot started (RFC 3339), and how many
@@ -548,7 +535,10 @@ fn nsk_identity(st: &State, pid: i32, start: u64) -> Identity {
     i.image = st.image.clone();
     i.status = Some(st.status.as_str().into());
     let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-    if let Some(true) = Hierarchy::detect().ok().and_then(|h| frozen(&h, &cg)) {
+    let set = Hierarchy::detect()
+        .ok()
+        .map(|h| crate::cgroup::report::of_process(&h, &cg).0);
+    if set.is_some_and(|s| s.frozen().is_some()) {
         i.status = Some("paused".into());
     }
     if let Some((at, up)) = started(start) {

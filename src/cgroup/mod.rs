@@ -186,6 +186,15 @@ pub struct Dir {
     pub path: PathBuf,
 }
 
+/// Memory of a cgroup, in bytes; None where unreadable or (max) unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Memory {
+    pub current: Option<u64>,
+    /// Usage minus the inactive file cache, as `docker stats` and the kubelet count it.
+    pub working_set: Option<u64>,
+    pub max: Option<u64>,
+}
+
 /// The cgroup directories of one container, one per hierarchy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CgroupSet {
@@ -639,6 +648,13 @@ pub fn join_self_v1(handles: &[(std::os::fd::OwnedFd, PathBuf)]) -> Result<()> {
 }
 
 impl CgroupSet {
+    /// The one directory a process joins to be in every cgroup of the set (and that clone3 can
+    /// start a child in): the unified directory on pure v2. None on v1 and hybrid hosts, where
+    /// a process joins each hierarchy.
+    pub fn join_dir(&self) -> Option<&Path> {
+        self.v2_dir().filter(|_| self.version == Version::V2)
+    }
+
     /// The cgroup2 directory of the set, if any (pure v2, or the unified mount of a hybrid host).
     pub fn v2_dir(&self) -> Option<&Path> {
         self.dirs
@@ -674,6 +690,28 @@ impl CgroupSet {
         let st = fs::read_to_string(d.path.join("freezer.state")).ok()?;
         let st = st.trim();
         (st == "FROZEN" || st == "FREEZING").then(|| format!("freezer.state {st}"))
+    }
+
+    /// Memory usage, working set and limit, as `ps --all` and `top` show them.
+    pub fn memory(&self) -> Memory {
+        let Some(d) = self.dir_for("memory") else {
+            return Memory::default();
+        };
+        let (cur, max, inactive) = match self.version {
+            Version::V2 => ("memory.current", "memory.max", "inactive_file"),
+            _ => (
+                "memory.usage_in_bytes",
+                "memory.limit_in_bytes",
+                "total_inactive_file",
+            ),
+        };
+        let read = |f: &str| fs::read_to_string(d.join(f)).ok();
+        let current = read(cur).and_then(|s| s.trim().parse().ok());
+        Memory {
+            current,
+            working_set: report::working_set(current, read("memory.stat"), inactive),
+            max: read(max).and_then(|s| report::parse_limit(s.trim())),
+        }
     }
 
     /// The directory holding `controller`'s files.
@@ -838,6 +876,68 @@ impl CgroupSet {
         }
         gone
     }
+}
+
+/// The container's own view of its cgroups, read-only (tools and runtimes size themselves from
+/// it), mounted from inside the container's cgroup namespace. Best effort: a user namespace may
+/// not mount v1 hierarchies.
+pub fn mount_view(h: &Hierarchy) {
+    let base = Path::new("/sys/fs/cgroup");
+    let ro = nix::mount::MsFlags::MS_NOSUID
+        | nix::mount::MsFlags::MS_NODEV
+        | nix::mount::MsFlags::MS_NOEXEC
+        | nix::mount::MsFlags::MS_RDONLY;
+    if h.version == Version::V2 {
+        let _ = nix::mount::mount(Some("cgroup2"), base, Some("cgroup2"), ro, None::<&str>);
+        return;
+    }
+    if nix::mount::mount(
+        Some("tmpfs"),
+        base,
+        Some("tmpfs"),
+        nix::mount::MsFlags::MS_NOSUID
+            | nix::mount::MsFlags::MS_NODEV
+            | nix::mount::MsFlags::MS_NOEXEC,
+        Some("mode=755"),
+    )
+    .is_err()
+    {
+        return;
+    }
+    for m in &h.mounts {
+        let name = m
+            .mountpoint
+            .file_name()
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| m.key().into());
+        let target = base.join(name);
+        if fs::create_dir(&target).is_err() {
+            continue;
+        }
+        let (fstype, data) = if m.v2 {
+            ("cgroup2", String::new())
+        } else {
+            ("cgroup", m.controllers.join(","))
+        };
+        let _ = nix::mount::mount(
+            Some("cgroup"),
+            &target,
+            Some(fstype),
+            ro,
+            Some(data.as_str()),
+        );
+    }
+    let _ = nix::mount::mount(
+        None::<&str>,
+        base,
+        None::<&str>,
+        nix::mount::MsFlags::MS_REMOUNT
+            | nix::mount::MsFlags::MS_RDONLY
+            | nix::mount::MsFlags::MS_NOSUID
+            | nix::mount::MsFlags::MS_NODEV
+            | nix::mount::MsFlags::MS_NOEXEC,
+        None::<&str>,
+    );
 }
 
 /// Is `p` on a cgroup filesystem (v1 or v2)? Paths read back from state files are acted on only

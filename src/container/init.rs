@@ -85,7 +85,7 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
         .ctx(|| "cannot create a cgroup namespace")
         .map_err(fail)?;
     if let Some(h) = a.hier {
-        rootfs::mount_cgroupfs(h);
+        crate::cgroup::mount_view(h);
     }
     // Nothing inside may ptrace us or open our /proc files (our exe is the host's nsk binary).
     sys::set_dumpable(false)

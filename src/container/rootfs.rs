@@ -3,7 +3,6 @@
 //! Nothing here is visible on the host: propagation is private from the first step.
 
 use super::config::{Config, Volume};
-use crate::cgroup::{Hierarchy, Version};
 use crate::error::{Context, Error, Result};
 use crate::sys;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -361,63 +360,6 @@ fn setup_dev(cfg: &Config, h: &HostHandles) -> Result<()> {
         std::os::unix::fs::symlink(t, dev.join(l)).ctx(|| format!("cannot create /dev/{l}"))?;
     }
     Ok(())
-}
-
-/// The container's own view of its cgroups, read-only (tools and runtimes size themselves from
-/// it), mounted from inside the container's cgroup namespace. Best effort: a user namespace may
-/// not mount v1 hierarchies.
-pub fn mount_cgroupfs(h: &Hierarchy) {
-    let base = Path::new("/sys/fs/cgroup");
-    let ro = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-    if h.version == Version::V2 {
-        let _ = mount(Some("cgroup2"), base, Some("cgroup2"), ro, None::<&str>);
-        return;
-    }
-    if mount(
-        Some("tmpfs"),
-        base,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=755"),
-    )
-    .is_err()
-    {
-        return;
-    }
-    for m in &h.mounts {
-        let name = m
-            .mountpoint
-            .file_name()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| m.key().into());
-        let target = base.join(name);
-        if fs::create_dir(&target).is_err() {
-            continue;
-        }
-        let (fstype, data) = if m.v2 {
-            ("cgroup2", String::new())
-        } else {
-            ("cgroup", m.controllers.join(","))
-        };
-        let _ = mount(
-            Some("cgroup"),
-            &target,
-            Some(fstype),
-            ro,
-            Some(data.as_str()),
-        );
-    }
-    let _ = mount(
-        None::<&str>,
-        base,
-        None::<&str>,
-        MsFlags::MS_REMOUNT
-            | MsFlags::MS_RDONLY
-            | MsFlags::MS_NOSUID
-            | MsFlags::MS_NODEV
-            | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    );
 }
 
 /// Attach a volume: its destination is resolved beneath the container root (no `..`, no symlink

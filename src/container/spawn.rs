@@ -5,7 +5,7 @@
 use super::config::Config;
 use super::init::{self, InitArgs};
 use super::state::{State, Status, Store};
-use crate::cgroup::{CgroupSet, Hierarchy, Version};
+use crate::cgroup::{CgroupSet, Hierarchy};
 use crate::clock::now_rfc3339;
 use crate::error::{Context, Error, Result};
 use crate::exec::channel::{Channel, Msg};
@@ -176,11 +176,12 @@ fn launch(
         .clone_kinds()
         .fold(CloneFlags::empty(), |f, k| f | k.flag);
     let set = guard.cgroups.clone();
-    let v2 = set.as_ref().is_some_and(|s| s.version == Version::V2);
+    // One directory to be born in (pure v2), or one per hierarchy that init joins (v1).
+    let v2 = set.as_ref().and_then(|s| s.join_dir()).is_some();
     let mut v2_fd = None;
     if let (Some(p), Some(set), true) = (cg, &set, v2) {
         setup_cgroups(cfg, p, set, st)?;
-        let d = set.v2_dir().expect("a v2 set has a unified directory");
+        let d = set.join_dir().expect("checked above");
         v2_fd = Some(
             nix::fcntl::open(
                 d,
