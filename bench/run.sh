@@ -12,6 +12,9 @@
 #   bench/run.sh ps      nsk ps --all --json against lsns -J with NS_SETS (300) extra namespace
 #                        sets (unshare --pid --fork --uts --ipc --net --mount sleep), killed by PID
 #   bench/run.sh cp|top  hooks for those verbs: skipped while nsk has no such verb
+#   bench/run.sh budgets this build against BASE (a git revision, built here in a scratch
+#                        folder): release binary size, peak RSS of run and enter, and image import
+#                        of a plain and a gzip root filesystem tarball (IMPORT_MB, 64)
 #   bench/run.sh all     every scenario, then bench/RESULTS.md and bench/ratios.svg
 #
 #   ROUNDS=10 RUNS=5     rounds, and runs of each command per round (order alternates per round)
@@ -27,8 +30,8 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root" >&2; exit 1; }
 for c in hyperfine python3; do command -v $c >/dev/null || { echo "bench/run.sh: needs $c" >&2; exit 1; }; done
 SCENARIO=${1:-run}
-case $SCENARIO in run | enter | pty | ps | cp | top | all) ;; *)
-	sed -n '2,19p' "$0" >&2
+case $SCENARIO in run | enter | pty | ps | cp | top | budgets | all) ;; *)
+	sed -n '2,22p' "$0" >&2
 	exit 2
 	;;
 esac
@@ -37,6 +40,10 @@ RUNS=${RUNS:-5}
 PTY_ROUNDS=${PTY_ROUNDS:-4}
 PTY_MB=${PTY_MB:-100}
 NS_SETS=${NS_SETS:-300}
+IMPORT_MB=${IMPORT_MB:-64}
+# The last revision before nsk's library was regrouped (exec, process handle, cgroup interface)
+# and its hand-written SHA-256 and decompression were replaced by crates.
+BASE=${BASE:-0e85a21}
 T0=$(date +%s)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -113,7 +120,7 @@ series() {
 		order=$(seq 0 $((${#names[@]} - 1)))
 		[ $((r % 2)) = 0 ] && order=$(echo "$order" | tac)
 		for i in $order; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
-		if ! $v hyperfine $shellopt --style none --warmup "${WARM:-1}" --runs "$runs" \
+		if ! $v hyperfine $shellopt --style none --warmup "${WARM:-1}" --runs "$runs" ${PREP:+--prepare "$PREP"} \
 			--export-json "$W/$tag.r$r.json" "${args[@]}" >/dev/null 2>"$W/err"; then
 			echo "hyperfine failed: $(tail -3 "$W/err")" >&2
 			exit 1
@@ -287,8 +294,56 @@ scenario_top() {
 	report top "top|top, one sample|nsk|ps|ps -e|-"
 }
 
+# Budgets, against BASE built from its own sources in a scratch folder: nothing of this
+# checkout is touched.
+scenario_budgets() {
+	command -v git >/dev/null || { echo "bench/run.sh: budgets needs git" >&2; exit 1; }
+	start_target
+	echo "== budgets: this build against $BASE (image import: rounds $ROUNDS x $RUNS runs)"
+	mkdir -p "$W/base"
+	git archive "$BASE" | tar -x -C "$W/base"
+	(cd "$W/base" && CARGO_TARGET_DIR=$W/base-target cargo build --release --locked -q)
+	local old=$W/base-target/x86_64-unknown-linux-gnu/release/nsk so sn
+	so=$(stat -c %s "$old")
+	sn=$(stat -c %s "$NSK")
+	printf 'budgets\trelease binary size (static, stripped)\t%s KiB\tnsk at %s\t%s KiB\t%s\t-\t-\t-\t-\n' \
+		$((sn / 1024)) "$BASE" $((so / 1024)) "$(python3 -c "print(f'{$sn/$so:.2f}')")" >>"$ROWS"
+	echo "  release binary: $((sn / 1024)) KiB, at $BASE $((so / 1024)) KiB"
+	local S=(--rm --cgroup-parent nsk-bench --rootfs "$R" --memory 256M -- /bin/true)
+	rss_row budgets "peak RSS of run --rm (GNU time %M)" "$(rss "$NSK" --root "$W/state" run "${S[@]}")" \
+		"nsk at $BASE" "$(rss "$old" --root "$W/state" run "${S[@]}")"
+	rss_row budgets "peak RSS of enter -T (GNU time %M)" "$(rss "$NSK" --root "$W/state" enter -T "$PID" /bin/true)" \
+		"nsk at $BASE" "$(rss "$old" --root "$W/state" enter -T "$PID" /bin/true)"
+	# A root filesystem of IMPORT_MB: the busybox tree, and files half text, half random bytes.
+	local img=$W/img
+	mkdir -p "$img/root"
+	cp -a "$R/." "$img/root/"
+	python3 - "$img/root" "$IMPORT_MB" <<'PY'
+import os, random, sys
+root, mb = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(18)
+words = [b"nsk", b"layer", b"import", b"tar", b"gzip", b"container", b"root", b"file"]
+for i in range(mb * 4):  # 256 KiB each
+    d = os.path.join(root, "data", f"d{i % 32:02}")
+    os.makedirs(d, exist_ok=True)
+    if i % 2:
+        body = rnd.randbytes(256 << 10)
+    else:
+        body = b" ".join(rnd.choice(words) for _ in range(60000))[: 256 << 10]
+    open(os.path.join(d, f"f{i:05}"), "wb").write(body)
+PY
+	tar -C "$img/root" -cf "$img/root.tar" .
+	gzip -6 -c "$img/root.tar" >"$img/root.tar.gz"
+	PREP="rm -rf $W/imp" series import \
+		new-tar "$NSK --root $W/imp image import $img/root.tar" old-tar "$old --root $W/imp image import $img/root.tar" \
+		new-gz "$NSK --root $W/imp image import $img/root.tar.gz" old-gz "$old --root $W/imp image import $img/root.tar.gz"
+	report import "budgets|image import, plain tar ($IMPORT_MB MB)|new-tar|old-tar|nsk at $BASE|1.0" \
+		"budgets|image import, gzip tar ($IMPORT_MB MB)|new-gz|old-gz|nsk at $BASE|1.0"
+	rm -rf "$W/imp" "$img" "$W/base" "$W/base-target"
+}
+
 if [ "$SCENARIO" = all ]; then
-	for s in run enter pty ps cp top; do "scenario_$s"; done
+	for s in run enter pty ps cp top budgets; do "scenario_$s"; done
 else
 	"scenario_$SCENARIO"
 fi

@@ -2,39 +2,13 @@
 //! checked (root cgroup refused, systemd and shared cgroups warned about), journaled with the
 //! values they replace, applied with read-back and rollback, and undone by `reset`.
 
-use crate::cgroup::{report, CgroupSet, Hierarchy, Limits, Version, Write};
+use crate::cgroup::journal::{self, Journal};
+pub use crate::cgroup::Change;
+use crate::cgroup::{first_line, report, CgroupSet, Hierarchy, Limits, Write};
 use crate::error::{Context, Error, Result};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Serialize)]
-pub struct Change {
-    pub file: String,
-    pub before: String,
-    pub after: String,
-}
-
-/// The values nsk replaced, per cgroup file, from before its first change, and what it last
-/// wrote there (so a reset leaves alone a value someone else set since).
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Journal {
-    pub pid: i32,
-    /// Absolute file path → original value.
-    pub original: BTreeMap<String, String>,
-    /// Absolute file path → the value nsk last wrote (as read back). Journals written before
-    /// nsk kept it have none: reset then restores every file.
-    #[serde(default)]
-    pub written: BTreeMap<String, String>,
-}
-
-/// The first line of a cgroup file, trimmed ("" when unreadable).
-fn first_line(p: impl AsRef<Path>) -> String {
-    fs::read_to_string(p)
-        .map(|s| s.lines().next().unwrap_or("").trim().to_string())
-        .unwrap_or_default()
-}
 
 /// CPUs the kernel has online (`/sys/devices/system/cpu/online`).
 pub fn online_cpus() -> Option<Vec<u32>> {
@@ -82,16 +56,9 @@ pub fn preflight(set: &CgroupSet, writes: &[Write], l: &Limits) -> Result<()> {
                 )));
             }
         }
-        // The parent's own set bounds a child's (v1 cpuset.cpus, v2 cpuset.cpus.effective).
-        if let Some(parent) = set.dir_for("cpuset").and_then(Path::parent) {
-            let f = if set.version == Version::V2 {
-                "cpuset.cpus.effective"
-            } else {
-                "cpuset.cpus"
-            };
-            if let Some(allowed) = crate::cgroup::expand_cpu_list(&first_line(parent.join(f)))
-                .filter(|a| !a.is_empty())
-            {
+        // The parent's own set bounds a child's.
+        {
+            if let Some(allowed) = set.parent_cpus() {
                 let outside: Vec<u32> = want
                     .iter()
                     .copied()
@@ -119,41 +86,7 @@ pub fn preflight(set: &CgroupSet, writes: &[Write], l: &Limits) -> Result<()> {
             )));
         }
     }
-    if set.version != Version::V2 {
-        // Walk the write order: memory.limit_in_bytes may never exceed memsw at any step.
-        if let Some(d) = set.dir_for("memory") {
-            let memsw_file = d.join("memory.memsw.limit_in_bytes");
-            if memsw_file.exists() {
-                let num = |s: &str| match s.trim() {
-                    "-1" | "max" => u64::MAX,
-                    v => v.parse().unwrap_or(u64::MAX),
-                };
-                let mut mem = num(&first_line(d.join("memory.limit_in_bytes")));
-                let mut memsw = num(&first_line(&memsw_file));
-                for w in writes.iter().filter(|w| w.controller == "memory") {
-                    match w.file {
-                        "memory.limit_in_bytes" => mem = num(&w.value),
-                        "memory.memsw.limit_in_bytes" => memsw = num(&w.value),
-                        _ => continue,
-                    }
-                    if mem != u64::MAX && mem & !4095 > memsw {
-                        return Err(Error::failed(format!(
-                            "cannot set the memory limit to {}: it is above the container's memory+swap limit {} \
-                             (memory.memsw.limit_in_bytes); raise --memory-swap with it",
-                            crate::units::format_size(mem),
-                            crate::units::format_size(memsw)
-                        )));
-                    }
-                    if memsw != u64::MAX && mem == u64::MAX {
-                        return Err(Error::failed(format!(
-                            "cannot remove the memory limit while memory+swap stays at {}: give --memory-swap max as well",
-                            crate::units::format_size(memsw)
-                        )));
-                    }
-                }
-            }
-        }
-    }
+    set.check_order(writes)?;
     Ok(())
 }
 
@@ -170,14 +103,14 @@ pub fn thaw_refusal(
         return None;
     }
     let (_, set, _) = cgroups_of(pid).ok()?;
-    let file = freeze_file(&set)?;
+    let file = set.freeze_file()?;
     let cur = first_line(&file);
     let frozen = matches!(cur.as_str(), "FROZEN" | "FREEZING" | "1");
     let by_runtime = id.runtime_paused == Some(true);
     if !frozen && !by_runtime {
         return None;
     }
-    let by_nsk = load_journal(&journal_path(state_root, &set))
+    let by_nsk = journal::load(&journal::path(state_root, &set))
         .ok()
         .flatten()
         .and_then(|j| j.written.get(&file.display().to_string()).cloned())
@@ -197,17 +130,6 @@ pub fn thaw_refusal(
          (and its own resume then fails); use {undo}, or --force to thaw it anyway",
         id.describe()
     ))
-}
-
-/// The file that freezes a set of cgroups (v2 cgroup.freeze, v1 freezer.state).
-fn freeze_file(set: &CgroupSet) -> Option<PathBuf> {
-    if set.version == Version::V2 {
-        set.dir_for("memory")
-            .or_else(|| set.v2_dir())
-            .map(|d| d.join("cgroup.freeze"))
-    } else {
-        set.dir_for("freezer").map(|d| d.join("freezer.state"))
-    }
 }
 
 /// What to say after changing a container whose runtime keeps its own record of its limits.
@@ -251,81 +173,6 @@ pub fn cgroups_of(pid: i32) -> Result<(Hierarchy, CgroupSet, BTreeMap<String, St
         .ctx(|| format!("cannot read /proc/{pid}/cgroup"))?;
     let (set, paths) = report::of_process(&h, &text);
     Ok((h, set, paths))
-}
-
-/// Where the journal of a set of cgroups lives under the state root, keyed by its memory (or
-/// cgroup2) directory: the same for a container's own set and for what /proc shows of it.
-pub fn journal_path(state_root: &Path, set: &CgroupSet) -> PathBuf {
-    let key = set
-        .dir_for("memory")
-        .map(Path::to_path_buf)
-        .or_else(|| set.dirs.first().map(|d| d.path.clone()))
-        .unwrap_or_default();
-    // FNV-1a: stable, and no path characters in the file name.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.as_os_str().as_encoded_bytes() {
-        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    state_root.join(".limits").join(format!("{h:016x}.json"))
-}
-
-/// The only files a journal may name: those `limit` changes.
-const JOURNALED_FILES: &[&str] = &[
-    "memory.max",
-    "memory.swap.max",
-    "memory.low",
-    "memory.limit_in_bytes",
-    "memory.memsw.limit_in_bytes",
-    "memory.soft_limit_in_bytes",
-    "cpu.max",
-    "cpu.weight",
-    "cpu.shares",
-    "cpu.cfs_period_us",
-    "cpu.cfs_quota_us",
-    "cpuset.cpus",
-    "pids.max",
-    "io.weight",
-    "blkio.weight",
-    "cgroup.freeze",
-    "freezer.state",
-];
-
-/// Serialize every change and reset of one target: an flock on its key cgroup directory (the
-/// one its journal is keyed by), so the values read as "before", the journal and the writes of
-/// one nsk never interleave with another's.
-fn lock_target(set: &CgroupSet) -> Result<nix::fcntl::Flock<fs::File>> {
-    let d = set
-        .dir_for("memory")
-        .or_else(|| set.dirs.first().map(|d| d.path.as_path()))
-        .ok_or_else(|| Error::failed("the target has no cgroup directory"))?;
-    let f = fs::File::open(d).ctx(|| format!("cannot open {}", d.display()))?;
-    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| Error::Os {
-        what: format!("cannot lock {}", d.display()),
-        errno: e,
-    })
-}
-
-/// Remove a journal. The journal directory stays: removing it once empty would race with
-/// another nsk that has just made sure it exists and is about to write its own journal there.
-pub fn forget_journal(p: &Path) {
-    let _ = fs::remove_file(p);
-}
-
-/// A journal, read with the checks of every state file (no symlink, nsk's owner, not writable
-/// by others). None when there is none; an error when one is there but cannot be trusted.
-pub fn load_journal(p: &Path) -> Result<Option<Journal>> {
-    crate::secure::read_json(p)
-}
-
-fn save_journal(p: &Path, j: &Journal) -> Result<()> {
-    if let Some(d) = p.parent() {
-        if let Some(root) = d.parent() {
-            crate::secure::ensure_root(root)?;
-        }
-        crate::secure::mkdir_path(d, crate::secure::DIR_MODE)?;
-        crate::secure::sweep_temps(d);
-    }
-    crate::secure::write_json(p, j)
 }
 
 /// Refuse to touch a hierarchy's root cgroup.
@@ -406,18 +253,7 @@ pub fn warnings(set: &CgroupSet, pid: i32, l: &Limits) -> Vec<String> {
         }
     }
     if let Some(crate::units::Limit::Value(m)) = l.memory {
-        let usage = set.dir_for("memory").and_then(|d| {
-            let f = if set.version == Version::V2 {
-                "memory.current"
-            } else {
-                "memory.usage_in_bytes"
-            };
-            fs::read_to_string(d.join(f))
-                .ok()?
-                .trim()
-                .parse::<u64>()
-                .ok()
-        });
+        let usage = set.memory().current;
         if let Some(u) = usage.filter(|u| *u > m) {
             w.push(format!(
                 "the new memory limit {} is below the current usage {}: the kernel will reclaim memory and may OOM-kill processes",
@@ -455,105 +291,6 @@ fn read_file(set: &CgroupSet, w: &Write) -> Option<(PathBuf, String)> {
     Some((p, v.lines().next().unwrap_or("").trim().to_string()))
 }
 
-/// Why `w`'s file cannot be read: its controller is not mounted (v1) or not enabled for the
-/// cgroup (v2, where the file exists only once the parent's subtree_control enables it).
-fn no_file(set: &CgroupSet, w: &Write) -> Error {
-    let c = w.controller;
-    let Some(dir) = set.dir_for(c) else {
-        return Error::failed(format!(
-            "the {c} cgroup controller is not mounted on this host"
-        ));
-    };
-    if set.version == Version::V2 {
-        let on = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-        if !on.split_whitespace().any(|x| x == c) {
-            return Error::failed(format!(
-                "the {c} controller is not enabled for cgroup {} (its cgroup.controllers: {}); \
-                 the parent's cgroup.subtree_control must enable it",
-                dir.display(),
-                if on.trim().is_empty() {
-                    "none"
-                } else {
-                    on.trim()
-                }
-            ));
-        }
-    }
-    let p = dir.join(w.file);
-    let what = || format!("cannot read {}", p.display());
-    fs::read_to_string(&p)
-        .ctx(what)
-        .err()
-        .unwrap_or_else(|| Error::failed(what()))
-}
-
-/// Is the cgroup frozen (or freezing)? v2 cgroup.freeze, v1 freezer.state.
-pub fn is_frozen(set: &CgroupSet) -> bool {
-    if set.version == Version::V2 {
-        set.dir_for("memory")
-            .or_else(|| set.v2_dir())
-            .and_then(|d| fs::read_to_string(d.join("cgroup.freeze")).ok())
-            .is_some_and(|s| s.trim() == "1")
-    } else {
-        set.dir_for("freezer")
-            .and_then(|d| fs::read_to_string(d.join("freezer.state")).ok())
-            .is_some_and(|s| s.trim() != "THAWED")
-    }
-}
-
-/// Freeze (true) or thaw (false) the cgroup, waiting until the kernel says it is done.
-pub fn set_frozen(set: &CgroupSet, frozen: bool) -> Result<Change> {
-    let (file_path, value, check): (PathBuf, &str, Box<dyn Fn() -> bool>) =
-        if set.version == Version::V2 {
-            let d = set
-                .dir_for("memory")
-                .or_else(|| set.v2_dir())
-                .ok_or_else(|| Error::failed("no cgroup2 directory to freeze"))?
-                .to_path_buf();
-            let ev = d.join("cgroup.events");
-            (
-                d.join("cgroup.freeze"),
-                if frozen { "1" } else { "0" },
-                Box::new(move || crate::cgroup::read_keyed(&ev, "frozen") == Some(frozen as u64)),
-            )
-        } else {
-            let d = set
-                .dir_for("freezer")
-                .ok_or_else(|| {
-                    Error::failed("the freezer cgroup controller is not mounted on this host")
-                })?
-                .to_path_buf();
-            let st = d.join("freezer.state");
-            let want = if frozen { "FROZEN" } else { "THAWED" };
-            (
-                d.join("freezer.state"),
-                want,
-                Box::new(move || fs::read_to_string(&st).is_ok_and(|s| s.trim() == want)),
-            )
-        };
-    let before = fs::read_to_string(&file_path)
-        .ctx(|| format!("cannot read {}", file_path.display()))?
-        .trim()
-        .to_string();
-    crate::cgroup::write_value(&file_path, value)
-        .ctx(|| format!("cannot write '{value}' to {}", file_path.display()))?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !check() {
-        if std::time::Instant::now() > deadline {
-            return Err(Error::failed(format!(
-                "{} did not reach {value} within 10 s",
-                file_path.display()
-            )));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    Ok(Change {
-        file: file_path.display().to_string(),
-        before,
-        after: value.into(),
-    })
-}
-
 pub struct Outcome {
     pub changes: Vec<Change>,
     pub warnings: Vec<String>,
@@ -574,16 +311,11 @@ pub fn change(
     check_not_root(&set, &h, &writes)?;
     preflight(&set, &writes, l)?;
     if freeze.is_some() {
-        let c = if set.version == Version::V2 {
-            "memory"
-        } else {
-            "freezer"
-        };
         check_not_root(
             &set,
             &h,
             &[Write {
-                controller: c,
+                controller: set.freeze_controller(),
                 file: "",
                 value: String::new(),
             }],
@@ -597,11 +329,11 @@ pub fn change(
     let _lock = if dry_run {
         None
     } else {
-        Some(lock_target(&set)?)
+        Some(journal::lock(&set)?)
     };
     let mut before = vec![];
     for w in &writes {
-        let (p, v) = read_file(&set, w).ok_or_else(|| no_file(&set, w))?;
+        let (p, v) = read_file(&set, w).ok_or_else(|| set.unreadable(w))?;
         before.push((p, v, w.value.clone()));
     }
     if dry_run {
@@ -622,9 +354,9 @@ pub fn change(
         return Ok(Outcome { changes, warnings });
     }
     // Journal first: a crash half-way still knows the original values.
-    let jp = journal_path(state_root, &set);
-    let previous = load_journal(&jp)?;
-    let mut j = load_journal(&jp)?.unwrap_or(Journal {
+    let jp = journal::path(state_root, &set);
+    let previous = journal::load(&jp)?;
+    let mut j = journal::load(&jp)?.unwrap_or(Journal {
         pid,
         ..Default::default()
     });
@@ -633,32 +365,19 @@ pub fn change(
             .entry(p.display().to_string())
             .or_insert_with(|| b.clone());
     }
-    if let Some(f) = freeze {
-        let _ = f;
-        let (file, orig) = if set.version == Version::V2 {
-            let d = set
-                .dir_for("memory")
-                .or_else(|| set.v2_dir())
-                .map(|d| d.join("cgroup.freeze"));
-            (d, "0")
-        } else {
-            (
-                set.dir_for("freezer").map(|d| d.join("freezer.state")),
-                "THAWED",
-            )
-        };
-        if let Some(file) = file {
+    if freeze.is_some() {
+        if let Some(file) = set.freeze_file() {
             j.original
                 .entry(file.display().to_string())
-                .or_insert_with(|| orig.to_string());
+                .or_insert_with(|| set.thawed_value().to_string());
         }
     }
-    save_journal(&jp, &j)?;
+    journal::save(&jp, &j)?;
     if let Err(e) = set.apply(&writes) {
         // Rolled back: the journal goes back to what it was.
         match &previous {
-            Some(p) => save_journal(&jp, p)?,
-            None => forget_journal(&jp),
+            Some(p) => journal::save(&jp, p)?,
+            None => journal::forget(&jp),
         }
         return Err(explain(e));
     }
@@ -672,21 +391,21 @@ pub fn change(
         });
     }
     if let Some(f) = freeze {
-        let c = set_frozen(&set, f)?;
+        let c = set.set_frozen(f)?;
         j.written.insert(c.file.clone(), c.after.clone());
         changes.push(c);
     }
     // What nsk wrote, so that a reset can tell a value someone changed since.
-    save_journal(&jp, &j)?;
+    journal::save(&jp, &j)?;
     Ok(Outcome { changes, warnings })
 }
 
 /// Put back the values from before nsk's first change, and forget the journal.
 pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
     let (_, set, _) = cgroups_of(pid)?;
-    let _lock = lock_target(&set)?;
-    let jp = journal_path(state_root, &set);
-    let j = load_journal(&jp)?
+    let _lock = journal::lock(&set)?;
+    let jp = journal::path(state_root, &set);
+    let j = journal::load(&jp)?
         .ok_or_else(|| Error::failed("nothing to reset: nsk has not changed these cgroups"))?;
     // Only limit files directly in the target's own cgroup directories are ever written back
     // (never cgroup.procs or any other control file a forged journal might name).
@@ -697,7 +416,7 @@ pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
             .is_some_and(|d| set.dirs.iter().any(|x| x.path == d))
             && p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| JOURNALED_FILES.contains(&n))
+                .is_some_and(|n| journal::FILES.contains(&n))
             && crate::cgroup::on_cgroupfs(p);
         if !inside {
             return Err(Error::failed(format!(
@@ -769,7 +488,7 @@ pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
     if !pending.is_empty() {
         return Err(last_err.unwrap_or_else(|| Error::failed("cannot restore the original values")));
     }
-    forget_journal(&jp);
+    journal::forget(&jp);
     Ok(Outcome { changes, warnings })
 }
 
@@ -851,6 +570,7 @@ fn explain(e: Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cgroup::Version;
 
     #[test]
     fn cpu_lists() {
@@ -907,7 +627,7 @@ mod tests {
         let o2 = other.clone();
         let forgetter = std::thread::spawn(move || {
             while !s2.load(std::sync::atomic::Ordering::Relaxed) {
-                forget_journal(&o2);
+                journal::forget(&o2);
             }
         });
         let j = Journal {
@@ -915,8 +635,8 @@ mod tests {
             ..Default::default()
         };
         for _ in 0..2000 {
-            save_journal(&mine, &j).unwrap();
-            forget_journal(&mine);
+            journal::save(&mine, &j).unwrap();
+            journal::forget(&mine);
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         forgetter.join().unwrap();

@@ -163,7 +163,7 @@ proptest! {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("j.json");
         std::fs::write(&p, &body).unwrap();
-        let _ = crate::limit::load_journal(&p);
+        let _ = crate::cgroup::journal::load(&p);
     }
 
     /// Any bytes, and valid headers with any bytes flipped: the tar reader ends with entries

@@ -2,7 +2,11 @@
 //! directories, and typed limits written in kernel units through one interface with a v1 and a
 //! v2 implementation. Every function takes paths, so unit tests run on fixture trees.
 
+mod freeze;
+pub mod journal;
 pub mod report;
+
+pub use freeze::Change;
 mod v1;
 mod v2;
 
@@ -692,6 +696,57 @@ impl CgroupSet {
         (st == "FROZEN" || st == "FREEZING").then(|| format!("freezer.state {st}"))
     }
 
+    /// The CPUs the parent cgroup allows a child (v1 its cpuset.cpus, v2 its
+    /// cpuset.cpus.effective); None where unreadable or empty.
+    pub fn parent_cpus(&self) -> Option<Vec<u32>> {
+        let parent = self.dir_for("cpuset")?.parent()?;
+        let f = match self.version {
+            Version::V2 => "cpuset.cpus.effective",
+            _ => "cpuset.cpus",
+        };
+        expand_cpu_list(&first_line(parent.join(f))).filter(|a| !a.is_empty())
+    }
+
+    /// Check that `writes` (from `plan`) can be made in their order from the current values.
+    pub fn check_order(&self, writes: &[Write]) -> Result<()> {
+        match self.version {
+            Version::V2 => Ok(()),
+            _ => v1::check_order(self, writes),
+        }
+    }
+
+    /// Why `w`'s file cannot be read: its controller is not mounted (v1) or not enabled for the
+    /// cgroup (v2, where the file exists only once the parent's subtree_control enables it).
+    pub fn unreadable(&self, w: &Write) -> Error {
+        let c = w.controller;
+        let Some(dir) = self.dir_for(c) else {
+            return Error::failed(format!(
+                "the {c} cgroup controller is not mounted on this host"
+            ));
+        };
+        if self.version == Version::V2 {
+            let on = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+            if !on.split_whitespace().any(|x| x == c) {
+                return Error::failed(format!(
+                    "the {c} controller is not enabled for cgroup {} (its cgroup.controllers: {}); \
+                     the parent's cgroup.subtree_control must enable it",
+                    dir.display(),
+                    if on.trim().is_empty() {
+                        "none"
+                    } else {
+                        on.trim()
+                    }
+                ));
+            }
+        }
+        let p = dir.join(w.file);
+        let what = || format!("cannot read {}", p.display());
+        fs::read_to_string(&p)
+            .ctx(what)
+            .err()
+            .unwrap_or_else(|| Error::failed(what()))
+    }
+
     /// Memory usage, working set and limit, as `ps --all` and `top` show them.
     pub fn memory(&self) -> Memory {
         let Some(d) = self.dir_for("memory") else {
@@ -983,6 +1038,13 @@ fn rmdir_retry(p: &Path) -> Result<()> {
 /// Write one value to a cgroup file in a single write(2), newline-terminated. An empty value is
 /// written as a lone newline: that is how the kernel is told "empty" (a v2 `cpuset.cpus` that
 /// inherits its parent's CPUs), where writing zero bytes would change nothing.
+/// The first line of a cgroup file, trimmed ("" when unreadable).
+pub fn first_line(p: impl AsRef<Path>) -> String {
+    fs::read_to_string(p)
+        .map(|s| s.lines().next().unwrap_or("").trim().to_string())
+        .unwrap_or_default()
+}
+
 pub fn write_value(path: &Path, value: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut f = fs::OpenOptions::new()

@@ -161,3 +161,42 @@ pub(super) fn plan(set: &CgroupSet, l: &Limits) -> Result<Vec<Write>> {
     }
     Ok(w)
 }
+
+/// Check the order of `writes` against the current values: memory.limit_in_bytes may never
+/// exceed memory.memsw.limit_in_bytes at any step, or the kernel refuses the write.
+pub(super) fn check_order(set: &CgroupSet, writes: &[Write]) -> Result<()> {
+    // Walk the write order: memory.limit_in_bytes may never exceed memsw at any step.
+    if let Some(d) = set.dir_for("memory") {
+        let memsw_file = d.join("memory.memsw.limit_in_bytes");
+        if memsw_file.exists() {
+            let num = |s: &str| match s.trim() {
+                "-1" | "max" => u64::MAX,
+                v => v.parse().unwrap_or(u64::MAX),
+            };
+            let mut mem = num(&super::first_line(d.join("memory.limit_in_bytes")));
+            let mut memsw = num(&super::first_line(&memsw_file));
+            for w in writes.iter().filter(|w| w.controller == "memory") {
+                match w.file {
+                    "memory.limit_in_bytes" => mem = num(&w.value),
+                    "memory.memsw.limit_in_bytes" => memsw = num(&w.value),
+                    _ => continue,
+                }
+                if mem != u64::MAX && mem & !4095 > memsw {
+                    return Err(Error::failed(format!(
+                        "cannot set the memory limit to {}: it is above the container's memory+swap limit {} \
+                         (memory.memsw.limit_in_bytes); raise --memory-swap with it",
+                        crate::units::format_size(mem),
+                        crate::units::format_size(memsw)
+                    )));
+                }
+                if memsw != u64::MAX && mem == u64::MAX {
+                    return Err(Error::failed(format!(
+                        "cannot remove the memory limit while memory+swap stays at {}: give --memory-swap max as well",
+                        crate::units::format_size(memsw)
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -83,9 +83,9 @@ fn thaw_if_frozen(ctx: &Ctx, name: &str, st: &State) -> Result<()> {
         return Ok(());
     }
     spawn::check_removable(&ctx.store, name, st)?;
-    if crate::limit::is_frozen(set) {
+    if set.is_frozen() {
         eprintln!("nsk: container {name} is frozen: thawing it first");
-        crate::limit::set_frozen(set, false)
+        set.set_frozen(false)
             .map_err(|e| e.context(format!("cannot thaw container {name}")))?;
     }
     Ok(())

@@ -327,7 +327,7 @@ pub fn remove(store: &Store, name: &str, st: &State) -> Result<()> {
     if let Some(cg) = &st.cgroups {
         cg.remove()?;
         // A limit journal for these cgroups is moot once they are gone.
-        crate::limit::forget_journal(&crate::limit::journal_path(&store.root, cg));
+        crate::cgroup::journal::forget(&crate::cgroup::journal::path(&store.root, cg));
         remove_parents(store, cg);
     }
     store.remove_dir(name)
