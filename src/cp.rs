@@ -426,7 +426,9 @@ impl Copier<'_> {
                     }
                 }
             })?;
-            self.copy_contents(&from, &to, what, depth)?;
+            if depth == 0 || !is_pseudo_fs(&from) {
+                self.copy_contents(&from, &to, what, depth)?;
+            }
             return self.attrs_fd(&to, &st, what, &from);
         }
         if is(&st, SFlag::S_IFREG) {
@@ -625,6 +627,27 @@ impl Copier<'_> {
         }
         Ok(())
     }
+}
+
+/// A directory of a kernel pseudo-filesystem (proc, sysfs, cgroup, debugfs, …): its entries are
+/// the kernel's view of the moment (of processes nsk cannot see from outside the container's
+/// PID namespace, among others), not files. Below the top of a copy such a directory is copied
+/// empty, as `docker cp` (which never sees these mounts) shows it.
+fn is_pseudo_fs(fd: &OwnedFd) -> bool {
+    use nix::sys::statfs::*;
+    fstatfs(fd).is_ok_and(|s| {
+        [
+            PROC_SUPER_MAGIC,
+            SYSFS_MAGIC,
+            CGROUP_SUPER_MAGIC,
+            CGROUP2_SUPER_MAGIC,
+            DEBUGFS_MAGIC,
+            TRACEFS_MAGIC,
+            SECURITYFS_MAGIC,
+            BPF_FS_MAGIC,
+        ]
+        .contains(&s.filesystem_type())
+    })
 }
 
 /// Is `fd` still the object `st` described (a path component swapped meanwhile fails the copy)?

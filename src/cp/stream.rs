@@ -10,8 +10,8 @@
 //! refused. Files are written under a temporary name and renamed into place.
 
 use super::{
-    check_same, is, lstat_at, open_entry, open_source, show, xattr_kept, Options, Side, Source,
-    Xattrs,
+    check_same, is, is_pseudo_fs, lstat_at, open_entry, open_source, show, xattr_kept, Options,
+    Side, Source, Xattrs,
 };
 use crate::error::{Context, Error, Result};
 use crate::image::tar::{Entry, Input, Kind, Reader};
@@ -149,6 +149,9 @@ impl<W: Write> TarOut<'_, W> {
                     std::io::empty(),
                 )
                 .map_err(write_error)?;
+            if depth > 0 && is_pseudo_fs(&fd) {
+                return Ok(());
+            }
             return self.contents(&fd, arc, what, depth);
         }
         if is(&st, SFlag::S_IFREG) {

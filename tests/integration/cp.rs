@@ -666,6 +666,30 @@ fn tar_stream_out_is_read_back_by_system_tar() {
     assert_eq!(o.code, 0, "{o:?}");
     let list = system_tar(&["-tf", flat.to_str().unwrap()], t.path());
     assert_eq!(list, "abs\ndeeper/\ndeeper/big\nhardlink\nrel\n");
+    // The whole root: /proc and /sys (the container's own mounts) come as empty directories,
+    // the device nodes of its /dev are skipped; the same for a copy to a host directory.
+    let whole = t.path().join("whole.tar");
+    let o = nsk_to_file(&env, &["cp", "tarout:/", "-"], &whole);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stderr.contains("nsk: skipping /dev/null"), "{o:?}");
+    let list = system_tar(&["-tf", whole.to_str().unwrap()], t.path());
+    for want in ["proc/", "sys/", "sleep", "data/src/file"] {
+        assert!(list.lines().any(|l| l == want), "{want}: {list}");
+    }
+    assert!(
+        !list.lines().any(|l| l.starts_with("proc/") && l != "proc/"),
+        "{list}"
+    );
+    assert!(
+        !list.lines().any(|l| l.starts_with("sys/") && l != "sys/"),
+        "{list}"
+    );
+    let rootcopy = t.path().join("rootcopy");
+    let o = env.nsk(&["cp", "tarout:/", rootcopy.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(std::fs::read_dir(rootcopy.join("proc")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(rootcopy.join("sys")).unwrap().count(), 0);
+    assert_eq!(digest(&src), digest(&rootcopy.join("data/src")));
     // Errors are one line; stdout on a terminal is refused (script gives nsk one).
     one_line_error(&nsk_to_file(&env, &["cp", "tarout:/missing", "-"], &one));
     let o: Out = std::process::Command::new("script")
