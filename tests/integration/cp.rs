@@ -432,14 +432,16 @@ fn symlink_exchange_race_never_reaches_the_host() {
 }
 
 /// Against Docker: what nsk copies in, `docker cp` copies out identical, and the reverse; `-a`
-/// keeps the owner as `docker exec stat` shows it.
+/// keeps the owner as `docker exec stat` shows it; tar streams piped between `docker cp` and
+/// `nsk cp` both ways (names and a symlink target past 100 bytes among them) come out as
+/// docker's exec sees the originals.
 #[test]
 fn peer_cp_round_trips_through_docker_cp() {
     require_runtimes();
     let c = PeerContainer::start("docker", "cp", &[]);
     let t = tmp("docker");
     let src = t.path().join("src");
-    tree(&src);
+    long_tree(&src);
     let target = format!("docker://{}", c.name);
     let o = env_free_nsk(&["cp", src.to_str().unwrap(), &format!("{target}:/tmp")]);
     assert_eq!(o.code, 0, "{o:?}");
