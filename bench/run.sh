@@ -11,14 +11,15 @@
 #                        CPU per MB per PTY hop
 #   bench/run.sh ps      nsk ps --all --json against lsns -J with NS_SETS (300) extra namespace
 #                        sets (unshare --pid --fork --uts --ipc --net --mount sleep), killed by PID
-#   bench/run.sh cp|top  hooks for those verbs: skipped while nsk has no such verb
+#   bench/run.sh cp      PTY_MB out of a runc container against nsenter cat; CP_MB (1 GiB) out of
+#                        an nsk container's bind volume against host cp and docker cp, same disk
+#   bench/run.sh top     nsk top, one sample, against ps -e
 #   bench/run.sh budgets this build against BASE (a git revision, built here in a scratch
 #                        folder): release binary size, peak RSS of run and enter, and image import
 #                        of a plain and a gzip root filesystem tarball (IMPORT_MB, 64)
 #   bench/run.sh all     every scenario, then bench/RESULTS.md and bench/ratios.svg
-#
 #   ROUNDS=10 RUNS=5     rounds, and runs of each command per round (order alternates per round)
-#   PTY_ROUNDS=4 PTY_MB=100 NS_SETS=300
+#   PTY_ROUNDS=4 PTY_MB=100 NS_SETS=300 CP_MB=1024 CP_ROUNDS=4 CP_RUNS=3 IMPORT_MB=64 BASE=0e85a21
 #
 # Fairness: crun is started directly (`crun --root DIR run --bundle B`) by hyperfine, and on a
 # hybrid cgroup host (where crun refuses to run otherwise) hyperfine itself, with every command
@@ -59,6 +60,9 @@ cleanup() {
 		runc delete -f nskbench >/dev/null 2>&1 || true
 		runc delete -f nskbench-sleeper >/dev/null 2>&1 || true
 	fi
+	[ -n "${CP_NSK:-}" ] && "$NSK" --root "$W/state" rm -f "$CP_NSK" >/dev/null 2>&1
+	[ -n "${CP_DOCKER:-}" ] && docker rm -f "$CP_DOCKER" >/dev/null 2>&1
+	[ -n "${CP_IMAGE:-}" ] && docker rmi "$CP_IMAGE" >/dev/null 2>&1
 	mountpoint -q "$W/tmpfs" 2>/dev/null && umount "$W/tmpfs"
 	for d in /sys/fs/cgroup/*/nsk-bench /sys/fs/cgroup/nsk-bench; do
 		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
@@ -106,7 +110,8 @@ PY
 }
 
 # series TAG NAME CMD [NAME CMD]...  ROUNDS x RUNS, order reversed every other round; JSON per
-# round in $W/TAG.rN.json. VIEW=1 runs hyperfine in crun's view; SH=1 through /bin/sh.
+# round in $W/TAG.rN.json. VIEW=1 runs hyperfine in crun's view; SH=1 through /bin/sh; PREP=CMD
+# runs before every run of every command (hyperfine --prepare).
 series() {
 	local tag=$1 r i order
 	shift
@@ -120,7 +125,9 @@ series() {
 		order=$(seq 0 $((${#names[@]} - 1)))
 		[ $((r % 2)) = 0 ] && order=$(echo "$order" | tac)
 		for i in $order; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
-		if ! $v hyperfine $shellopt --style none --warmup "${WARM:-1}" --runs "$runs" ${PREP:+--prepare "$PREP"} \
+		local prep=()
+		[ -n "${PREP:-}" ] && prep=(--prepare "$PREP")
+		if ! $v hyperfine $shellopt "${prep[@]}" --style none --warmup "${WARM:-1}" --runs "$runs" \
 			--export-json "$W/$tag.r$r.json" "${args[@]}" >/dev/null 2>"$W/err"; then
 			echo "hyperfine failed: $(tail -3 "$W/err")" >&2
 			exit 1
@@ -285,6 +292,35 @@ scenario_cp() {
 	SH=1 series cp nsk "${NSK_CP:-$NSK --root $W/state cp $PID:/big $W/cp.out}" \
 		nsenter "nsenter -t $PID -m cat /big >$W/cp.out"
 	report cp "cp|cp $PTY_MB MB out of a container|nsk|nsenter|nsenter -m cat|-"
+
+	# A CP_MB file out of a running nsk container, from a bind volume on the disk of $W, to a file
+	# in $W: against host cp of the same file between the same directories (goal: nsk at least
+	# 0.9x as fast, a time ratio of at most 1.11), and docker cp of it out of a docker container
+	# with the same volume. Interleaved, the source in the page cache for all (the warmup run
+	# reads it), and before every run the destination removed and the disk synced, so no run
+	# pays for the previous one's writeback.
+	local mb=${CP_MB:-1024} vol=$W/cpvol dst=$W/cp.dst peer=()
+	mkdir -p "$vol"
+	head -c $((mb << 20)) /dev/urandom >"$vol/big"
+	CP_NSK=cpbench
+	"$NSK" --root "$W/state" run -d --name "$CP_NSK" --cgroup-parent nsk-bench --rootfs "$R" \
+		-v "$vol:/vol" -- /bin/sleep 1000 >/dev/null
+	if docker version >/dev/null 2>&1; then
+		CP_IMAGE=nsk-bench-cp:$$
+		tar -C "$R" --exclude=./big -c . | docker import - "$CP_IMAGE" >/dev/null
+		CP_DOCKER=nsk-bench-cp-$$
+		docker run -d --name "$CP_DOCKER" --network none -v "$vol:/vol" "$CP_IMAGE" /bin/sleep 1000 >/dev/null
+		peer=(docker "docker cp $CP_DOCKER:/vol/big $dst")
+	else
+		note "cp: docker does not answer (docker version): no docker cp row"
+	fi
+	echo "== cp: $mb MiB out of a container's bind volume (rounds ${CP_ROUNDS:-4} x ${CP_RUNS:-3} runs)"
+	SH=1 PREP="rm -f $dst; sync" SROUNDS=${CP_ROUNDS:-4} SRUNS=${CP_RUNS:-3} series cpbig \
+		nsk "$NSK --root $W/state cp $CP_NSK:/vol/big $dst" cp "cp $vol/big $dst" "${peer[@]}"
+	local specs=("cp|cp $mb MiB out of a container's bind volume, same disk|nsk|cp|host cp, same dirs|1.11")
+	[ ${#peer[@]} -gt 0 ] && specs+=("cp|the same, against docker cp out of a docker container|nsk|docker|docker cp|-")
+	report cpbig "${specs[@]}"
+	cmp -s "$vol/big" "$dst" || { echo "bench/run.sh: the copy differs from its source" >&2; exit 1; }
 }
 scenario_top() {
 	if ! "$NSK" top --help >/dev/null 2>&1; then note "top: skipped, this nsk has no top verb"; return; fi

@@ -231,7 +231,7 @@ complete -c nsk -n "__fish_nsk_using_subcommand cp" -l root -d 'State root holdi
 complete -c nsk -n "__fish_nsk_using_subcommand cp" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c nsk -n "__fish_nsk_using_subcommand cp" -s a -l archive -d 'Archive mode: keep uid and gid (mapped through the container\'s user namespace)'
+complete -c nsk -n "__fish_nsk_using_subcommand cp" -s a -l archive -d 'Archive mode: keep uid and gid (mapped through the container\'s user namespace) and the extended attributes user.*, security.capability and trusted.*'
 complete -c nsk -n "__fish_nsk_using_subcommand cp" -s L -l follow-link -d 'Follow a symlink SRC (the symlink itself is copied otherwise)'
 complete -c nsk -n "__fish_nsk_using_subcommand cp" -s q -l quiet -d 'No progress, even on a terminal'
 complete -c nsk -n "__fish_nsk_using_subcommand cp" -l json -d 'Print data as JSON (for scripts)'

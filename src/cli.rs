@@ -270,19 +270,24 @@ pub struct InspectArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 One of SRC and DST is TARGET:PATH (TARGET as for inspect; PATH as the container sees it,
-relative paths from its /), the other a host path (start it with / or ./ if it holds a ':').
+relative paths from its /), the other a host path (start it with / or ./ if it holds a ':')
+or - for a tar stream: `nsk cp TARGET:PATH -` writes PATH as a tar stream to stdout (its base
+name as the top entry), `nsk cp - TARGET:DIR` extracts one from stdin into the existing
+directory DIR (a leading / of an entry is stripped, a .. component stops the extraction, and
+no entry is ever placed through a symlink).
 A directory is copied recursively; SRC ending in /. copies its contents. An existing directory
 DST receives SRC under its own name; otherwise DST is created or replaced. Symlinks are copied
 as links, hard links within the copy stay links, modes and times are kept. Files copied into
 a container belong to its root unless -a is given.")]
 pub struct CpArgs {
-    /// What to copy: TARGET:PATH or a host path
+    /// What to copy: TARGET:PATH, a host path, or - (a tar stream on stdin)
     #[arg(value_name = "SRC")]
     pub src: std::ffi::OsString,
-    /// Where to copy it: a host path or TARGET:PATH
+    /// Where to copy it: a host path, TARGET:PATH, or - (a tar stream on stdout)
     #[arg(value_name = "DST")]
     pub dst: std::ffi::OsString,
-    /// Archive mode: keep uid and gid (mapped through the container's user namespace)
+    /// Archive mode: keep uid and gid (mapped through the container's user namespace) and the
+    /// extended attributes user.*, security.capability and trusted.*
     #[arg(short = 'a', long)]
     pub archive: bool,
     /// Follow a symlink SRC (the symlink itself is copied otherwise)

@@ -25,8 +25,10 @@ use nix::sys::time::TimeSpec;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr};
 use std::io::{IsTerminal, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+
+mod stream;
 
 /// One side of a copy as typed: a host path, `TARGET:PATH`, or `-`.
 #[derive(Debug, PartialEq, Eq)]
@@ -245,6 +247,63 @@ struct Copier<'a> {
     links: HashMap<(u64, u64), OwnedFd>,
     seq: u64,
     bytes: u64,
+    xattrs: Xattrs,
+}
+
+/// The extended attributes `-a` copies: user.*, security.capability, and trusted.* but for
+/// overlayfs's own trusted.overlay.* (copied, it would change what an overlay shows). Others
+/// (security.selinux, ACLs, …) belong to the host that set them.
+pub fn xattr_kept(name: &[u8]) -> bool {
+    name.starts_with(b"user.")
+        || name == b"security.capability"
+        || (name.starts_with(b"trusted.") && !name.starts_with(b"trusted.overlay."))
+}
+
+/// Extended attributes set, and refused by the destination's filesystem (user.* on a tmpfs
+/// before Linux 6.6, trusted.* on some filesystems, …) with the first error.
+#[derive(Debug, Default)]
+pub struct Xattrs {
+    pub kept: u64,
+    pub refused: u64,
+    pub error: Option<Errno>,
+}
+
+impl Xattrs {
+    /// The kept names of an open file or directory with their values; none where its
+    /// filesystem has no xattrs.
+    pub fn read(fd: &impl std::os::fd::AsFd) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let Ok(names) = crate::sys::flistxattr(fd) else {
+            return vec![];
+        };
+        names
+            .into_iter()
+            .filter(|n| xattr_kept(n))
+            .filter_map(|n| crate::sys::fgetxattr(fd, &n).ok().map(|v| (n, v)))
+            .collect()
+    }
+
+    pub fn set(&mut self, fd: &impl std::os::fd::AsFd, name: &[u8], value: &[u8]) {
+        match crate::sys::fsetxattr(fd, name, value) {
+            Ok(()) => self.kept += 1,
+            Err(e) => {
+                self.refused += 1;
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// One line on stderr when some were refused (the copy goes on without them).
+    pub fn warn(&self, dst: &str) {
+        if self.refused > 0 {
+            eprintln!(
+                "nsk: {} extended attribute(s) not kept: the filesystem of {} refused them ({})",
+                self.refused,
+                crate::output::clean(dst),
+                self.error
+                    .map_or_else(|| "unknown error".into(), crate::error::errno_text)
+            );
+        }
+    }
 }
 
 const MAX_DEPTH: usize = 1024;
@@ -297,10 +356,23 @@ impl Copier<'_> {
         .ctx(|| format!("cannot set the owner of {what}"))
     }
 
-    fn attrs_fd(&self, fd: &OwnedFd, st: &FileStat, what: &str) -> Result<()> {
+    /// Owner, mode (after the owner: chown clears set-id bits), xattrs with `-a` (after the
+    /// owner too: chown clears security.capability), then times.
+    fn attrs_fd(
+        &mut self,
+        fd: &OwnedFd,
+        st: &FileStat,
+        what: &str,
+        from: &impl std::os::fd::AsFd,
+    ) -> Result<()> {
         self.chown_fd(fd, st, what)?;
         nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(st.st_mode & 0o7777))
             .ctx(|| format!("cannot set the mode of {what}"))?;
+        if self.o.archive {
+            for (k, v) in Xattrs::read(from) {
+                self.xattrs.set(fd, &k, &v);
+            }
+        }
         nix::sys::stat::futimens(
             fd,
             &TimeSpec::new(st.st_atime, st.st_atime_nsec),
@@ -354,8 +426,10 @@ impl Copier<'_> {
                     }
                 }
             })?;
-            self.copy_contents(&from, &to, what, depth)?;
-            return self.attrs_fd(&to, &st, what);
+            if depth == 0 || !is_pseudo_fs(&from) {
+                self.copy_contents(&from, &to, what, depth)?;
+            }
+            return self.attrs_fd(&to, &st, what, &from);
         }
         if is(&st, SFlag::S_IFREG) {
             let from = match src {
@@ -499,7 +573,7 @@ impl Copier<'_> {
             let mut out = std::fs::File::from(fd.try_clone().ctx(|| "cannot dup")?);
             let mut input = std::fs::File::from(from);
             self.pump(&mut input, &mut out, st.st_size as u64, what)?;
-            self.attrs_fd(&fd, st, what)?;
+            self.attrs_fd(&fd, st, what, &input)?;
             nix::fcntl::renameat(dst, tmp.as_c_str(), dst, name)
                 .ctx(|| format!("cannot create {what}"))
         })();
@@ -553,6 +627,27 @@ impl Copier<'_> {
         }
         Ok(())
     }
+}
+
+/// A directory of a kernel pseudo-filesystem (proc, sysfs, cgroup, debugfs, …): its entries are
+/// the kernel's view of the moment (of processes nsk cannot see from outside the container's
+/// PID namespace, among others), not files. Below the top of a copy such a directory is copied
+/// empty, as `docker cp` (which never sees these mounts) shows it.
+fn is_pseudo_fs(fd: &OwnedFd) -> bool {
+    use nix::sys::statfs::*;
+    fstatfs(fd).is_ok_and(|s| {
+        [
+            PROC_SUPER_MAGIC,
+            SYSFS_MAGIC,
+            CGROUP_SUPER_MAGIC,
+            CGROUP2_SUPER_MAGIC,
+            DEBUGFS_MAGIC,
+            TRACEFS_MAGIC,
+            SECURITYFS_MAGIC,
+            BPF_FS_MAGIC,
+        ]
+        .contains(&s.filesystem_type())
+    })
 }
 
 /// Is `fd` still the object `st` described (a path component swapped meanwhile fails the copy)?
@@ -634,6 +729,7 @@ fn copy_between(s: &Side, src: &[u8], d: &Side, dst: &[u8], o: Options) -> Resul
         links: HashMap::new(),
         seq: 0,
         bytes: 0,
+        xattrs: Xattrs::default(),
     };
     // An existing directory (followed beneath the root)?
     match d.open(dst, OFlag::O_PATH | OFlag::O_DIRECTORY) {
@@ -649,6 +745,7 @@ fn copy_between(s: &Side, src: &[u8], d: &Side, dst: &[u8], o: Options) -> Resul
                 }
                 (None, _) => unreachable!("contents have no name"),
             }
+            c.xattrs.warn(&dp);
             return Ok(c.bytes);
         }
         Err(Errno::ENOENT | Errno::ENOTDIR) => {}
@@ -675,6 +772,7 @@ fn copy_between(s: &Side, src: &[u8], d: &Side, dst: &[u8], o: Options) -> Resul
         )));
     }
     c.copy(source, &parent, &name, &dp, 0)?;
+    c.xattrs.warn(&dp);
     Ok(c.bytes)
 }
 
@@ -699,8 +797,32 @@ pub fn cp(
         (Spec::Container { .. }, Spec::Container { .. }) => Err(Error::invalid(
             "copying between two containers is not supported: copy through the host",
         )),
+        (Spec::Container { target, path }, Spec::Stream) => {
+            let out = std::io::stdout();
+            stream::refuse_terminal(&out, "write a tar stream to")?;
+            let t = resolve(&target)?;
+            let s = Side::container(&t)?;
+            let fd = out
+                .as_fd()
+                .try_clone_to_owned()
+                .ctx(|| "cannot write the tar stream")?;
+            let w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::from(fd));
+            stream::write_tar(&s, &absolute(&path), o, w)
+        }
+        (Spec::Stream, Spec::Container { target, path }) => {
+            let input = std::io::stdin();
+            stream::refuse_terminal(&input, "read a tar stream from")?;
+            let t = resolve(&target)?;
+            let d = Side::container(&t)?;
+            let fd = input
+                .as_fd()
+                .try_clone_to_owned()
+                .ctx(|| "cannot read the tar stream")?;
+            let r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::from(fd));
+            stream::read_tar(&d, &absolute(&path), o, r)
+        }
         (Spec::Stream, _) | (_, Spec::Stream) => Err(Error::invalid(
-            "tar streams ('-') are not supported yet: copy to or from a host path",
+            "'-' (a tar stream on stdin or stdout) goes with TARGET:PATH on the other side",
         )),
         (Spec::Host(_), Spec::Host(_)) => Err(Error::invalid(
             "one of SRC and DST must be TARGET:PATH (use cp for host paths)",

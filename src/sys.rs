@@ -224,6 +224,55 @@ pub fn fsetxattr<F: AsFd>(fd: F, name: &[u8], value: &[u8]) -> Result<(), Errno>
     Errno::result(r).map(drop)
 }
 
+/// flistxattr(2): the names of an open file's extended attributes.
+pub fn flistxattr<F: AsFd>(fd: F) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut buf: Vec<u8> = vec![0; 1024];
+    loop {
+        // SAFETY: `buf` is valid for writes of its length for the duration of the call.
+        let r =
+            unsafe { libc::flistxattr(fd.as_fd().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        match Errno::result(r) {
+            Ok(n) => {
+                buf.truncate(n as usize);
+                return Ok(buf
+                    .split(|&b| b == 0)
+                    .filter(|n| !n.is_empty())
+                    .map(<[u8]>::to_vec)
+                    .collect());
+            }
+            // Grown meanwhile: ask for the size again (bounded: the kernel caps it at 64 KiB).
+            Err(Errno::ERANGE) if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// fgetxattr(2): the value of one extended attribute of an open file.
+pub fn fgetxattr<F: AsFd>(fd: F, name: &[u8]) -> Result<Vec<u8>, Errno> {
+    let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    let mut buf: Vec<u8> = vec![0; 256];
+    loop {
+        // SAFETY: `c` is a valid C string and `buf` is valid for writes of its length; both
+        // outlive the call.
+        let r = unsafe {
+            libc::fgetxattr(
+                fd.as_fd().as_raw_fd(),
+                c.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        match Errno::result(r) {
+            Ok(n) => {
+                buf.truncate(n as usize);
+                return Ok(buf);
+            }
+            Err(Errno::ERANGE) if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Replace the process image (execve(2)) with an explicit environment. Returns only on failure.
 pub fn execve(path: &CString, argv: &[CString], env: &[CString]) -> Errno {
     match nix::unistd::execve(path, argv, env) {

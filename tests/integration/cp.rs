@@ -432,14 +432,16 @@ fn symlink_exchange_race_never_reaches_the_host() {
 }
 
 /// Against Docker: what nsk copies in, `docker cp` copies out identical, and the reverse; `-a`
-/// keeps the owner as `docker exec stat` shows it.
+/// keeps the owner as `docker exec stat` shows it; tar streams piped between `docker cp` and
+/// `nsk cp` both ways (names and a symlink target past 100 bytes among them) come out as
+/// docker's exec sees the originals.
 #[test]
 fn peer_cp_round_trips_through_docker_cp() {
     require_runtimes();
     let c = PeerContainer::start("docker", "cp", &[]);
     let t = tmp("docker");
     let src = t.path().join("src");
-    tree(&src);
+    long_tree(&src);
     let target = format!("docker://{}", c.name);
     let o = env_free_nsk(&["cp", src.to_str().unwrap(), &format!("{target}:/tmp")]);
     assert_eq!(o.code, 0, "{o:?}");
@@ -478,8 +480,562 @@ fn peer_cp_round_trips_through_docker_cp() {
     assert_eq!(o.code, 0, "{o:?}");
     let st = c.exec("stat -c %u:%g /tmp/owned");
     assert_eq!(st.stdout.trim(), "33:4", "{st:?}");
+
+    // Tar streams both ways, piped through docker cp's own: what docker's exec sees of the
+    // result (names, types, modes, owners, mtimes, link targets, contents) must match the
+    // original, which docker also reads.
+    let mk = c.exec("mkdir /tmp/nsk-in /tmp/docker-in /tmp/docker-in-a");
+    assert_eq!(mk.code, 0, "{mk:?}");
+    let pipe = |script: String| {
+        let o: Out = std::process::Command::new("bash")
+            .args(["-c", &format!("set -o pipefail; {script}")])
+            .env("NSK_ROOT", t.path().join("state"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 0, "{script}: {o:?}");
+        o
+    };
+    let (dk, n) = ("/usr/bin/docker", &c.name);
+    // docker -> nsk: docker's archive of a tree it made, extracted by nsk (-a: its owners).
+    pipe(format!(
+        "{dk} cp {n}:/tmp/by-docker - | {NSK} cp -a - {target}:/tmp/nsk-in"
+    ));
+    pipe(format!(
+        "{dk} cp {n}:/tmp/owned - | {NSK} cp -a - {target}:/tmp/nsk-in"
+    ));
+    // nsk -> docker: nsk's archive of a tree nsk copied in, extracted by docker.
+    pipe(format!(
+        "{NSK} cp {target}:/tmp/src - | {dk} cp - {n}:/tmp/docker-in"
+    ));
+    pipe(format!(
+        "{NSK} cp -a {target}:/tmp/owned - | {dk} cp -a - {n}:/tmp/docker-in-a"
+    ));
+    let seen = |dir: &str| {
+        let o = c.exec(&format!(
+            "cd {dir} && find . ! -name . -type d -exec stat -c '%n %F %a %u:%g' {{}} + | sort && \
+             find . ! -type d -exec stat -c '%n %F %a %u:%g %Y' {{}} + | sort && \
+             find . -type f -exec md5sum {{}} + | sort && \
+             for l in $(find . -type l | sort); do echo \"$l -> $(readlink $l)\"; done"
+        ));
+        assert_eq!(o.code, 0, "{o:?}");
+        assert!(o.stdout.contains("regular file"), "{o:?}");
+        o.stdout
+    };
+    assert_eq!(seen("/tmp/by-docker"), seen("/tmp/nsk-in/by-docker"));
+    assert_eq!(seen("/tmp/src"), seen("/tmp/docker-in/src"));
+    let hl =
+        c.exec("stat -c %i /tmp/docker-in/src/file /tmp/docker-in/src/sub/hardlink | uniq | wc -l");
+    assert_eq!(hl.stdout.trim(), "1", "the hard link stays one: {hl:?}");
+    for f in ["/tmp/nsk-in/owned", "/tmp/docker-in-a/owned"] {
+        let st = c.exec(&format!("stat -c %u:%g {f}"));
+        assert_eq!(st.stdout.trim(), "33:4", "{f}: {st:?}");
+    }
 }
 
 fn env_free_nsk(args: &[&str]) -> Out {
     Env::new().nsk(args)
+}
+
+// ---- tar streams (`-`) and extended attributes (`-a`) ----
+
+/// A scratch directory on the disk of the build tree (ext4 or xfs, which keep user.* xattrs;
+/// /tmp may be a tmpfs): the test fails loudly if its filesystem refuses them.
+fn disk_tmp(tag: &str) -> tempfile::TempDir {
+    let t = tempfile::Builder::new()
+        .prefix(&format!("nsk-test-cp-{tag}-"))
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let probe = t.path().join("probe");
+    std::fs::write(&probe, "").unwrap();
+    setxattr(&probe, "user.probe", "1");
+    std::fs::remove_file(probe).unwrap();
+    t
+}
+
+/// Set an xattr with Python's os.setxattr (not nsk's code).
+fn setxattr(p: &Path, name: &str, value: &str) {
+    let o = std::process::Command::new("python3")
+        .args(["-c", "import os,sys; os.setxattr(sys.argv[1], sys.argv[2], sys.argv[3].encode(), follow_symlinks=False)"])
+        .arg(p)
+        .args([name, value])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "setxattr {p:?} {name}: {o:?}");
+}
+
+/// The xattrs of a file or directory as Python's os.listxattr/getxattr read them: "k=v" lines
+/// (trusted.* only seen as root, which the tests are).
+fn xattrs(p: &Path) -> String {
+    let o = std::process::Command::new("python3")
+        .args(["-c", "import os,sys\nfor k in sorted(os.listxattr(sys.argv[1], follow_symlinks=False)):\n  if k.startswith(('user.', 'trusted.nsk')): print(k + '=' + os.getxattr(sys.argv[1], k, follow_symlinks=False).decode())"])
+        .arg(p)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "listxattr {p:?}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// nsk with its stdout written to `out`.
+fn nsk_to_file(env: &Env, args: &[&str], out: &Path) -> Out {
+    let f = std::fs::File::create(out).unwrap();
+    env.cmd().args(args).stdout(f).output().unwrap().into()
+}
+
+/// nsk reading its stdin from `input`.
+fn nsk_from_file(env: &Env, args: &[&str], input: &Path) -> Out {
+    let f = std::fs::File::open(input).unwrap();
+    env.cmd().args(args).stdin(f).output().unwrap().into()
+}
+
+/// The system's GNU tar, with xattrs both ways.
+fn system_tar(args: &[&str], dir: &Path) -> String {
+    let o = std::process::Command::new("tar")
+        .args(["--xattrs", "--xattrs-include=*"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "tar {args:?}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const LONG_DIR: &str = "a-directory-name-of-sixty-bytes-to-push-the-path-past-100-bytes";
+const LONG_FILE: &str = "and-a-file-name-that-is-itself-longer-than-sixty-bytes-by-a-margin.txt";
+
+/// tree() plus a path longer than 100 bytes and a symlink target longer than 100 bytes.
+fn long_tree(at: &Path) {
+    tree(at);
+    std::fs::create_dir_all(at.join(LONG_DIR)).unwrap();
+    std::fs::write(at.join(LONG_DIR).join(LONG_FILE), "long\n").unwrap();
+    std::os::unix::fs::symlink(format!("{LONG_DIR}/{LONG_FILE}"), at.join("long-link")).unwrap();
+    assert!(format!("src/{LONG_DIR}/{LONG_FILE}").len() > 100);
+}
+
+#[test]
+fn tar_stream_out_is_read_back_by_system_tar() {
+    let env = Env::new();
+    let t = tmp("tarout");
+    let root = distroless(t.path());
+    let src = root.join("data/src");
+    long_tree(&src);
+    start(&env, "tarout", &root, &[]);
+    // A directory: its base name is the top entry, as docker cp writes it.
+    let archive = t.path().join("out.tar");
+    let o = nsk_to_file(&env, &["cp", "tarout:/data/src", "-"], &archive);
+    assert_eq!(o.code, 0, "{o:?}");
+    let list = system_tar(&["-tvf", archive.to_str().unwrap()], t.path());
+    let names: Vec<&str> = list
+        .lines()
+        .map(|l| l.split_whitespace().nth(5).unwrap())
+        .collect();
+    assert_eq!(names[0], "src/", "{list}");
+    assert!(names.iter().all(|n| n.starts_with("src/")), "{list}");
+    assert!(
+        names.contains(&format!("src/{LONG_DIR}/{LONG_FILE}").as_str()),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with('h') && l.ends_with("src/sub/hardlink link to src/file")),
+        "the hard link is a link entry: {list}"
+    );
+    assert!(list.contains("src/sub/abs -> /etc/passwd"), "{list}");
+    let back = t.path().join("back");
+    std::fs::create_dir(&back).unwrap();
+    system_tar(&["-xpf", archive.to_str().unwrap()], &back);
+    assert_eq!(digest(&src), digest(&back.join("src")));
+    let f = std::fs::metadata(back.join("src/file")).unwrap();
+    assert_eq!(
+        f.mtime(),
+        std::fs::metadata(src.join("file")).unwrap().mtime()
+    );
+    assert_eq!(
+        f.ino(),
+        std::fs::metadata(back.join("src/sub/hardlink"))
+            .unwrap()
+            .ino()
+    );
+    // One file: a single entry under its base name; DIR/. : the entries without a top one.
+    let one = t.path().join("one.tar");
+    let o = nsk_to_file(&env, &["cp", "tarout:/data/src/sub/deeper/big", "-"], &one);
+    assert_eq!(o.code, 0, "{o:?}");
+    let list = system_tar(&["-tf", one.to_str().unwrap()], t.path());
+    assert_eq!(list, "big\n");
+    let flat = t.path().join("flat.tar");
+    let o = nsk_to_file(&env, &["cp", "tarout:/data/src/sub/.", "-"], &flat);
+    assert_eq!(o.code, 0, "{o:?}");
+    let list = system_tar(&["-tf", flat.to_str().unwrap()], t.path());
+    assert_eq!(list, "abs\ndeeper/\ndeeper/big\nhardlink\nrel\n");
+    // The whole root: /proc and /sys (the container's own mounts) come as empty directories,
+    // the device nodes of its /dev are skipped; the same for a copy to a host directory.
+    let whole = t.path().join("whole.tar");
+    let o = nsk_to_file(&env, &["cp", "tarout:/", "-"], &whole);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stderr.contains("nsk: skipping /dev/null"), "{o:?}");
+    let list = system_tar(&["-tf", whole.to_str().unwrap()], t.path());
+    for want in ["proc/", "sys/", "sleep", "data/src/file"] {
+        assert!(list.lines().any(|l| l == want), "{want}: {list}");
+    }
+    assert!(
+        !list.lines().any(|l| l.starts_with("proc/") && l != "proc/"),
+        "{list}"
+    );
+    assert!(
+        !list.lines().any(|l| l.starts_with("sys/") && l != "sys/"),
+        "{list}"
+    );
+    let rootcopy = t.path().join("rootcopy");
+    let o = env.nsk(&["cp", "tarout:/", rootcopy.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(std::fs::read_dir(rootcopy.join("proc")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(rootcopy.join("sys")).unwrap().count(), 0);
+    assert_eq!(digest(&src), digest(&rootcopy.join("data/src")));
+    // Errors are one line; stdout on a terminal is refused (script gives nsk one).
+    one_line_error(&nsk_to_file(&env, &["cp", "tarout:/missing", "-"], &one));
+    let o: Out = std::process::Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "NSK_ROOT={} {NSK} cp tarout:/data/src/file -",
+            env.root.path().display()
+        ))
+        .arg("/dev/null")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+        .into();
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(
+        o.stdout
+            .contains("nsk: refusing to write a tar stream to a terminal"),
+        "{o:?}"
+    );
+    assert!(!o.stdout.contains("hello"), "{o:?}");
+    env.nsk(&["rm", "-f", "tarout"]);
+    env.assert_clean();
+}
+
+#[test]
+fn tar_stream_made_by_system_tar_is_extracted_in() {
+    let env = Env::new();
+    let t = disk_tmp("tarin");
+    let root = distroless(t.path());
+    let vol = t.path().join("vol");
+    std::fs::create_dir(&vol).unwrap();
+    let vols = format!("{}:/vol", vol.display());
+    let seen = start(&env, "tarin", &root, &["-v", &vols]);
+    let base = t.path().join("base");
+    let src = base.join("src");
+    long_tree(&src);
+    std::os::unix::fs::chown(src.join("file"), Some(33), Some(4)).unwrap();
+    setxattr(&src.join("file"), "user.color", "blue");
+    setxattr(&src.join("sub"), "user.dir", "yes");
+    nix::unistd::mkfifo(
+        &src.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    let archive = t.path().join("in.tar");
+    system_tar(&["-cf", archive.to_str().unwrap(), "src"], &base);
+    // -a: owners and xattrs from the archive; the fifo is skipped with one line.
+    let o = nsk_from_file(&env, &["cp", "-a", "-", "tarin:/vol"], &archive);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+    assert!(o.stderr.starts_with("nsk: skipping /vol/src/fifo"), "{o:?}");
+    std::fs::remove_file(src.join("fifo")).unwrap();
+    for got in [vol.join("src"), seen.join("vol/src")] {
+        assert_eq!(digest(&src), digest(&got));
+    }
+    let got = vol.join("src");
+    let f = std::fs::metadata(got.join("file")).unwrap();
+    assert_eq!((f.uid(), f.gid()), (33, 4));
+    assert_eq!(f.mode() & 0o7777, 0o640);
+    assert_eq!(
+        f.mtime(),
+        std::fs::metadata(src.join("file")).unwrap().mtime()
+    );
+    assert_eq!(
+        f.ino(),
+        std::fs::metadata(got.join("sub/hardlink")).unwrap().ino()
+    );
+    assert_eq!(xattrs(&got.join("file")), "user.color=blue\n");
+    assert_eq!(xattrs(&got.join("sub")), "user.dir=yes\n");
+    assert_eq!(
+        std::fs::read_link(got.join("long-link")).unwrap(),
+        Path::new(&format!("{LONG_DIR}/{LONG_FILE}"))
+    );
+    // Without -a: the container's root owns it all, no xattrs; an existing file is replaced.
+    let plain = vol.join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    std::fs::create_dir(plain.join("src")).unwrap();
+    std::fs::write(plain.join("src/file"), "old").unwrap();
+    let o = nsk_from_file(&env, &["cp", "-", "tarin:/vol/plain"], &archive);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(digest(&src), digest(&plain.join("src")));
+    let f = std::fs::metadata(plain.join("src/file")).unwrap();
+    assert_eq!((f.uid(), f.gid()), (0, 0));
+    assert_eq!(xattrs(&plain.join("src/file")), "");
+    // DIR must exist and be a directory; garbage is one line; no temporary is left behind.
+    one_line_error(&nsk_from_file(
+        &env,
+        &["cp", "-", "tarin:/nonexistent"],
+        &archive,
+    ));
+    one_line_error(&nsk_from_file(&env, &["cp", "-", "tarin:/sleep"], &archive));
+    let junk = t.path().join("junk");
+    std::fs::write(&junk, "this is not a tar archive").unwrap();
+    one_line_error(&nsk_from_file(&env, &["cp", "-", "tarin:/vol"], &junk));
+    let cut = t.path().join("cut.tar");
+    let whole = std::fs::read(&archive).unwrap();
+    let at = whole
+        .windows(6)
+        .position(|w| w == b"\x07\x07\x07\x07\x07\x07")
+        .unwrap()
+        + 4096;
+    std::fs::write(&cut, &whole[..at]).unwrap();
+    let o = nsk_from_file(&env, &["cp", "-", "tarin:/vol/plain"], &cut);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(
+        o.stderr
+            .ends_with("nsk: truncated archive: it ends in the middle of an entry\n"),
+        "{o:?}"
+    );
+    let tmp = std::process::Command::new("find")
+        .arg(&vol)
+        .args(["-name", ".nsk-cp-*"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&tmp.stdout), "");
+    env.nsk(&["rm", "-f", "tarin"]);
+    env.assert_clean();
+}
+
+/// Entries of a hand-made archive: name, type flag, link target.
+type RawEntries<'a> = Vec<(String, u8, &'a str)>;
+
+/// A ustar entry, hand-made so that it can hold what no honest tar writes.
+fn raw_entry(out: &mut Vec<u8>, path: &str, kind: u8, data: &[u8], link: &str) {
+    let mut h = [0u8; 512];
+    let put = |h: &mut [u8; 512], at: usize, s: &[u8]| h[at..at + s.len()].copy_from_slice(s);
+    put(&mut h, 0, path.as_bytes());
+    put(&mut h, 100, b"0000644\0");
+    put(&mut h, 108, b"0000000\0");
+    put(&mut h, 116, b"0000000\0");
+    put(&mut h, 124, format!("{:011o}\0", data.len()).as_bytes());
+    put(&mut h, 136, b"00000000000\0");
+    h[156] = kind;
+    put(&mut h, 157, link.as_bytes());
+    put(&mut h, 257, b"ustar\x0000");
+    h[148..156].fill(b' ');
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    put(&mut h, 148, format!("{sum:06o}\0 ").as_bytes());
+    out.extend(h);
+    out.extend(data);
+    out.resize(out.len().next_multiple_of(512), 0);
+}
+
+/// Hostile streams: a symlink then an entry through it (to the container's / and to a host
+/// decoy's absolute path), `..` names, absolute names, hard links out. Nothing may be written
+/// outside the destination, and nothing at all outside the container's root.
+#[test]
+fn hostile_tar_streams_never_write_outside_the_root() {
+    let env = Env::new();
+    let t = tmp("hostile");
+    let root = distroless(t.path());
+    let decoy = t.path().join("hostdecoy");
+    std::fs::create_dir(&decoy).unwrap();
+    std::fs::write(decoy.join("canary"), "HOST").unwrap();
+    let seen = start(&env, "hostile", &root, &[]);
+    // Every escape aims at the decoy: followed on the host, `/`, an absolute link, or enough
+    // `..` all lead there (never to a real system path).
+    let d = decoy.to_str().unwrap();
+    let dr = d.trim_start_matches('/');
+    let up = "../".repeat(12);
+    let (l1, l2) = (format!("{up}{dr}/canary"), format!("/{dr}/canary"));
+    let cases: Vec<(&str, RawEntries)> = vec![
+        (
+            "through /",
+            vec![
+                ("evil".into(), b'2', "/"),
+                (format!("evil/{dr}/x"), b'0', ""),
+            ],
+        ),
+        (
+            "through an absolute link to the decoy",
+            vec![("e2".into(), b'2', d), ("e2/x".into(), b'0', "")],
+        ),
+        (
+            "through a relative link up",
+            vec![("e3".into(), b'2', &up), (format!("e3/{dr}/x"), b'0', "")],
+        ),
+        ("dot-dot", vec![(format!("{up}{dr}/up"), b'0', "")]),
+        (
+            "dot-dot inside",
+            vec![(format!("a/{up}{dr}/up2"), b'0', "")],
+        ),
+        (
+            "a directory over a link",
+            vec![("e4".into(), b'2', d), ("e4/".into(), b'5', "")],
+        ),
+        ("hard link out", vec![("hl".into(), b'1', &l1)]),
+        ("hard link absolute", vec![("hl2".into(), b'1', &l2)]),
+    ];
+    for (what, entries) in cases {
+        let mut a = vec![];
+        for (p, k, link) in &entries {
+            let data: &[u8] = if *k == b'0' { b"PWNED" } else { b"" };
+            raw_entry(&mut a, p, *k, data, if *k == b'0' { "" } else { link });
+        }
+        a.extend([0u8; 1024]);
+        let f = t.path().join("hostile.tar");
+        std::fs::write(&f, &a).unwrap();
+        let o = nsk_from_file(&env, &["cp", "-", "hostile:/data"], &f);
+        one_line_error(&o);
+        eprintln!("{what}: {}", o.stderr.trim());
+    }
+    // An absolute name is taken beneath DIR, as GNU tar does.
+    let mut a = vec![];
+    raw_entry(&mut a, "/abs/y", b'0', b"INSIDE", "");
+    a.extend([0u8; 1024]);
+    let f = t.path().join("abs.tar");
+    std::fs::write(&f, &a).unwrap();
+    let o = nsk_from_file(&env, &["cp", "-", "hostile:/data"], &f);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(
+        std::fs::read_to_string(seen.join("data/abs/y")).unwrap(),
+        "INSIDE"
+    );
+    // The decoy, the host and the container's own / are untouched.
+    let names: Vec<_> = std::fs::read_dir(&decoy)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("canary")]);
+    let c = std::fs::metadata(decoy.join("canary")).unwrap();
+    assert_eq!(c.nlink(), 1, "the decoy's canary was linked");
+    assert_eq!(
+        std::fs::read_to_string(decoy.join("canary")).unwrap(),
+        "HOST"
+    );
+    for p in [
+        dr.split('/').next().unwrap(),
+        "up",
+        "up2",
+        "data/hl",
+        "data/hl2",
+        "data/a",
+    ] {
+        assert!(!seen.join(p).exists(), "{p} was written in the container");
+    }
+    let grep = std::process::Command::new("grep")
+        .args(["-rl", "--exclude=*.tar", "PWNED"])
+        .arg(t.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&grep.stdout),
+        "",
+        "a payload landed"
+    );
+    env.nsk(&["rm", "-f", "hostile"]);
+    env.assert_clean();
+}
+
+/// `-a` keeps user.* and trusted.* xattrs of files and directories both ways and through tar
+/// streams; without it none are copied; a filesystem that refuses them (ramfs) gets one
+/// warning line with a count, and the copy succeeds.
+#[test]
+fn a_keeps_xattrs_both_ways() {
+    let env = Env::new();
+    let t = disk_tmp("xattr");
+    let root = distroless(t.path());
+    let vol = t.path().join("vol");
+    let ram = t.path().join("ram");
+    std::fs::create_dir(&vol).unwrap();
+    std::fs::create_dir(&ram).unwrap();
+    let m = std::process::Command::new("mount")
+        .args(["-t", "ramfs", "nsk-test-cp-ramfs"])
+        .arg(&ram)
+        .status()
+        .unwrap();
+    assert!(m.success());
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Umount(ram.clone());
+    let vols = format!("{}:/vol", vol.display());
+    let rams = format!("{}:/ram", ram.display());
+    start(&env, "xa", &root, &["-v", &vols, "-v", &rams]);
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("dir")).unwrap();
+    std::fs::write(src.join("dir/f"), "x").unwrap();
+    setxattr(&src.join("dir/f"), "user.one", "1");
+    setxattr(&src.join("dir/f"), "trusted.nsk-test", "t");
+    setxattr(&src.join("dir"), "user.d", "dir");
+    let want_f = "trusted.nsk-test=t\nuser.one=1\n";
+    // In: with -a kept, without none.
+    let o = env.nsk(&["cp", "-a", src.join("dir").to_str().unwrap(), "xa:/vol/a"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stderr, "", "{o:?}");
+    assert_eq!(xattrs(&vol.join("a/f")), want_f);
+    assert_eq!(xattrs(&vol.join("a")), "user.d=dir\n");
+    let o = env.nsk(&["cp", src.join("dir").to_str().unwrap(), "xa:/vol/plain"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(xattrs(&vol.join("plain/f")), "");
+    // Out: from what nsk wrote (set again by Python, so the source is not nsk's own doing).
+    setxattr(&vol.join("a/f"), "user.two", "2");
+    let out = t.path().join("out");
+    let o = env.nsk(&["cp", "-a", "xa:/vol/a", out.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(
+        xattrs(&out.join("f")),
+        "trusted.nsk-test=t\nuser.one=1\nuser.two=2\n"
+    );
+    assert_eq!(xattrs(&out), "user.d=dir\n");
+    // Through a tar stream: PAX SCHILY.xattr records that GNU tar reads back.
+    let archive = t.path().join("x.tar");
+    let o = nsk_to_file(&env, &["cp", "-a", "xa:/vol/a", "-"], &archive);
+    assert_eq!(o.code, 0, "{o:?}");
+    let back = t.path().join("back");
+    std::fs::create_dir(&back).unwrap();
+    system_tar(&["-xf", archive.to_str().unwrap()], &back);
+    assert_eq!(
+        xattrs(&back.join("a/f")),
+        "trusted.nsk-test=t\nuser.one=1\nuser.two=2\n"
+    );
+    assert_eq!(xattrs(&back.join("a")), "user.d=dir\n");
+    let plain_tar = t.path().join("plain.tar");
+    let o = nsk_to_file(&env, &["cp", "xa:/vol/a", "-"], &plain_tar);
+    assert_eq!(o.code, 0, "{o:?}");
+    let plain = t.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    system_tar(&["-xf", plain_tar.to_str().unwrap()], &plain);
+    assert_eq!(xattrs(&plain.join("a/f")), "", "without -a, no xattrs");
+    // A filesystem with no xattrs: one warning line with the count, the files copied.
+    let o = env.nsk(&["cp", "-a", src.join("dir").to_str().unwrap(), "xa:/ram"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+    assert!(
+        o.stderr.starts_with(
+            "nsk: 3 extended attribute(s) not kept: the filesystem of /ram refused them"
+        ),
+        "{o:?}"
+    );
+    assert_eq!(std::fs::read_to_string(ram.join("dir/f")).unwrap(), "x");
+    let o = nsk_from_file(&env, &["cp", "-a", "-", "xa:/ram"], &archive);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stderr.starts_with(
+            "nsk: 4 extended attribute(s) not kept: the filesystem of /ram refused them"
+        ),
+        "{o:?}"
+    );
+    assert_eq!(std::fs::read_to_string(ram.join("a/f")).unwrap(), "x");
+    env.nsk(&["rm", "-f", "xa"]);
+    env.assert_clean();
 }
