@@ -403,7 +403,7 @@ mod tests {
         let (r, w) = nix::unistd::pipe().unwrap();
         let child = match sys::fork().unwrap() {
             None => {
-                let ok = sys::set_no_new_privs().is_ok()
+                let ok = nix::sys::prctl::set_no_new_privs().is_ok()
                     && sys::seccomp_install(&f).is_ok()
                     && sys::seccomp_install(&SeccompFilter {
                         insns: vec![allow],

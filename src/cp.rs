@@ -30,6 +30,10 @@ use std::os::unix::ffi::OsStrExt;
 
 mod stream;
 
+fn exited() -> Error {
+    Error::failed("the process exited (its PID may have been reused)")
+}
+
 /// One side of a copy as typed: a host path, `TARGET:PATH`, or `-`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Spec {
@@ -125,9 +129,16 @@ impl Side {
         }
     }
 
+    /// Its root and ID maps, read through the target's held /proc directory (a read after the
+    /// process exited fails, even once its PID is reused).
     fn container(t: &Target) -> Result<Side> {
-        let dir = crate::process::ProcDir::open(t.pid)?;
-        let root = dir.open_at("root", OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+        let dir = &t.dir;
+        let root = dir
+            .open_at("root", OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .map_err(|e| match e.errno() {
+                Some(Errno::ESRCH) => exited(),
+                _ => e,
+            })?;
         let uids = dir
             .read("uid_map")
             .map(|s| IdMap::parse(&s))
@@ -137,9 +148,7 @@ impl Side {
             .map(|s| IdMap::parse(&s))
             .unwrap_or_else(|_| IdMap::identity());
         if !t.still_alive() {
-            return Err(Error::failed(
-                "the process exited (its PID may have been reused)",
-            ));
+            return Err(exited());
         }
         Ok(Side {
             root: Some(root),

@@ -261,7 +261,7 @@ fn child_main(t: &Target, p: &Prepared, o: &Options, chan: &Channel, in_v2: bool
     };
     // First of all: nothing in the container may ptrace us or open our /proc files
     // (runc CVE-2016-9962).
-    if let Err(e) = sys::set_dumpable(false) {
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
         fail(
             format!("cannot make the joining process non-dumpable: {e}"),
             125,
@@ -461,7 +461,8 @@ fn narrow(p: &Prepared, o: &Options) -> std::result::Result<(), String> {
         }
         // Another identity lost every capability with setresuid(2): at most the target's.
         if p.no_new_privs {
-            sys::set_no_new_privs().map_err(|_| "cannot set no_new_privs".to_string())?;
+            nix::sys::prctl::set_no_new_privs()
+                .map_err(|_| "cannot set no_new_privs".to_string())?;
             confine::apply_seccomp(c)?;
         }
     }

@@ -33,34 +33,6 @@ pub fn cloexec_from(first: u32) -> Result<(), Errno> {
     Errno::result(r).map(drop)
 }
 
-fn prctl(op: libc::c_int, arg: libc::c_ulong) -> Result<(), Errno> {
-    // SAFETY: the prctl operations used here take integer arguments only.
-    let r = unsafe {
-        libc::prctl(
-            op,
-            arg,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-        )
-    };
-    Errno::result(r).map(drop)
-}
-
-/// PR_SET_DUMPABLE: a non-dumpable process cannot be ptraced, nor its /proc files opened, by
-/// processes without CAP_SYS_PTRACE (runc CVE-2016-9962).
-pub fn set_dumpable(on: bool) -> Result<(), Errno> {
-    prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong)
-}
-
-pub fn set_pdeathsig(sig: libc::c_int) -> Result<(), Errno> {
-    prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong)
-}
-
-pub fn set_no_new_privs() -> Result<(), Errno> {
-    prctl(libc::PR_SET_NO_NEW_PRIVS, 1)
-}
-
 /// Bring the loopback interface of the current network namespace up.
 pub fn loopback_up() -> Result<(), Errno> {
     // SAFETY: socket(2) with constant arguments; the fd is owned right away.

@@ -228,9 +228,11 @@ pub fn started(ticks: u64) -> Option<(String, u64)> {
         .trim()
         .parse()
         .ok()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let hz = if hz > 0 { hz as u64 } else { 100 };
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|&h| h > 0)
+        .map_or(100, |h| h as u64);
     let at = btime + ticks / hz;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

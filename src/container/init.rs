@@ -50,7 +50,7 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
     let cfg = a.cfg;
     if !cfg.detach {
         // A foreground container dies with the nsk that started it (kill -9 included).
-        sys::set_pdeathsig(libc::SIGKILL)
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
             .ctx(|| "cannot set the parent-death signal")
             .map_err(fail)?;
     }
@@ -88,7 +88,7 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
         crate::cgroup::mount_view(h);
     }
     // Nothing inside may ptrace us or open our /proc files (our exe is the host's nsk binary).
-    sys::set_dumpable(false)
+    nix::sys::prctl::set_dumpable(false)
         .ctx(|| "cannot make init non-dumpable")
         .map_err(fail)?;
     nix::unistd::setsid()

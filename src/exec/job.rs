@@ -36,9 +36,9 @@ where
         None => {
             drop(r);
             let out = (|| -> Result<T, String> {
-                sys::set_dumpable(false)
+                nix::sys::prctl::set_dumpable(false)
                     .map_err(|e| format!("cannot make the reader non-dumpable: {e}"))?;
-                let _ = sys::set_pdeathsig(libc::SIGKILL);
+                let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
                 super::join_namespaces(t.pidfd.as_ref(), &ns)?;
                 job()
             })();
