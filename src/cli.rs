@@ -47,7 +47,7 @@ pub enum Command {
     /// overlay root filesystem (the host's / read-only by default)
     #[command(after_help = EXIT_CODES)]
     Run(Box<RunArgs>),
-    /// List nsk's containers; with --all, every group of isolated processes on the host
+    /// List nsk's containers; with --host, every group of isolated processes on the host
     Ps(PsArgs),
     /// Show the namespaces, cgroups, credentials and network of any process or container
     Inspect(InspectArgs),
@@ -252,11 +252,11 @@ pub struct ImageRmArgs {
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
-    /// Also show nsk containers that are not running
-    #[arg(short = 'a')]
+    /// Also show nsk containers that are not running (docker ps -a)
+    #[arg(short = 'a', long)]
     pub all: bool,
     /// Every group of isolated processes on the host (any runtime), one row per container
-    #[arg(long = "all")]
+    #[arg(long, conflicts_with = "all")]
     pub host: bool,
 }
 

@@ -115,7 +115,7 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `nsk ps --all`: every group of isolated processes on the host.
+/// `nsk ps --host`: every group of isolated processes on the host.
 fn host(ctx: &Ctx) -> Result<i32> {
     let groups = crate::inspect::host_groups(&ctx.store)?;
     if ctx.json {
