@@ -17,6 +17,7 @@
 //! from chroot.
 
 use crate::error::{Context, Error, Result};
+use crate::notice::{Notice, Notify};
 use crate::target::Target;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
@@ -24,7 +25,7 @@ use nix::sys::stat::{FileStat, Mode, SFlag};
 use nix::sys::time::TimeSpec;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 
@@ -238,10 +239,11 @@ enum Source {
     },
 }
 
-struct Copier<'a> {
+struct Copier<'a, 'n> {
     src: &'a Side,
     dst: &'a Side,
     o: Options,
+    notify: &'a mut Notify<'n>,
     links: HashMap<(u64, u64), OwnedFd>,
     seq: u64,
     bytes: u64,
@@ -250,7 +252,7 @@ struct Copier<'a> {
 const MAX_DEPTH: usize = 1024;
 const MAX_LINKS: usize = 65536;
 
-impl Copier<'_> {
+impl Copier<'_, '_> {
     fn tmp_name(&mut self) -> CString {
         self.seq += 1;
         let nanos = std::time::SystemTime::now()
@@ -411,7 +413,9 @@ impl Copier<'_> {
             }
             return r;
         }
-        eprintln!("nsk: skipping {what}: not a file, directory or symlink");
+        (self.notify)(Notice::Skipped(format!(
+            "skipping {what}: not a file, directory or symlink"
+        )));
         Ok(())
     }
 
@@ -533,23 +537,18 @@ impl Copier<'_> {
             done += n;
             self.bytes += n;
             if show_progress {
-                let pct = (done.min(size) * 100).checked_div(size).unwrap_or(100);
-                let mut e = std::io::stderr().lock();
-                let _ = write!(
-                    e,
-                    "\r{} {} / {} MiB ({pct}%)",
-                    crate::output::clean(what),
-                    done >> 20,
-                    size >> 20
-                );
-                let _ = e.flush();
+                (self.notify)(Notice::Copied {
+                    what,
+                    done,
+                    total: size,
+                });
             }
             if n < CHUNK {
                 break;
             }
         }
         if show_progress {
-            eprintln!();
+            (self.notify)(Notice::ProgressDone);
         }
         Ok(())
     }
@@ -619,7 +618,14 @@ fn open_source(side: &Side, path: &[u8], follow: bool) -> Result<(Source, Option
 /// Copy `src` on side `s` to `dst` on side `d`, with docker cp's rules for the destination: an
 /// existing directory receives the source under its own name (or its contents for `dir/.`),
 /// anything else is created or replaced under the name given.
-fn copy_between(s: &Side, src: &[u8], d: &Side, dst: &[u8], o: Options) -> Result<u64> {
+fn copy_between(
+    s: &Side,
+    src: &[u8],
+    d: &Side,
+    dst: &[u8],
+    o: Options,
+    notify: &mut Notify,
+) -> Result<u64> {
     let (source, base) = open_source(s, src, o.follow)?;
     let src_is_dir = match &source {
         Source::Entry { st, .. } | Source::Opened { st, .. } | Source::Contents { st, .. } => {
@@ -631,6 +637,7 @@ fn copy_between(s: &Side, src: &[u8], d: &Side, dst: &[u8], o: Options) -> Resul
         src: s,
         dst: d,
         o,
+        notify,
         links: HashMap::new(),
         seq: 0,
         bytes: 0,
@@ -684,17 +691,18 @@ pub fn cp(
     dst: Spec,
     resolve: impl Fn(&str) -> Result<Target>,
     o: Options,
+    notify: &mut Notify,
 ) -> Result<u64> {
     match (src, dst) {
         (Spec::Container { target, path }, Spec::Host(h)) => {
             let t = resolve(&target)?;
             let s = Side::container(&t)?;
-            copy_between(&s, &absolute(&path), &Side::host(), &h, o)
+            copy_between(&s, &absolute(&path), &Side::host(), &h, o, notify)
         }
         (Spec::Host(h), Spec::Container { target, path }) => {
             let t = resolve(&target)?;
             let d = Side::container(&t)?;
-            copy_between(&Side::host(), &h, &d, &absolute(&path), o)
+            copy_between(&Side::host(), &h, &d, &absolute(&path), o, notify)
         }
         (Spec::Container { .. }, Spec::Container { .. }) => Err(Error::invalid(
             "copying between two containers is not supported: copy through the host",

@@ -13,6 +13,7 @@ pub mod error;
 pub mod image;
 pub mod inspect;
 pub mod limit;
+pub mod notice;
 pub mod ns;
 pub mod output;
 pub mod process;
@@ -30,6 +31,7 @@ mod proptests;
 
 use clap::Parser;
 use cli::{Cli, Command};
+use error::Error;
 
 /// clap's error, which spans 3 to 7 lines (message, possible values, tip, usage), as one line:
 /// the message, what clap suggests, and where to read more, with an example for a value.
@@ -191,6 +193,8 @@ pub fn main_with_args() -> i32 {
     };
     match r {
         Ok(code) => code,
+        // The reader of nsk's output went away: the output ends there, quietly.
+        Err(Error::OutputClosed) => 0,
         Err(e) => {
             eprintln!("nsk: {}", output::clean(&e.to_string()));
             e.exit_code()

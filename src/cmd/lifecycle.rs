@@ -89,7 +89,7 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
             let (fd, what) = runtime_init(ctx, n, "stop")?;
             terminate(&fd, a.time.duration(), &what)?;
         }
-        output::print(&format!("{n}\n"));
+        output::print(&format!("{n}\n"))?;
     }
     Ok(0)
 }
@@ -143,7 +143,7 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32> {
             _ => {}
         }
         spawn::remove(&ctx.store, n, &st)?;
-        output::print(&format!("{n}\n"));
+        output::print(&format!("{n}\n"))?;
     }
     Ok(0)
 }

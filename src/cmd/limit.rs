@@ -2,6 +2,7 @@ use super::Ctx;
 use crate::cgroup::{Limits, DEFAULT_CPU_PERIOD_US};
 use crate::cli::{LimitArgs, LimitSet};
 use crate::error::{Error, Result};
+use crate::notice::Notice;
 use crate::units::{format_size, Cpus, Limit};
 use crate::{limit, output};
 
@@ -48,8 +49,8 @@ fn humanize(file: &str, v: &str) -> String {
 }
 
 pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
-    let t = crate::target::resolve(&ctx.store, &a.target)
-        .map_err(|e| Error::failed(format!("cannot limit {}: {e}", a.target)))?;
+    let ctx_err = |e: Error| e.context(format!("cannot limit {}", a.target));
+    let t = crate::target::resolve(&ctx.store, &a.target).map_err(ctx_err)?;
     let l = limits_from(&a.set)?;
     let freeze = if a.set.freeze {
         Some(true)
@@ -58,15 +59,14 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
     } else {
         None
     };
-    let ctx_err = |e: Error| Error::failed(format!("cannot limit {}: {e}", a.target));
     if !a.reset && l.is_empty() && freeze.is_none() {
         // No change asked for: show the cgroup part of inspect.
         let (_, set, paths) = limit::cgroups_of(t.pid).map_err(ctx_err)?;
         let rep = crate::cgroup::report::read(&set, paths);
         if ctx.json {
-            output::print_json(&serde_json::to_value(&rep).unwrap_or_default());
+            output::print_json(&serde_json::to_value(&rep).unwrap_or_default())?;
         } else {
-            output::print(&crate::cmd::inspect::render_cgroup(&rep, ctx.color));
+            output::print(&crate::cmd::inspect::render_cgroup(&rep, ctx.color))?;
         }
         return Ok(0);
     }
@@ -80,27 +80,29 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
             return Err(ctx_err(Error::failed(why)));
         }
     }
-    let out = if a.reset {
+    let mut notices = super::Notices::stderr();
+    let mut notify = |n: Notice<'_>| notices.show(n);
+    let mut out = if a.reset {
         let out = limit::reset(&ctx.store.root, t.pid).map_err(ctx_err)?;
         for w in &out.warnings {
-            eprintln!("nsk: warning: {}", output::clean(w));
+            notify(Notice::Warning(w.clone()));
         }
         out
     } else {
-        limit::change(&ctx.store.root, t.pid, &l, freeze, a.dry_run, &mut |w| {
-            eprintln!("nsk: warning: {}", output::clean(w))
-        })
-        .map_err(ctx_err)?
+        limit::change(&ctx.store.root, t.pid, &l, freeze, a.dry_run, &mut notify)
+            .map_err(ctx_err)?
     };
-    let mut out = out;
     if !a.reset && !a.dry_run && !out.changes.is_empty() {
         if let Some(w) = limit::runtime_view_warning(identity.as_ref(), !l.is_empty(), freeze) {
-            eprintln!("nsk: warning: {}", output::clean(&w));
+            notify(Notice::Warning(w.clone()));
             out.warnings.push(w);
         }
     }
     if !t.still_alive() {
-        eprintln!("nsk: warning: process {} exited during the change", t.pid);
+        notify(Notice::Warning(format!(
+            "process {} exited during the change",
+            t.pid
+        )));
     }
     if ctx.json {
         let v = serde_json::json!({
@@ -111,7 +113,7 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
             "warnings": out.warnings,
             "changes": out.changes,
         });
-        output::print_json(&v);
+        output::print_json(&v)?;
     } else {
         let rows = out
             .changes
@@ -130,7 +132,7 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
         } else {
             "FILE"
         };
-        output::print(&output::table(&[head, "BEFORE", "", "AFTER"], rows));
+        output::print(&output::table(&[head, "BEFORE", "", "AFTER"], rows))?;
     }
     Ok(0)
 }

@@ -46,7 +46,7 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
                 }
             })
             .collect();
-        output::print_json(&serde_json::Value::Array(v));
+        output::print_json(&serde_json::Value::Array(v))?;
         return Ok(0);
     }
     let now = std::time::SystemTime::now()
@@ -111,7 +111,7 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
             "NAME", "PID", "STATUS", "CREATED", "ROOTFS", "COMMAND", "LIMITS",
         ],
         table_rows,
-    ));
+    ))?;
     Ok(0)
 }
 
@@ -119,7 +119,7 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
 fn host(ctx: &Ctx) -> Result<i32> {
     let groups = crate::inspect::host_groups(&ctx.store)?;
     if ctx.json {
-        output::print_json(&serde_json::to_value(&groups).unwrap_or_default());
+        output::print_json(&serde_json::to_value(&groups).unwrap_or_default())?;
         return Ok(0);
     }
     let size = crate::units::format_size;
@@ -189,6 +189,6 @@ fn host(ctx: &Ctx) -> Result<i32> {
             "COMMAND",
         ],
         rows,
-    ));
+    ))?;
     Ok(0)
 }

@@ -68,7 +68,12 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     }
     // Everything on the command line is checked before an image is imported.
     let image = match &a.image {
-        Some(arg) => Some(crate::image::for_run(&ctx.store.root, arg)?),
+        Some(arg) => {
+            let mut notices = super::Notices::stderr();
+            Some(crate::image::for_run(&ctx.store.root, arg, &mut |n| {
+                notices.show(n)
+            })?)
+        }
         None => None,
     };
     let defaults = image
@@ -125,7 +130,13 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         storage,
         image: image.as_ref().map(|i| i.meta.id.clone()),
     };
-    spawn::run(&ctx.store, cfg, image.map(|i| i.pin))
+    let detached = cfg.detach.then(|| cfg.name.clone());
+    let code = spawn::run(&ctx.store, cfg, image.map(|i| i.pin))?;
+    if let Some(name) = detached {
+        // Started: the name is the output (the container's goes to nsk logs).
+        crate::output::print(&format!("{name}\n"))?;
+    }
+    Ok(code)
 }
 
 /// A hostname is 1 to 64 letters, digits, '-', '_' and '.', starting with a letter or digit:
