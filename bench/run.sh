@@ -9,7 +9,7 @@
 #                        runc container
 #   bench/run.sh pty     100 MB through a PTY under script: script+cat, nsk enter -t, runc exec -t;
 #                        CPU per MB per PTY hop
-#   bench/run.sh ps      nsk ps --all --json against lsns -J with NS_SETS (300) extra namespace
+#   bench/run.sh ps      nsk ps --host --json against lsns -J with NS_SETS (300) extra namespace
 #                        sets (unshare --pid --fork --uts --ipc --net --mount sleep), killed by PID
 #   bench/run.sh cp      PTY_MB out of a runc container against nsenter cat; CP_MB (1 GiB) out of
 #                        an nsk container's bind volume against host cp and docker cp, same disk
@@ -275,9 +275,9 @@ scenario_ps() {
 	done
 	for i in $(seq 100); do [ "$(lsns -n -t uts -o NS | wc -l)" -gt "$NS_SETS" ] && break; sleep 0.2; done
 	echo "== ps: every namespace set, $(ls -d /proc/[0-9]* | wc -l) processes, $(lsns -n -o NS | wc -l) namespaces (rounds $ROUNDS x $RUNS runs)"
-	SH=1 series ps nsk "$NSK --root $W/state ps --all --json >/dev/null" lsns "lsns -J >/dev/null" \
+	SH=1 series ps nsk "$NSK --root $W/state ps --host --json >/dev/null" lsns "lsns -J >/dev/null" \
 		floor "stat -c %N /proc/[0-9]*/ns/* >/dev/null 2>&1 || true"
-	report ps "ps|ps --all --json, $NS_SETS extra namespace sets|nsk|lsns|lsns -J|0.5" \
+	report ps "ps|ps --host --json, $NS_SETS extra namespace sets|nsk|lsns|lsns -J|0.5" \
 		"ps|ps, against a stat of every /proc/*/ns link|nsk|floor|stat /proc/*/ns/*|-"
 	{ kill -KILL "${LOAD[@]}"; wait; } 2>/dev/null || true
 	LOAD=()

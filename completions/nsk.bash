@@ -758,7 +758,7 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__ps)
-            opts="-a -h -V --all --root --json --color --help --version"
+            opts="-a -h -V --all --host --root --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

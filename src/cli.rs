@@ -1,6 +1,9 @@
 //! The command line, one `Args` struct per verb. Man pages and completions are generated from
 //! these definitions (`cargo run --example generate -- .`), so help text here is the documentation.
 
+use crate::units::{
+    CpuList, CpuShares, CpuWeight, Cpus, Interval, IoWeight, Pids, Seconds, Signal, Size,
+};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -47,7 +50,7 @@ pub enum Command {
     /// overlay root filesystem (the host's / read-only by default)
     #[command(after_help = EXIT_CODES)]
     Run(Box<RunArgs>),
-    /// List nsk's containers; with --all, every group of isolated processes on the host
+    /// List nsk's containers; with --host, every group of isolated processes on the host
     Ps(PsArgs),
     /// Show the namespaces, cgroups, credentials and network of any process or container
     Inspect(InspectArgs),
@@ -106,7 +109,7 @@ pub struct TopArgs {
     pub targets: Vec<String>,
     /// Seconds between refreshes (0.1 to 3600)
     #[arg(short = 'i', long, default_value = "2", value_name = "SECONDS")]
-    pub interval: f64,
+    pub interval: Interval,
     /// Sort order, largest first
     #[arg(long, value_enum, default_value_t = SortKey::Cpu)]
     pub sort: SortKey,
@@ -162,16 +165,16 @@ pub struct RunArgs {
     pub volumes: Vec<String>,
     /// Memory limit (512k, 256M, 1.5G, max)
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub memory: Option<String>,
+    pub memory: Option<Size>,
     /// Memory plus swap limit, docker's meaning [default: twice --memory]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
+    pub memory_swap: Option<Size>,
     /// CPU limit as a number of CPUs (0.5, 2)
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub cpus: Option<String>,
+    pub cpus: Option<Cpus>,
     /// Maximum number of processes
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub pids: Option<String>,
+    pub pids: Option<Pids>,
     /// Bound of the writable layer: a tmpfs of SIZE private to the container (charged to its
     /// memory cgroup), so it cannot fill the state root; max keeps it unbounded in the state
     /// directory
@@ -181,7 +184,7 @@ pub struct RunArgs {
         default_value = "1G",
         allow_hyphen_values = true
     )]
-    pub storage_size: String,
+    pub storage_size: Size,
     /// Give the command a PTY from the container's own devpts [default: when stdin is a terminal]
     #[arg(short = 't', long, conflicts_with = "no_tty")]
     pub tty: bool,
@@ -252,11 +255,11 @@ pub struct ImageRmArgs {
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
-    /// Also show nsk containers that are not running
-    #[arg(short = 'a')]
+    /// Also show nsk containers that are not running (docker ps -a)
+    #[arg(short = 'a', long)]
     pub all: bool,
     /// Every group of isolated processes on the host (any runtime), one row per container
-    #[arg(long = "all")]
+    #[arg(long, conflicts_with = "all")]
     pub host: bool,
 }
 
@@ -304,8 +307,8 @@ pub struct StopArgs {
     #[arg(required = true, value_name = "TARGET")]
     pub names: Vec<String>,
     /// Seconds to wait after SIGTERM before SIGKILL
-    #[arg(short = 't', long, default_value_t = 10)]
-    pub time: u64,
+    #[arg(short = 't', long, default_value = "10", value_name = "TIME")]
+    pub time: Seconds,
 }
 
 #[derive(Debug, Args)]
@@ -316,7 +319,7 @@ pub struct KillArgs {
     pub name: String,
     /// Signal name or number (KILL, SIGTERM, 15)
     #[arg(default_value = "KILL")]
-    pub signal: String,
+    pub signal: Signal,
 }
 
 #[derive(Debug, Args)]
@@ -344,39 +347,8 @@ pub struct LimitArgs {
     /// A PID, a container name or id (or unique prefix of 4+ characters) of any runtime,
     /// NAMESPACE/POD[/CONTAINER], or RUNTIME://NAME-OR-ID
     pub target: String,
-    /// Memory limit (512k, 256M, 1.5G, max)
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub memory: Option<String>,
-    /// Memory plus swap limit, docker's meaning (v2: swap.max = this minus memory)
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Soft memory limit (v1 memory.soft_limit_in_bytes, v2 memory.low)
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub memory_reservation: Option<String>,
-    /// CPU limit as a number of CPUs (0.5, 2, max)
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub cpus: Option<String>,
-    /// Relative CPU weight, v1 style (2-262144; converted to cpu.weight on v2 as runc does)
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub cpu_shares: Option<String>,
-    /// Relative CPU weight, v2 style (1-10000; converted to cpu.shares on v1)
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub cpu_weight: Option<String>,
-    /// CPUs the processes may run on (0-3, 0,2)
-    #[arg(long, value_name = "LIST")]
-    pub cpuset_cpus: Option<String>,
-    /// Maximum number of processes (N or max)
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub pids: Option<String>,
-    /// I/O weight (v2 io.weight 1-10000, v1 blkio.weight 10-1000)
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub io_weight: Option<String>,
-    /// Freeze every process of the cgroup
-    #[arg(long, conflicts_with = "thaw")]
-    pub freeze: bool,
-    /// Thaw a frozen cgroup (refused when the container's runtime paused it, unless --force)
-    #[arg(long)]
-    pub thaw: bool,
+    #[command(flatten)]
+    pub set: LimitSet,
     /// With --thaw: thaw a container its runtime paused (docker pause, podman pause, ctr task
     /// pause), leaving the runtime believing it paused
     #[arg(long, requires = "thaw")]
@@ -387,8 +359,48 @@ pub struct LimitArgs {
     pub dry_run: bool,
     /// Put back the values from before nsk's first change, where they still hold what nsk wrote
     /// (a value changed since is left alone and named), and forget them
-    #[arg(long, conflicts_with_all = ["memory", "memory_swap", "memory_reservation", "cpus", "cpu_shares", "cpu_weight", "cpuset_cpus", "pids", "io_weight", "freeze", "thaw", "dry_run"])]
+    #[arg(long, conflicts_with_all = ["set", "dry_run"])]
     pub reset: bool,
+}
+
+/// Every change `nsk limit` can make, as one group that conflicts with `--reset`: an option
+/// added here is refused with `--reset` without being named anywhere else.
+#[derive(Debug, Default, Args)]
+#[group(id = "set", multiple = true, conflicts_with = "reset")]
+pub struct LimitSet {
+    /// Memory limit (512k, 256M, 1.5G, max)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory: Option<Size>,
+    /// Memory plus swap limit, docker's meaning (v2: swap.max = this minus memory)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory_swap: Option<Size>,
+    /// Soft memory limit (v1 memory.soft_limit_in_bytes, v2 memory.low)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory_reservation: Option<Size>,
+    /// CPU limit as a number of CPUs (0.5, 2, max)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub cpus: Option<Cpus>,
+    /// Relative CPU weight, v1 style (2-262144; converted to cpu.weight on v2 as runc does)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub cpu_shares: Option<CpuShares>,
+    /// Relative CPU weight, v2 style (1-10000; converted to cpu.shares on v1)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub cpu_weight: Option<CpuWeight>,
+    /// CPUs the processes may run on (0-3, 0,2)
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_cpus: Option<CpuList>,
+    /// Maximum number of processes (N or max)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub pids: Option<Pids>,
+    /// I/O weight (v2 io.weight 1-10000, v1 blkio.weight 10-1000)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub io_weight: Option<IoWeight>,
+    /// Freeze every process of the cgroup
+    #[arg(long, conflicts_with = "thaw")]
+    pub freeze: bool,
+    /// Thaw a frozen cgroup (refused when the container's runtime paused it, unless --force)
+    #[arg(long)]
+    pub thaw: bool,
 }
 
 #[derive(Debug, Args)]

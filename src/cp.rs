@@ -17,6 +17,7 @@
 //! from chroot.
 
 use crate::error::{Context, Error, Result};
+use crate::notice::{Notice, Notify};
 use crate::target::Target;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
@@ -24,7 +25,7 @@ use nix::sys::stat::{FileStat, Mode, SFlag};
 use nix::sys::time::TimeSpec;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
@@ -249,10 +250,11 @@ enum Source {
     },
 }
 
-struct Copier<'a> {
+struct Copier<'a, 'n> {
     src: &'a Side,
     dst: &'a Side,
     o: Options,
+    notify: &'a mut Notify<'n>,
     links: HashMap<(u64, u64), OwnedFd>,
     seq: u64,
     bytes: u64,
@@ -301,16 +303,16 @@ impl Xattrs {
         }
     }
 
-    /// One line on stderr when some were refused (the copy goes on without them).
-    pub fn warn(&self, dst: &str) {
+    /// One notice when some were refused (the copy goes on without them).
+    pub fn warn(&self, dst: &str, notify: &mut Notify) {
         if self.refused > 0 {
-            eprintln!(
-                "nsk: {} extended attribute(s) not kept: the filesystem of {} refused them ({})",
+            notify(Notice::Skipped(format!(
+                "{} extended attribute(s) not kept: the filesystem of {} refused them ({})",
                 self.refused,
-                crate::output::clean(dst),
+                dst,
                 self.error
                     .map_or_else(|| "unknown error".into(), crate::error::errno_text)
-            );
+            )));
         }
     }
 }
@@ -318,7 +320,7 @@ impl Xattrs {
 const MAX_DEPTH: usize = 1024;
 const MAX_LINKS: usize = 65536;
 
-impl Copier<'_> {
+impl Copier<'_, '_> {
     fn tmp_name(&mut self) -> CString {
         self.seq += 1;
         let nanos = std::time::SystemTime::now()
@@ -494,7 +496,9 @@ impl Copier<'_> {
             }
             return r;
         }
-        eprintln!("nsk: skipping {what}: not a file, directory or symlink");
+        (self.notify)(Notice::Skipped(format!(
+            "skipping {what}: not a file, directory or symlink"
+        )));
         Ok(())
     }
 
@@ -616,23 +620,18 @@ impl Copier<'_> {
             done += n;
             self.bytes += n;
             if show_progress {
-                let pct = (done.min(size) * 100).checked_div(size).unwrap_or(100);
-                let mut e = std::io::stderr().lock();
-                let _ = write!(
-                    e,
-                    "\r{} {} / {} MiB ({pct}%)",
-                    crate::output::clean(what),
-                    done >> 20,
-                    size >> 20
-                );
-                let _ = e.flush();
+                (self.notify)(Notice::Copied {
+                    what,
+                    done,
+                    total: size,
+                });
             }
             if n < CHUNK {
                 break;
             }
         }
         if show_progress {
-            eprintln!();
+            (self.notify)(Notice::ProgressDone);
         }
         Ok(())
     }
@@ -723,7 +722,14 @@ fn open_source(side: &Side, path: &[u8], follow: bool) -> Result<(Source, Option
 /// Copy `src` on side `s` to `dst` on side `d`, with docker cp's rules for the destination: an
 /// existing directory receives the source under its own name (or its contents for `dir/.`),
 /// anything else is created or replaced under the name given.
-fn copy_between(s: &Side, src: &[u8], d: &Side, dst: &[u8], o: Options) -> Result<u64> {
+fn copy_between(
+    s: &Side,
+    src: &[u8],
+    d: &Side,
+    dst: &[u8],
+    o: Options,
+    notify: &mut Notify,
+) -> Result<u64> {
     let (source, base) = open_source(s, src, o.follow)?;
     let src_is_dir = match &source {
         Source::Entry { st, .. } | Source::Opened { st, .. } | Source::Contents { st, .. } => {
@@ -735,6 +741,7 @@ fn copy_between(s: &Side, src: &[u8], d: &Side, dst: &[u8], o: Options) -> Resul
         src: s,
         dst: d,
         o,
+        notify,
         links: HashMap::new(),
         seq: 0,
         bytes: 0,
@@ -754,7 +761,7 @@ fn copy_between(s: &Side, src: &[u8], d: &Side, dst: &[u8], o: Options) -> Resul
                 }
                 (None, _) => unreachable!("contents have no name"),
             }
-            c.xattrs.warn(&dp);
+            c.xattrs.warn(&dp, c.notify);
             return Ok(c.bytes);
         }
         Err(Errno::ENOENT | Errno::ENOTDIR) => {}
@@ -781,7 +788,7 @@ fn copy_between(s: &Side, src: &[u8], d: &Side, dst: &[u8], o: Options) -> Resul
         )));
     }
     c.copy(source, &parent, &name, &dp, 0)?;
-    c.xattrs.warn(&dp);
+    c.xattrs.warn(&dp, c.notify);
     Ok(c.bytes)
 }
 
@@ -791,17 +798,18 @@ pub fn cp(
     dst: Spec,
     resolve: impl Fn(&str) -> Result<Target>,
     o: Options,
+    notify: &mut Notify,
 ) -> Result<u64> {
     match (src, dst) {
         (Spec::Container { target, path }, Spec::Host(h)) => {
             let t = resolve(&target)?;
             let s = Side::container(&t)?;
-            copy_between(&s, &absolute(&path), &Side::host(), &h, o)
+            copy_between(&s, &absolute(&path), &Side::host(), &h, o, notify)
         }
         (Spec::Host(h), Spec::Container { target, path }) => {
             let t = resolve(&target)?;
             let d = Side::container(&t)?;
-            copy_between(&Side::host(), &h, &d, &absolute(&path), o)
+            copy_between(&Side::host(), &h, &d, &absolute(&path), o, notify)
         }
         (Spec::Container { .. }, Spec::Container { .. }) => Err(Error::invalid(
             "copying between two containers is not supported: copy through the host",
@@ -816,7 +824,7 @@ pub fn cp(
                 .try_clone_to_owned()
                 .ctx(|| "cannot write the tar stream")?;
             let w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::from(fd));
-            stream::write_tar(&s, &absolute(&path), o, w)
+            stream::write_tar(&s, &absolute(&path), o, w, notify)
         }
         (Spec::Stream, Spec::Container { target, path }) => {
             let input = std::io::stdin();
@@ -828,7 +836,7 @@ pub fn cp(
                 .try_clone_to_owned()
                 .ctx(|| "cannot read the tar stream")?;
             let r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::from(fd));
-            stream::read_tar(&d, &absolute(&path), o, r)
+            stream::read_tar(&d, &absolute(&path), o, r, notify)
         }
         (Spec::Stream, _) | (_, Spec::Stream) => Err(Error::invalid(
             "'-' (a tar stream on stdin or stdout) goes with TARGET:PATH on the other side",

@@ -3,6 +3,7 @@
 
 use nix::errno::Errno;
 use std::fmt;
+use std::path::PathBuf;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -30,6 +31,26 @@ pub enum Error {
     /// The command could not be started; nsk exits with `code` (126, 127) after the message.
     #[error("{msg}")]
     Exit { msg: String, code: i32 },
+    /// The kernel refused a value written to a cgroup file: the file, the value, the errno, and
+    /// (`hint`) what that refusal means where it is not obvious. `context` is what was being
+    /// done, as a prefix ("cannot limit web: ").
+    #[error(
+        "{context}cannot write '{value}' to {}: {}{}",
+        .path.display(),
+        errno_text(*.errno),
+        .hint.as_ref().map_or_else(String::new, |h| format!(" ({h})"))
+    )]
+    CgroupWrite {
+        context: String,
+        path: PathBuf,
+        value: String,
+        errno: Errno,
+        hint: Option<String>,
+    },
+    /// Standard output was closed (`nsk ps | head`): the output ends there and nsk exits with
+    /// success, saying nothing.
+    #[error("standard output was closed")]
+    OutputClosed,
 }
 
 impl Error {
@@ -39,10 +60,22 @@ impl Error {
     pub fn failed(msg: impl fmt::Display) -> Self {
         Error::Failed(msg.to_string())
     }
-    /// The exit code nsk returns for this error: 125 unless the error carries its own.
+    /// A failed write of `value` to the cgroup file `path`.
+    pub fn cgroup_write(path: &std::path::Path, value: &str, e: std::io::Error) -> Self {
+        Error::CgroupWrite {
+            context: String::new(),
+            path: path.to_path_buf(),
+            value: value.to_string(),
+            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            hint: None,
+        }
+    }
+    /// The exit code nsk returns for this error: 125 unless the error carries its own, 0 when
+    /// the reader of its output went away.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Exit { code, .. } => *code,
+            Error::OutputClosed => 0,
             _ => 125,
         }
     }
@@ -64,12 +97,26 @@ impl Error {
                 msg: format!("{what}: {msg}"),
                 code,
             },
+            Error::CgroupWrite {
+                context,
+                path,
+                value,
+                errno,
+                hint,
+            } => Error::CgroupWrite {
+                context: format!("{what}: {context}"),
+                path,
+                value,
+                errno,
+                hint,
+            },
+            Error::OutputClosed => Error::OutputClosed,
         }
     }
     /// The errno behind the error, if it is one.
     pub fn errno(&self) -> Option<Errno> {
         match self {
-            Error::Os { errno, .. } => Some(*errno),
+            Error::Os { errno, .. } | Error::CgroupWrite { errno, .. } => Some(*errno),
             Error::Io { source, .. } => source.raw_os_error().map(Errno::from_raw),
             _ => None,
         }
@@ -138,6 +185,46 @@ mod tests {
             "cannot create cgroup /sys/fs/cgroup/pids/nsk: operation not permitted (needs root, or --userns)"
         );
         assert!(!s.contains('\n'));
+    }
+
+    #[test]
+    fn a_cgroup_write_keeps_its_file_errno_and_hint_through_context() {
+        let e = Error::cgroup_write(
+            std::path::Path::new("/sys/fs/cgroup/x/cpuset.cpus"),
+            "7",
+            std::io::Error::from_raw_os_error(libc::ERANGE),
+        );
+        let Error::CgroupWrite { hint, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert!(hint.is_none());
+        let e = match e {
+            Error::CgroupWrite {
+                context,
+                path,
+                value,
+                errno,
+                ..
+            } => Error::CgroupWrite {
+                context,
+                path,
+                value,
+                errno,
+                hint: Some("why".into()),
+            },
+            e => e,
+        }
+        .context("cannot limit web");
+        assert_eq!(e.errno(), Some(Errno::ERANGE));
+        assert_eq!(
+            e.to_string(),
+            "cannot limit web: cannot write '7' to /sys/fs/cgroup/x/cpuset.cpus: math result not representable (why)"
+        );
+        assert!(matches!(
+            Error::OutputClosed.context("x"),
+            Error::OutputClosed
+        ));
+        assert_eq!(Error::OutputClosed.exit_code(), 0);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod exec;
 pub mod image;
 pub mod inspect;
 pub mod limit;
+pub mod notice;
 pub mod ns;
 pub mod output;
 pub mod process;
@@ -30,6 +31,7 @@ mod proptests;
 
 use clap::Parser;
 use cli::{Cli, Command};
+use error::Error;
 
 /// clap's error, which spans 3 to 7 lines (message, possible values, tip, usage), as one line:
 /// the message, what clap suggests, and where to read more, with an example for a value.
@@ -88,6 +90,66 @@ pub fn clap_one_line(rendered: &str, args: &[String]) -> String {
     format!("{msg}{tips}{example} (see {} --help)", verb.join(" "))
 }
 
+/// A value refused by its parser (`units`), as nsk words it: `invalid --memory '0': must be
+/// greater than zero (examples: ...)`, `invalid signal 'NOPE': ...` (a positional argument is
+/// named by its value name). None for every other clap error.
+pub fn invalid_value_line(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::ValueValidation {
+        return None;
+    }
+    let why = std::error::Error::source(e)?.downcast_ref::<units::BadValue>()?;
+    let text = |k| match e.get(k) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    // "--memory <SIZE>", "-i <SECONDS>", or a positional's "[SIGNAL]".
+    let arg = text(ContextKind::InvalidArg)?;
+    let value = text(ContextKind::InvalidValue)?;
+    let what = if arg.starts_with('-') {
+        arg.split(' ').next().unwrap_or(arg).to_string()
+    } else {
+        arg.trim_matches(|c| "[]<>.".contains(c)).to_lowercase()
+    };
+    Some(format!("invalid {what} '{value}': {why}"))
+}
+
+/// A conflict with a group (`limit --reset` and the limit options): clap names every member of
+/// the group; nsk names those given, as for a conflict between two options.
+pub fn group_conflict_line(e: &clap::Error, args: &[String]) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::ArgumentConflict {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let Some(ContextValue::Strings(others)) = e.get(ContextKind::PriorArg) else {
+        return None;
+    };
+    let given = |o: &&String| {
+        let name = o.split(' ').next().unwrap_or(o);
+        args.iter()
+            .any(|a| a == name || a.strip_prefix(name).is_some_and(|v| v.starts_with('=')))
+    };
+    let used: Vec<&String> = others.iter().filter(given).collect();
+    if others.len() < 2 || used.is_empty() {
+        return None;
+    }
+    let with = match used.as_slice() {
+        [one] => format!(" '{one}'"),
+        many => format!(
+            ": {}",
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    };
+    let msg = format!("error: the argument '{arg}' cannot be used with{with}\n");
+    Some(clap_one_line(&msg, args))
+}
+
 /// Parse the command line, run the verb, and return the process exit code.
 pub fn main_with_args() -> i32 {
     let cli = match Cli::try_parse() {
@@ -99,10 +161,10 @@ pub fn main_with_args() -> i32 {
         }
         Err(e) => {
             let args: Vec<String> = std::env::args().skip(1).collect();
-            eprintln!(
-                "nsk: {}",
-                output::clean(&clap_one_line(&e.render().to_string(), &args))
-            );
+            let line = invalid_value_line(&e)
+                .or_else(|| group_conflict_line(&e, &args))
+                .unwrap_or_else(|| clap_one_line(&e.render().to_string(), &args));
+            eprintln!("nsk: {}", output::clean(&line));
             return 125;
         }
     };
@@ -131,9 +193,90 @@ pub fn main_with_args() -> i32 {
     };
     match r {
         Ok(code) => code,
+        // The reader of nsk's output went away: the output ends there, quietly.
+        Err(Error::OutputClosed) => 0,
         Err(e) => {
             eprintln!("nsk: {}", output::clean(&e.to_string()));
             e.exit_code()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The line nsk prints for a command line clap refuses.
+    fn line(args: &[&str]) -> String {
+        let e = Cli::try_parse_from(std::iter::once("nsk").chain(args.iter().copied()))
+            .expect_err("refused");
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        invalid_value_line(&e)
+            .or_else(|| group_conflict_line(&e, &args))
+            .unwrap_or_else(|| clap_one_line(&e.render().to_string(), &args))
+    }
+
+    #[test]
+    fn refused_values_name_the_option_and_the_value() {
+        assert_eq!(
+            line(&["limit", "x", "--memory-reservation", "1.5"]),
+            "invalid --memory-reservation '1.5': not a whole number of bytes (examples: 256M, 1.5G, 1048576, max)"
+        );
+        assert_eq!(
+            line(&["run", "--storage-size=-2"]),
+            "invalid --storage-size '-2': negative size (examples: 256M, 1.5G, 1048576, max)"
+        );
+        assert_eq!(
+            line(&["kill", "x", "0"]),
+            "invalid signal '0': no such signal number (examples: TERM, SIGKILL, 9)"
+        );
+        assert_eq!(
+            line(&["stop", "-t", "-1", "x"]),
+            "unexpected argument '-1' found; to pass '-1' as a value, use '-- -1' (see nsk stop --help)"
+        );
+    }
+
+    #[test]
+    fn a_conflict_with_the_limit_group_names_what_was_given() {
+        for (args, want) in [
+            (
+                &["limit", "x", "--reset", "--pids", "5"][..],
+                "the argument '--reset' cannot be used with '--pids <N>' (see nsk limit --help)",
+            ),
+            (
+                &["limit", "x", "--reset", "--freeze", "--cpuset-cpus=0"],
+                "the argument '--reset' cannot be used with: --freeze --cpuset-cpus <LIST> (see nsk limit --help)",
+            ),
+            (
+                &["limit", "x", "--io-weight", "5", "--reset"],
+                "the argument '--io-weight <N>' cannot be used with '--reset' (see nsk limit --help)",
+            ),
+            (
+                &["limit", "x", "--reset", "--dry-run"],
+                "the argument '--reset' cannot be used with '--dry-run' (see nsk limit --help)",
+            ),
+        ] {
+            assert_eq!(line(args), want, "{args:?}");
+        }
+        // Every option of the group conflicts with --reset, without a list to keep.
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let limit = cmd.find_subcommand("limit").unwrap();
+        let set: Vec<_> = limit
+            .get_groups()
+            .find(|g| g.get_id() == "set")
+            .unwrap()
+            .get_args()
+            .map(|a| a.to_string())
+            .collect();
+        assert!(set.len() >= 11, "{set:?}");
+        for a in limit.get_arguments().filter(|a| a.get_long().is_some()) {
+            let id = a.get_id().to_string();
+            let changes = ![
+                "target", "force", "dry_run", "reset", "root", "json", "color", "help", "version",
+            ]
+            .contains(&id.as_str());
+            assert_eq!(set.contains(&id), changes, "{id}");
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::cgroup::journal::{self, Journal};
 pub use crate::cgroup::Change;
 use crate::cgroup::{first_line, report, CgroupSet, Hierarchy, Limits, Write};
 use crate::error::{Context, Error, Result};
+use crate::notice::{Notice, Notify};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -304,7 +305,7 @@ pub fn change(
     l: &Limits,
     freeze: Option<bool>,
     dry_run: bool,
-    warn: &mut dyn FnMut(&str),
+    notify: &mut Notify,
 ) -> Result<Outcome> {
     let (h, set, _) = cgroups_of(pid)?;
     let writes = set.plan(l)?;
@@ -323,7 +324,7 @@ pub fn change(
     }
     let warnings = warnings(&set, pid, l);
     for w in &warnings {
-        warn(w);
+        notify(Notice::Warning(w.clone()));
     }
     let mut changes: Vec<Change> = vec![];
     let _lock = if dry_run {
@@ -534,43 +535,95 @@ fn inherited_cpuset(file: &Path, warnings: &mut Vec<String>) -> Option<std::io::
     Some(r)
 }
 
-/// Say what a kernel refusal means where it is not obvious.
+/// Say what a kernel refusal of a cgroup write means where it is not obvious, by the file
+/// refused and the errno.
 fn explain(e: Error) -> Error {
-    let text = e.to_string();
-    let errno = e.errno();
-    if text.contains("cpuset.cpus")
-        && matches!(
-            errno,
-            Some(nix::errno::Errno::ERANGE | nix::errno::Errno::EINVAL)
-        )
-    {
-        return Error::failed(format!(
-            "{text} (the CPUs must exist on this host, online: {}, and be in the parent cgroup's cpuset)",
+    use nix::errno::Errno;
+    let Error::CgroupWrite {
+        context,
+        path,
+        value,
+        errno,
+        hint: None,
+    } = e
+    else {
+        return e;
+    };
+    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let hint = match (file, errno) {
+        ("cpuset.cpus", Errno::ERANGE | Errno::EINVAL) => Some(format!(
+            "the CPUs must exist on this host, online: {}, and be in the parent cgroup's cpuset",
             online_cpus().map_or_else(|| "?".into(), |c| cpu_ranges(&c))
-        ));
+        )),
+        ("memory.limit_in_bytes", Errno::EINVAL) => Some(
+            "the memory limit may not exceed memory+swap: raise --memory-swap with it".into(),
+        ),
+        ("cpu.cfs_quota_us", Errno::EINVAL) => {
+            Some("on cgroup v1 a quota may not exceed its parent cgroup's".into())
+        }
+        (f, Errno::EBUSY) if f.starts_with("memory.") => Some(
+            "the kernel could not reclaim enough memory to fit under the new limit: on cgroup v1 it refuses instead of OOM-killing".into(),
+        ),
+        _ => None,
+    };
+    Error::CgroupWrite {
+        context,
+        path,
+        value,
+        errno,
+        hint,
     }
-    if errno == Some(nix::errno::Errno::EINVAL) && text.contains("memory.limit_in_bytes") {
-        return Error::failed(format!(
-            "{text} (the memory limit may not exceed memory+swap: raise --memory-swap with it)"
-        ));
-    }
-    if errno == Some(nix::errno::Errno::EINVAL) && text.contains("cpu.cfs_quota_us") {
-        return Error::failed(format!(
-            "{text} (on cgroup v1 a quota may not exceed its parent cgroup's)"
-        ));
-    }
-    if e.errno() == Some(nix::errno::Errno::EBUSY) && text.contains("memory.") {
-        return Error::failed(format!(
-            "{text} (the kernel could not reclaim enough memory to fit under the new limit: on cgroup v1 it refuses instead of OOM-killing)"
-        ));
-    }
-    e
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cgroup::Version;
+
+    /// A refusal is explained by the file refused and the errno, whatever the path holds.
+    #[test]
+    fn kernel_refusals_are_explained_by_file_and_errno() {
+        let refused = |path: &str, errno: i32| {
+            explain(Error::cgroup_write(
+                Path::new(path),
+                "1",
+                std::io::Error::from_raw_os_error(errno),
+            ))
+        };
+        let hint = |e: &Error| match e {
+            Error::CgroupWrite { hint, .. } => hint.clone(),
+            _ => panic!("{e:?}"),
+        };
+        let e = refused("/sys/fs/cgroup/cpuset/nsk/a/cpuset.cpus", libc::EINVAL);
+        assert!(hint(&e).unwrap().starts_with("the CPUs must exist"), "{e}");
+        assert_eq!(e.errno(), Some(nix::errno::Errno::EINVAL));
+        let e = refused("/sys/fs/cgroup/cpuset/nsk/a/cpuset.cpus", libc::EBUSY);
+        assert_eq!(hint(&e), None);
+        let e = refused(
+            "/sys/fs/cgroup/memory/nsk/a/memory.limit_in_bytes",
+            libc::EINVAL,
+        );
+        assert!(hint(&e).unwrap().contains("raise --memory-swap"), "{e}");
+        assert!(
+            e.to_string().ends_with("raise --memory-swap with it)"),
+            "{e}"
+        );
+        let e = refused(
+            "/sys/fs/cgroup/memory/nsk/a/memory.memsw.limit_in_bytes",
+            libc::EINVAL,
+        );
+        assert_eq!(hint(&e), None);
+        let e = refused("/sys/fs/cgroup/memory/nsk/a/memory.max", libc::EBUSY);
+        assert!(hint(&e).unwrap().contains("could not reclaim"), "{e}");
+        let e = refused("/sys/fs/cgroup/cpu/nsk/a/cpu.cfs_quota_us", libc::EINVAL);
+        assert!(hint(&e).unwrap().contains("parent cgroup's"), "{e}");
+        // A directory named like a file is not the file.
+        let e = refused("/sys/fs/cgroup/cpuset.cpus/a/pids.max", libc::EINVAL);
+        assert_eq!(hint(&e), None);
+        // Another kind of error is left as it is.
+        let e = explain(Error::failed("x"));
+        assert!(matches!(e, Error::Failed(_)));
+    }
 
     #[test]
     fn cpu_lists() {

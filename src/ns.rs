@@ -1,4 +1,4 @@
-//! The namespace table: one entry per kind drives inspection, `ps --all` and entering. The order
+//! The namespace table: one entry per kind drives inspection, `ps --host` and entering. The order
 //! is the order to enter them in (user first: it grants the rights for the others; mnt last but
 //! time, as util-linux's nsenter does).
 

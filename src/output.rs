@@ -1,25 +1,26 @@
 //! Output: tables for people (comfy-table), JSON for scripts, and stdout writes that treat a
 //! closed pipe (`nsk ps | head`) as the end of output rather than an error.
 
+use crate::error::{Error, Result};
 use comfy_table::{presets, ContentArrangement, Table};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write;
 
-/// Print to stdout; a broken pipe ends the process quietly with success.
-pub fn print(s: &str) {
+/// Print to stdout. A closed pipe (`nsk ps | head`) is `Error::OutputClosed`: the verb stops
+/// there and nsk exits quietly with success.
+pub fn print(s: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Error::OutputClosed),
+        _ => Ok(()),
     }
 }
 
-pub fn print_json(v: &serde_json::Value) {
+pub fn print_json(v: &serde_json::Value) -> Result<()> {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
-    print(&s);
+    print(&s)
 }
 
 /// Text from outside nsk (a command line, a cgroup or interface name, a hostname, an image tag)

@@ -74,7 +74,7 @@ fn pin(pid: i32, start: u64, identity: Option<Identity>) -> Result<Target> {
 }
 
 fn no_such_process() -> Error {
-    Error::failed("no such process")
+    Error::NotFound("no such process".into())
 }
 
 /// An nsk container's own process: its init's first child (the command, PID 2 inside). Its
@@ -481,10 +481,11 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
     scored.retain(|(m, _)| *m == best);
     match scored.len() {
         0 if numeric => Err(no_such_process()),
-        0 if !what.contains('/') && what.len() < 4 => Err(Error::failed(
-            "no such container or process (a container id prefix needs at least 4 characters)",
+        0 if !what.contains('/') && what.len() < 4 => Err(Error::NotFound(
+            "no such container or process (a container id prefix needs at least 4 characters)"
+                .into(),
         )),
-        0 => Err(Error::failed("no such container or process")),
+        0 => Err(Error::NotFound("no such container or process".into())),
         1 => {
             let (_, f) = scored.pop().expect("one candidate");
             let (pid, start) = if f.identity.runtime == "nsk" {
@@ -510,7 +511,6 @@ pub fn resolve(store: &Store, spec: &str) -> Result<Target> {
 /// matches reads "no such container: NAME", as for a name missing from the store.
 pub fn resolve_container(store: &Store, spec: &str, verb: &str) -> Result<Target> {
     resolve(store, spec).map_err(|e| {
-        let t = e.to_string();
         // What is no container name and no other runtime's spelling either (`../x`, `a//b`)
         // reads as the invalid name it is.
         let path_like = !spec.contains("://")
@@ -523,10 +523,9 @@ pub fn resolve_container(store: &Store, spec: &str, verb: &str) -> Result<Target
                 return bad;
             }
         }
-        if t.starts_with("no such container or process") || t == "no such process" {
-            crate::container::state::no_such(spec)
-        } else {
-            Error::failed(format!("cannot {verb} {spec}: {t}"))
+        match e {
+            Error::NotFound(_) => crate::container::state::no_such(spec),
+            e => e.context(format!("cannot {verb} {spec}")),
         }
     })
 }

@@ -815,8 +815,7 @@ impl CgroupSet {
         })?;
         let path = dir.join(w.file);
         let old = fs::read_to_string(&path).ctx(|| format!("cannot read {}", path.display()))?;
-        write_value(&path, &w.value)
-            .ctx(|| format!("cannot write '{}' to {}", w.value, path.display()))?;
+        write_value(&path, &w.value).map_err(|e| Error::cgroup_write(&path, &w.value, e))?;
         done.push((path.clone(), old.trim().to_string()));
         let got =
             fs::read_to_string(&path).ctx(|| format!("cannot read back {}", path.display()))?;

@@ -6,6 +6,7 @@ use crate::cp::{self, Options};
 use crate::error::Result;
 
 pub fn cp(ctx: &Ctx, a: CpArgs) -> Result<i32> {
+    let mut notices = super::Notices::stderr();
     let o = Options {
         archive: a.archive,
         follow: a.follow_link,
@@ -16,6 +17,7 @@ pub fn cp(ctx: &Ctx, a: CpArgs) -> Result<i32> {
         cp::parse_spec(&a.dst),
         |t| crate::target::resolve(&ctx.store, t),
         o,
+        &mut |n| notices.show(n),
     )?;
     Ok(0)
 }

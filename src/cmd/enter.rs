@@ -42,7 +42,7 @@ pub fn enter(ctx: &Ctx, a: EnterArgs) -> Result<i32> {
     };
     let what = |e: Error| match e {
         Error::Exit { .. } => e,
-        e => Error::failed(format!("cannot enter {}: {e}", a.target)),
+        e => e.context(format!("cannot enter {}", a.target)),
     };
     let t = crate::target::resolve(&ctx.store, &a.target).map_err(what)?;
     hold_for_tests();

@@ -18,33 +18,36 @@ pub fn image(ctx: &Ctx, a: ImageArgs) -> Result<i32> {
                     .unwrap_or_else(|| "no such file or directory".into());
                 Error::invalid(format!("cannot import {}: {why}", i.file))
             })?;
-            let m = image::import(&ctx.store.root, &path, &sel, i.name.as_deref())?;
+            let mut notices = super::Notices::stderr();
+            let m = image::import(&ctx.store.root, &path, &sel, i.name.as_deref(), &mut |n| {
+                notices.show(n)
+            })?;
             if ctx.json {
-                output::print_json(&serde_json::to_value(&m).unwrap_or_default());
+                output::print_json(&serde_json::to_value(&m).unwrap_or_default())?;
             } else {
-                output::print(&format!("{} {}\n", m.id, output::clean(&m.names.join(" "))));
+                output::print(&format!("{} {}\n", m.id, output::clean(&m.names.join(" "))))?;
             }
             Ok(0)
         }
         ImageCommand::Ls => {
             let all = cache.list()?;
             if ctx.json {
-                output::print_json(&serde_json::to_value(&all).unwrap_or_default());
+                output::print_json(&serde_json::to_value(&all).unwrap_or_default())?;
                 return Ok(0);
             }
             output::print(&output::table(
                 &["NAME", "ID", "SIZE", "CREATED", "LAST USED"],
                 rows(&all),
-            ));
+            ))?;
             Ok(0)
         }
         ImageCommand::Rm(r) => {
             let mut failed = None;
             for what in &r.images {
                 match cache.remove(what, |id| images_users(&ctx.store, id)) {
-                    Ok(image::Removed::Image(m)) => output::print(&format!("{}\n", m.id)),
+                    Ok(image::Removed::Image(m)) => output::print(&format!("{}\n", m.id))?,
                     Ok(image::Removed::Untagged(n)) => {
-                        output::print(&format!("untagged {}\n", output::clean(&n)))
+                        output::print(&format!("untagged {}\n", output::clean(&n)))?
                     }
                     Err(e) => {
                         eprintln!("nsk: {}", output::clean(&e.to_string()));

@@ -6,14 +6,13 @@ use crate::inspect::{self, Inspection};
 use crate::output;
 
 pub fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<i32> {
-    let t = crate::target::resolve(&ctx.store, &a.target)
-        .map_err(|e| Error::failed(format!("cannot inspect {}: {e}", a.target)))?;
-    let i = inspect::inspect(&ctx.store, &t)
-        .map_err(|e| Error::failed(format!("cannot inspect {}: {e}", a.target)))?;
+    let what = |e: Error| e.context(format!("cannot inspect {}", a.target));
+    let t = crate::target::resolve(&ctx.store, &a.target).map_err(what)?;
+    let i = inspect::inspect(&ctx.store, &t).map_err(what)?;
     if ctx.json {
-        output::print_json(&serde_json::to_value(&i).unwrap_or_default());
+        output::print_json(&serde_json::to_value(&i).unwrap_or_default())?;
     } else {
-        output::print(&render(&i, ctx.color));
+        output::print(&render(&i, ctx.color))?;
     }
     Ok(0)
 }

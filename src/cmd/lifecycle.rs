@@ -13,22 +13,6 @@ fn pinned(st: &State) -> Option<std::os::fd::OwnedFd> {
     st.pin()
 }
 
-/// Parse a signal given as KILL, SIGKILL, kill or 9.
-pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
-    use std::str::FromStr;
-    let bad = || Error::invalid(format!("invalid signal '{s}' (examples: TERM, SIGKILL, 9)"));
-    if let Ok(n) = s.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n).map_err(|_| bad());
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    nix::sys::signal::Signal::from_str(&name).map_err(|_| bad())
-}
-
 /// SIGTERM, wait up to `grace`, then SIGKILL; returns once the init is gone.
 fn stop_one(st: &State, grace: Duration) -> Result<()> {
     let Some(fd) = pinned(st) else { return Ok(()) };
@@ -98,20 +82,20 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
             let _lock = ctx.store.lock(n)?;
             let st = ctx.store.load(n)?;
             thaw_if_frozen(ctx, n, &st)?;
-            stop_one(&st, Duration::from_secs(a.time))?;
+            stop_one(&st, a.time.duration())?;
         } else {
             // Another runtime's container: its init gets TERM, then KILL; the runtime sees it
             // exit (and applies its restart policy).
             let (fd, what) = runtime_init(ctx, n, "stop")?;
-            terminate(&fd, Duration::from_secs(a.time), &what)?;
+            terminate(&fd, a.time.duration(), &what)?;
         }
-        output::print(&format!("{n}\n"));
+        output::print(&format!("{n}\n"))?;
     }
     Ok(0)
 }
 
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<i32> {
-    let sig = parse_signal(&a.signal)?;
+    let sig = a.signal.0;
     if !is_nsk(ctx, &a.name) {
         let (fd, what) = runtime_init(ctx, &a.name, "kill")?;
         sys::pidfd_send_signal(&fd, sig as i32).ctx(|| format!("cannot send {sig} to {what}"))?;
@@ -159,25 +143,7 @@ pub fn rm(ctx: &Ctx, a: RmArgs) -> Result<i32> {
             _ => {}
         }
         spawn::remove(&ctx.store, n, &st)?;
-        output::print(&format!("{n}\n"));
+        output::print(&format!("{n}\n"))?;
     }
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals() {
-        use nix::sys::signal::Signal::*;
-        assert_eq!(parse_signal("KILL").unwrap(), SIGKILL);
-        assert_eq!(parse_signal("sigterm").unwrap(), SIGTERM);
-        assert_eq!(parse_signal("10").unwrap(), SIGUSR1);
-        assert!(parse_signal("NOPE")
-            .unwrap_err()
-            .to_string()
-            .contains("'NOPE'"));
-        assert!(parse_signal("99").is_err());
-    }
 }

@@ -1,56 +1,22 @@
 use super::Ctx;
-use crate::cgroup::{expand_cpu_list, Limits, DEFAULT_CPU_PERIOD_US};
-use crate::cli::LimitArgs;
+use crate::cgroup::{Limits, DEFAULT_CPU_PERIOD_US};
+use crate::cli::{LimitArgs, LimitSet};
 use crate::error::{Error, Result};
-use crate::units::{self, format_size, Limit};
+use crate::notice::Notice;
+use crate::units::{format_size, Cpus, Limit};
 use crate::{limit, output};
 
-pub fn limits_from(a: &LimitArgs) -> Result<Limits> {
-    let size =
-        |opt: &str, v: &Option<String>| v.as_deref().map(|s| units::parse_size(opt, s)).transpose();
+pub fn limits_from(a: &LimitSet) -> Result<Limits> {
     let mut l = Limits {
-        memory: size("--memory", &a.memory)?,
-        memory_swap: size("--memory-swap", &a.memory_swap)?,
-        memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
-        cpu_quota_us: a
-            .cpus
-            .as_deref()
-            .map(|s| units::parse_cpus(s, DEFAULT_CPU_PERIOD_US))
-            .transpose()?,
-        pids: a
-            .pids
-            .as_deref()
-            .map(|s| units::parse_count("--pids", s, 1, 1 << 22, true))
-            .transpose()?,
-        cpu_shares: a
-            .cpu_shares
-            .as_deref()
-            .map(|s| units::parse_count("--cpu-shares", s, 2, 262_144, false))
-            .transpose()?
-            .and_then(Limit::value),
-        cpu_weight: a
-            .cpu_weight
-            .as_deref()
-            .map(|s| units::parse_count("--cpu-weight", s, 1, 10_000, false))
-            .transpose()?
-            .and_then(Limit::value),
-        io_weight: a
-            .io_weight
-            .as_deref()
-            .map(|s| units::parse_count("--io-weight", s, 1, 10_000, false))
-            .transpose()?
-            .and_then(Limit::value),
-        cpuset_cpus: match &a.cpuset_cpus {
-            Some(c) => match expand_cpu_list(c) {
-                Some(v) if !v.is_empty() => Some(c.trim().to_string()),
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "invalid --cpuset-cpus '{c}': expected a CPU list (examples: 0, 0-3, 0,2)"
-                    )))
-                }
-            },
-            None => None,
-        },
+        memory: a.memory.map(|s| s.0),
+        memory_swap: a.memory_swap.map(|s| s.0),
+        memory_reservation: a.memory_reservation.map(|s| s.0),
+        cpu_quota_us: a.cpus.map(Cpus::quota_us),
+        pids: a.pids.map(|p| p.0),
+        cpu_shares: a.cpu_shares.map(|v| v.0),
+        cpu_weight: a.cpu_weight.map(|v| v.0),
+        io_weight: a.io_weight.map(|v| v.0),
+        cpuset_cpus: a.cpuset_cpus.as_ref().map(|c| c.as_str().to_string()),
         cpu_period_us: None,
     };
     if l.cpu_quota_us.is_some() {
@@ -83,25 +49,24 @@ fn humanize(file: &str, v: &str) -> String {
 }
 
 pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
-    let t = crate::target::resolve(&ctx.store, &a.target)
-        .map_err(|e| Error::failed(format!("cannot limit {}: {e}", a.target)))?;
-    let l = limits_from(&a)?;
-    let freeze = if a.freeze {
+    let ctx_err = |e: Error| e.context(format!("cannot limit {}", a.target));
+    let t = crate::target::resolve(&ctx.store, &a.target).map_err(ctx_err)?;
+    let l = limits_from(&a.set)?;
+    let freeze = if a.set.freeze {
         Some(true)
-    } else if a.thaw {
+    } else if a.set.thaw {
         Some(false)
     } else {
         None
     };
-    let ctx_err = |e: Error| Error::failed(format!("cannot limit {}: {e}", a.target));
     if !a.reset && l.is_empty() && freeze.is_none() {
         // No change asked for: show the cgroup part of inspect.
         let (_, set, paths) = limit::cgroups_of(t.pid).map_err(ctx_err)?;
         let rep = crate::cgroup::report::read(&set, paths);
         if ctx.json {
-            output::print_json(&serde_json::to_value(&rep).unwrap_or_default());
+            output::print_json(&serde_json::to_value(&rep).unwrap_or_default())?;
         } else {
-            output::print(&super::render::render_cgroup(&rep, ctx.color));
+            output::print(&super::render::render_cgroup(&rep, ctx.color))?;
         }
         return Ok(0);
     }
@@ -115,27 +80,29 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
             return Err(ctx_err(Error::failed(why)));
         }
     }
-    let out = if a.reset {
+    let mut notices = super::Notices::stderr();
+    let mut notify = |n: Notice<'_>| notices.show(n);
+    let mut out = if a.reset {
         let out = limit::reset(&ctx.store.root, t.pid).map_err(ctx_err)?;
         for w in &out.warnings {
-            eprintln!("nsk: warning: {}", output::clean(w));
+            notify(Notice::Warning(w.clone()));
         }
         out
     } else {
-        limit::change(&ctx.store.root, t.pid, &l, freeze, a.dry_run, &mut |w| {
-            eprintln!("nsk: warning: {}", output::clean(w))
-        })
-        .map_err(ctx_err)?
+        limit::change(&ctx.store.root, t.pid, &l, freeze, a.dry_run, &mut notify)
+            .map_err(ctx_err)?
     };
-    let mut out = out;
     if !a.reset && !a.dry_run && !out.changes.is_empty() {
         if let Some(w) = limit::runtime_view_warning(identity.as_ref(), !l.is_empty(), freeze) {
-            eprintln!("nsk: warning: {}", output::clean(&w));
+            notify(Notice::Warning(w.clone()));
             out.warnings.push(w);
         }
     }
     if !t.still_alive() {
-        eprintln!("nsk: warning: process {} exited during the change", t.pid);
+        notify(Notice::Warning(format!(
+            "process {} exited during the change",
+            t.pid
+        )));
     }
     if ctx.json {
         let v = serde_json::json!({
@@ -146,7 +113,7 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
             "warnings": out.warnings,
             "changes": out.changes,
         });
-        output::print_json(&v);
+        output::print_json(&v)?;
     } else {
         let rows = out
             .changes
@@ -165,7 +132,7 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
         } else {
             "FILE"
         };
-        output::print(&output::table(&[head, "BEFORE", "", "AFTER"], rows));
+        output::print(&output::table(&[head, "BEFORE", "", "AFTER"], rows))?;
     }
     Ok(0)
 }

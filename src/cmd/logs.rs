@@ -162,7 +162,7 @@ fn nsk_logs(ctx: &Ctx, a: &LogsArgs) -> Result<i32> {
             .read(&mut buf)
             .ctx(|| format!("cannot read {}", path.display()))?;
         if n > 0 {
-            output::print(&String::from_utf8_lossy(&buf[..n]));
+            output::print(&String::from_utf8_lossy(&buf[..n]))?;
             continue;
         }
         if !a.follow {
@@ -177,7 +177,7 @@ fn nsk_logs(ctx: &Ctx, a: &LogsArgs) -> Result<i32> {
         if !running {
             // One last read for output written just before the exit.
             let n = f.read(&mut buf).unwrap_or(0);
-            output::print(&String::from_utf8_lossy(&buf[..n]));
+            output::print(&String::from_utf8_lossy(&buf[..n]))?;
             return Ok(0);
         }
         std::thread::sleep(std::time::Duration::from_millis(100));

@@ -47,7 +47,7 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
                 }
             })
             .collect();
-        output::print_json(&serde_json::Value::Array(v));
+        output::print_json(&serde_json::Value::Array(v))?;
         return Ok(0);
     }
     let now = std::time::SystemTime::now()
@@ -112,15 +112,15 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
             "NAME", "PID", "STATUS", "CREATED", "ROOTFS", "COMMAND", "LIMITS",
         ],
         table_rows,
-    ));
+    ))?;
     Ok(0)
 }
 
-/// `nsk ps --all`: every group of isolated processes on the host.
+/// `nsk ps --host`: every group of isolated processes on the host.
 fn host(ctx: &Ctx) -> Result<i32> {
     let groups = crate::inspect::host_groups(&ctx.store)?;
     if ctx.json {
-        output::print_json(&serde_json::to_value(&groups).unwrap_or_default());
+        output::print_json(&serde_json::to_value(&groups).unwrap_or_default())?;
         return Ok(0);
     }
     let size = crate::units::format_size;
@@ -190,6 +190,6 @@ fn host(ctx: &Ctx) -> Result<i32> {
             "COMMAND",
         ],
         rows,
-    ));
+    ))?;
     Ok(0)
 }

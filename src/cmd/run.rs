@@ -8,27 +8,11 @@ use crate::units;
 
 pub fn limits_from(a: &RunArgs) -> Result<Limits> {
     let mut l = Limits {
-        memory: a
-            .memory
-            .as_deref()
-            .map(|s| units::parse_size("--memory", s))
-            .transpose()?,
-        memory_swap: a
-            .memory_swap
-            .as_deref()
-            .map(|s| units::parse_size("--memory-swap", s))
-            .transpose()?,
-        cpu_quota_us: a
-            .cpus
-            .as_deref()
-            .map(|s| units::parse_cpus(s, DEFAULT_CPU_PERIOD_US))
-            .transpose()?,
+        memory: a.memory.map(|s| s.0),
+        memory_swap: a.memory_swap.map(|s| s.0),
+        cpu_quota_us: a.cpus.map(units::Cpus::quota_us),
         cpu_period_us: None,
-        pids: a
-            .pids
-            .as_deref()
-            .map(|s| units::parse_count("--pids", s, 1, 1 << 22, true))
-            .transpose()?,
+        pids: a.pids.map(|p| p.0),
         ..Default::default()
     };
     if l.cpu_quota_us.is_some() {
@@ -63,15 +47,15 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     }
     let limits = limits_from(&a)?;
     check_run_minimums(&limits)?;
-    let storage = match units::parse_size("--storage-size", &a.storage_size)? {
-        crate::units::Limit::Max => None,
-        crate::units::Limit::Value(n) if n < 1 << 20 => {
+    let storage = match a.storage_size.0 {
+        units::Limit::Max => None,
+        units::Limit::Value(n) if n < 1 << 20 => {
             return Err(crate::error::Error::invalid(format!(
                 "invalid --storage-size {}: at least 1M (examples: 1G, 256M, max)",
-                a.storage_size
+                units::format_size(n)
             )))
         }
-        crate::units::Limit::Value(n) => Some(n),
+        units::Limit::Value(n) => Some(n),
     };
     let volumes = a
         .volumes
@@ -84,7 +68,12 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     }
     // Everything on the command line is checked before an image is imported.
     let image = match &a.image {
-        Some(arg) => Some(crate::image::for_run(&ctx.store.root, arg)?),
+        Some(arg) => {
+            let mut notices = super::Notices::stderr();
+            Some(crate::image::for_run(&ctx.store.root, arg, &mut |n| {
+                notices.show(n)
+            })?)
+        }
         None => None,
     };
     let defaults = image
@@ -141,7 +130,13 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         storage,
         image: image.as_ref().map(|i| i.meta.id.clone()),
     };
-    spawn::run(&ctx.store, cfg, image.map(|i| i.pin))
+    let detached = cfg.detach.then(|| cfg.name.clone());
+    let code = spawn::run(&ctx.store, cfg, image.map(|i| i.pin))?;
+    if let Some(name) = detached {
+        // Started: the name is the output (the container's goes to nsk logs).
+        crate::output::print(&format!("{name}\n"))?;
+    }
+    Ok(code)
 }
 
 /// A hostname is 1 to 64 letters, digits, '-', '_' and '.', starting with a letter or digit:

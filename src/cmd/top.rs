@@ -102,19 +102,13 @@ impl Keys {
 }
 
 pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
-    if !(0.1..=3600.0).contains(&a.interval) {
-        return Err(Error::invalid(format!(
-            "invalid interval {}: from 0.1 to 3600 seconds (example: -i 2)",
-            a.interval
-        )));
-    }
     let h = Hierarchy::detect()?;
     let only = if a.targets.is_empty() {
         None
     } else {
         Some(keys(ctx, &a.targets)?)
     };
-    let interval = Duration::from_secs_f64(a.interval);
+    let interval = a.interval.duration();
     let interactive = !ctx.json && !a.no_stream && std::io::stdout().is_terminal();
     let keys = if interactive && std::io::stdin().is_terminal() {
         Some(Keys::new()?)
@@ -161,7 +155,7 @@ pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
                 .unwrap_or(0.0);
             let v = serde_json::json!({
                 "time": (t * 1000.0).round() / 1000.0,
-                "interval_seconds": if a.no_stream { first.as_secs_f64() } else { a.interval },
+                "interval_seconds": if a.no_stream { first.as_secs_f64() } else { a.interval.seconds() },
                 "containers": rows,
             });
             format!("{v}\n")
@@ -170,7 +164,7 @@ pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
             format!(
                 "\x1b[H\x1b[2J{} containers, every {}s, sorted by {:?} (q quits)\n{}",
                 rows.len(),
-                a.interval,
+                a.interval.seconds(),
                 a.sort,
                 body
             )

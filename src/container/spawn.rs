@@ -47,7 +47,8 @@ impl Drop for Cleanup<'_> {
     }
 }
 
-/// Start the container described by `cfg`; returns nsk's exit code (the command's).
+/// Start the container described by `cfg`; returns nsk's exit code (the command's), or with
+/// `cfg.detach` 0 once the command has started in the background (the caller prints the name).
 /// `pin` (the image cache's lock, with --image) is held until the state file names the image.
 pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>) -> Result<i32> {
     if let Some(r) = &cfg.rootfs {
@@ -150,7 +151,7 @@ fn setup_cgroups(cfg: &Config, p: CgroupPlan, set: &CgroupSet, st: &mut State) -
         .map_err(|e| match e.errno() {
             Some(
                 nix::errno::Errno::EACCES | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS,
-            ) if !p.root => Error::failed(format!("limits need root or a delegated cgroup: {e}")),
+            ) if !p.root => e.context("limits need root or a delegated cgroup"),
             _ => e,
         })?;
     st.limits = cfg.limits.clone().with_default_swap(set);
@@ -374,10 +375,7 @@ fn detach(
             };
             let msg = String::from_utf8_lossy(&b[..n]).into_owned();
             match msg.split_once('\n') {
-                Some(("ok", _)) => {
-                    println!("{}", cfg.name);
-                    Ok(0)
-                }
+                Some(("ok", _)) => Ok(0),
                 Some((code, m)) => {
                     let code: i32 = code.parse().unwrap_or(125);
                     Err(if code == 125 {

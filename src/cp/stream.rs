@@ -15,6 +15,7 @@ use super::{
 };
 use crate::error::{Context, Error, Result};
 use crate::image::tar::{Entry, Input, Kind, Reader};
+use crate::notice::{Notice, Notify};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{FileStat, Mode, SFlag};
@@ -39,12 +40,19 @@ pub fn refuse_terminal(fd: impl AsFd, what: &str) -> Result<()> {
 
 /// The tar stream of `path` (beneath the container's root) on `out`; the top entry is the
 /// path's base name (or, for `DIR/.`, the directory's entries).
-pub(super) fn write_tar(s: &Side, path: &[u8], o: Options, out: impl Write) -> Result<u64> {
+pub(super) fn write_tar(
+    s: &Side,
+    path: &[u8],
+    o: Options,
+    out: impl Write,
+    notify: &mut Notify,
+) -> Result<u64> {
     let (source, base) = open_source(s, path, o.follow)?;
     let mut w = TarOut {
         b: tar::Builder::new(out),
         side: s,
         o,
+        notify,
         links: HashMap::new(),
         bytes: 0,
     };
@@ -69,16 +77,17 @@ fn write_error(e: std::io::Error) -> Error {
     }
 }
 
-struct TarOut<'a, W: Write> {
+struct TarOut<'a, 'n, W: Write> {
     b: tar::Builder<W>,
     side: &'a Side,
     o: Options,
+    notify: &'a mut Notify<'n>,
     /// Files with several links already in the archive: their first name there.
     links: HashMap<(u64, u64), Vec<u8>>,
     bytes: u64,
 }
 
-impl<W: Write> TarOut<'_, W> {
+impl<W: Write> TarOut<'_, '_, W> {
     /// A header with the entry's mode, owner (as the container sees it) and mtime.
     fn header(&self, st: &FileStat, kind: tar::EntryType) -> tar::Header {
         let mut h = tar::Header::new_gnu();
@@ -227,10 +236,9 @@ impl<W: Write> TarOut<'_, W> {
                 .append_data(&mut h, path, std::io::empty())
                 .map_err(write_error);
         }
-        eprintln!(
-            "nsk: skipping {}: not a file, directory or symlink",
-            crate::output::clean(what)
-        );
+        (self.notify)(Notice::Skipped(format!(
+            "skipping {what}: not a file, directory or symlink"
+        )));
         Ok(())
     }
 
@@ -310,7 +318,13 @@ impl<R: Read> Input for Plain<R> {}
 
 /// Extract the tar stream `input` into directory `dir` of the container (it must exist and be
 /// a directory, docker's rule).
-pub(super) fn read_tar(d: &Side, dir: &[u8], o: Options, input: impl Read) -> Result<u64> {
+pub(super) fn read_tar(
+    d: &Side,
+    dir: &[u8],
+    o: Options,
+    input: impl Read,
+    notify: &mut Notify,
+) -> Result<u64> {
     let dp = show(dir);
     let top = d
         .open(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
@@ -333,6 +347,7 @@ pub(super) fn read_tar(d: &Side, dir: &[u8], o: Options, input: impl Read) -> Re
         seq: 0,
         bytes: 0,
         xattrs: Xattrs::default(),
+        notify,
     };
     let mut r = Reader::new(Plain(input));
     let res = (|| {
@@ -343,12 +358,13 @@ pub(super) fn read_tar(d: &Side, dir: &[u8], o: Options, input: impl Read) -> Re
     })();
     // The directories placed so far get their modes and times even when a later entry fails.
     let fin = x.finish();
-    x.xattrs.warn(&x.dp);
+    x.xattrs.warn(&x.dp, x.notify);
     res.and(fin)?;
     Ok(x.bytes)
 }
 
-struct TarIn<'a> {
+struct TarIn<'a, 'n> {
+    notify: &'a mut Notify<'n>,
     side: &'a Side,
     o: Options,
     top: OwnedFd,
@@ -382,7 +398,7 @@ fn components<'n>(name: &'n [u8], what: &str) -> Result<Vec<&'n [u8]>> {
     Ok(v)
 }
 
-impl TarIn<'_> {
+impl TarIn<'_, '_> {
     fn what(&self, path: &[u8]) -> String {
         format!(
             "{}/{}",
@@ -624,18 +640,16 @@ impl TarIn<'_> {
                 })
             }
             Kind::Char | Kind::Block | Kind::Fifo => {
-                eprintln!(
-                    "nsk: skipping {}: a device node or fifo",
-                    crate::output::clean(what)
-                );
+                (self.notify)(Notice::Skipped(format!(
+                    "skipping {what}: a device node or fifo"
+                )));
                 Ok(())
             }
             Kind::Other(k) => {
-                eprintln!(
-                    "nsk: skipping {}: a tar entry of type '{}'",
-                    crate::output::clean(what),
+                (self.notify)(Notice::Skipped(format!(
+                    "skipping {what}: a tar entry of type '{}'",
                     (k as char).escape_default()
-                );
+                )));
                 Ok(())
             }
         }
@@ -724,10 +738,24 @@ mod tests {
         std::os::unix::fs::symlink(format!("/{long}/{long}"), src.join("l")).unwrap();
         let mut tar = vec![];
         let o = Options::default();
-        write_tar(&Side::host(), src.as_os_str().as_bytes(), o, &mut tar).unwrap();
+        write_tar(
+            &Side::host(),
+            src.as_os_str().as_bytes(),
+            o,
+            &mut tar,
+            &mut crate::notice::ignore,
+        )
+        .unwrap();
         let dst = t.path().join("dst");
         std::fs::create_dir(&dst).unwrap();
-        read_tar(&Side::host(), dst.as_os_str().as_bytes(), o, tar.as_slice()).unwrap();
+        read_tar(
+            &Side::host(),
+            dst.as_os_str().as_bytes(),
+            o,
+            tar.as_slice(),
+            &mut crate::notice::ignore,
+        )
+        .unwrap();
         let got = dst.join("src");
         assert_eq!(
             std::fs::read_to_string(got.join(&long).join("f")).unwrap(),

@@ -19,16 +19,15 @@ pub mod unpack;
 
 use crate::clock::now_rfc3339;
 use crate::error::{Context, Error, Result};
+use crate::notice::{Notice, Notify};
 use crate::secure::write_json;
 use layer::Compression;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use source::{Defaults, Plan, Select};
 use std::fs;
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Meta {
@@ -267,7 +266,7 @@ impl Cache {
                 }
             }
         }
-        Err(Error::failed(format!(
+        Err(Error::NotFound(format!(
             "no such image: {what} (see nsk image ls)"
         )))
     }
@@ -348,7 +347,14 @@ pub fn display_name(m: &Meta) -> String {
 }
 
 /// Import an image file or directory (`FILE`, `FILE:TAG`, `FILE@sha256:HEX`).
-pub fn import(state_root: &Path, path: &Path, sel: &Select, name: Option<&str>) -> Result<Meta> {
+/// Progress and what could not be kept go to `notify`.
+pub fn import(
+    state_root: &Path,
+    path: &Path,
+    sel: &Select,
+    name: Option<&str>,
+    notify: &mut Notify,
+) -> Result<Meta> {
     let label = path.display().to_string();
     let name = name.map(normalize_name).transpose()?;
     let plan = source::plan(path, sel).map_err(|e| e.context(format!("cannot import {label}")))?;
@@ -365,7 +371,7 @@ pub fn import(state_root: &Path, path: &Path, sel: &Select, name: Option<&str>) 
         names.push(format!("{}:latest", source::stem(path)));
     }
     if cache.load(&plan.id).is_none() {
-        unpack_plan(&cache, &plan, &names)
+        unpack_plan(&cache, &plan, &names, notify)
             .map_err(|e| e.context(format!("cannot import {label}")))?;
     }
     let _lock = cache.lock()?;
@@ -379,7 +385,7 @@ pub fn import(state_root: &Path, path: &Path, sel: &Select, name: Option<&str>) 
     })
 }
 
-fn unpack_plan(cache: &Cache, plan: &Plan, names: &[String]) -> Result<()> {
+fn unpack_plan(cache: &Cache, plan: &Plan, names: &[String], notify: &mut Notify) -> Result<()> {
     // Every blob is checked before anything is written.
     let n = plan.layers.len();
     for l in &plan.layers {
@@ -411,27 +417,26 @@ fn unpack_plan(cache: &Cache, plan: &Plan, names: &[String]) -> Result<()> {
     let rootfs = staging.dir.join("rootfs");
     crate::secure::mkdir_path(&rootfs, 0o755)?;
     let mut u = unpack::Unpacker::new(&rootfs, unpack::Bounds::default())?;
-    let mut progress = Progress::new();
     for (i, l) in plan.layers.iter().enumerate() {
         let what = format!("layer {}/{n}", i + 1);
-        apply_layer(&mut u, l, &what, &mut progress).map_err(|e| e.context(&what))?;
+        apply_layer(&mut u, l, &what, notify).map_err(|e| e.context(&what))?;
     }
-    progress.done();
+    notify(Notice::ProgressDone);
     if u.stats.skipped_devices > 0 {
-        eprintln!(
-            "nsk: {} device node(s) in the image not created: nsk is not running as real root",
+        notify(Notice::Skipped(format!(
+            "{} device node(s) in the image not created: nsk is not running as real root",
             u.stats.skipped_devices
-        );
+        )));
     }
     if u.stats.refused_xattrs > 0 {
-        eprintln!(
-            "nsk: {} extended attribute(s) in the image not kept: the filesystem of {} refused them ({})",
+        notify(Notice::Skipped(format!(
+            "{} extended attribute(s) in the image not kept: the filesystem of {} refused them ({})",
             u.stats.refused_xattrs,
             cache.dir.display(),
             u.stats
                 .xattr_error
                 .map_or_else(|| "unknown error".into(), |e| e.desc().to_lowercase())
-        );
+        )));
     }
     let meta = Meta {
         id: format!("sha256:{}", plan.id),
@@ -460,16 +465,21 @@ fn apply_layer(
     u: &mut unpack::Unpacker,
     l: &source::Layer,
     what: &str,
-    progress: &mut Progress,
+    notify: &mut Notify,
 ) -> Result<()> {
     let reader = l.blob.reader();
     let counter = reader.progress.clone();
-    progress.start(what, l.blob.size);
+    notify(Notice::Unpacking {
+        layer: what,
+        total: l.blob.size,
+    });
     let hash = match Compression::detect(&l.blob.head()) {
         None => {
             // An uncompressed layer's diff_id was checked on the blob before use: read it once.
             u.apply(&mut tar::Reader::new(reader), &mut || {
-                progress.update(counter.load(Ordering::Relaxed))
+                notify(Notice::Unpacked {
+                    done: counter.load(Ordering::Relaxed),
+                })
             })?;
             None
         }
@@ -479,7 +489,9 @@ fn apply_layer(
                 layer::LayerReader::new(input, kind, l.diff_id.is_some(), l.media_type.as_deref())?;
             let mut r = tar::Reader::new(z);
             let applied = u.apply(&mut r, &mut || {
-                progress.update(counter.load(Ordering::Relaxed))
+                notify(Notice::Unpacked {
+                    done: counter.load(Ordering::Relaxed),
+                })
             });
             let mut z = r.into_inner();
             // What follows the tar's end marker is read too: the diff_id covers it, and a
@@ -505,84 +517,8 @@ fn apply_layer(
             )));
         }
     }
-    progress.update(l.blob.size);
+    notify(Notice::Unpacked { done: l.blob.size });
     Ok(())
-}
-
-/// Progress while an image unpacks: a bar redrawn in place on a terminal, one line per layer
-/// otherwise (so logs and CI output stay readable).
-struct Progress {
-    tty: bool,
-    label: String,
-    total: u64,
-    last: Option<Instant>,
-    drawn: bool,
-}
-
-impl Progress {
-    fn new() -> Progress {
-        Progress {
-            tty: std::io::stderr().is_terminal(),
-            label: String::new(),
-            total: 0,
-            last: None,
-            drawn: false,
-        }
-    }
-
-    fn start(&mut self, label: &str, total: u64) {
-        self.label = label.to_string();
-        self.total = total;
-        self.last = None;
-        if !self.tty {
-            eprintln!(
-                "nsk: unpacking {label} ({})",
-                crate::units::format_size(total)
-            );
-        } else {
-            self.update(0);
-        }
-    }
-
-    fn update(&mut self, done: u64) {
-        if !self.tty {
-            return;
-        }
-        let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|t| now.duration_since(t) < Duration::from_millis(100))
-            && done < self.total
-        {
-            return;
-        }
-        self.last = Some(now);
-        let frac = if self.total == 0 {
-            1.0
-        } else {
-            (done as f64 / self.total as f64).min(1.0)
-        };
-        let width = 30;
-        let fill = (frac * width as f64) as usize;
-        let mut e = std::io::stderr().lock();
-        let _ = write!(
-            e,
-            "\r\x1b[Knsk: unpacking {} [{}{}] {:>3.0}% of {}",
-            self.label,
-            "#".repeat(fill),
-            " ".repeat(width - fill),
-            frac * 100.0,
-            crate::units::format_size(self.total)
-        );
-        let _ = e.flush();
-        self.drawn = true;
-    }
-
-    fn done(&mut self) {
-        if self.tty && self.drawn {
-            eprintln!();
-        }
-    }
 }
 
 /// What `nsk run --image` needs: the read-only root filesystem, the defaults, and a pin.
@@ -594,12 +530,12 @@ pub struct ForRun {
 
 /// Resolve `--image ARG` for a run: a file (imported first, or found in the cache by its
 /// digest) or a cached NAME[:TAG] / id.
-pub fn for_run(state_root: &Path, arg: &str) -> Result<ForRun> {
+pub fn for_run(state_root: &Path, arg: &str, notify: &mut Notify) -> Result<ForRun> {
     let cache = Cache::new(state_root);
     let meta = match source::parse_arg(arg) {
-        Some((path, sel)) => import(state_root, &path, &sel, None)?,
+        Some((path, sel)) => import(state_root, &path, &sel, None, notify)?,
         None => cache.find(arg).map_err(|e| match e {
-            Error::Failed(m) if m.starts_with("no such image") => Error::failed(format!(
+            Error::NotFound(_) => Error::NotFound(format!(
                 "no such image: {arg} (neither a file nor a cached image; see nsk image ls)"
             )),
             e => e,

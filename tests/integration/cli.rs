@@ -75,6 +75,46 @@ fn a_closed_pipe_is_not_an_error() {
     assert!(String::from_utf8_lossy(&o.stderr).is_empty(), "{o:?}");
 }
 
+/// A stdout whose reader is already gone: every write fails with EPIPE at once (Rust programs
+/// ignore SIGPIPE). nsk then stops quietly with success, whatever the verb was printing.
+#[test]
+fn output_into_a_pipe_closed_beforehand_ends_quietly() {
+    let env = Env::new();
+    env.run(&["--name", "c0", "--", "true"]);
+    let closed = || {
+        let (r, w) = std::io::pipe().unwrap();
+        drop(r);
+        w
+    };
+    for args in [
+        &["ps", "-a"][..],
+        &["ps", "--all", "--json"],
+        &["ps", "--host"],
+        &["image", "ls"],
+    ] {
+        let o = env.cmd().args(args).stdout(closed()).output().unwrap();
+        assert_eq!(
+            (o.status.code(), String::from_utf8_lossy(&o.stderr).as_ref()),
+            (Some(0), ""),
+            "{args:?}: {o:?}"
+        );
+    }
+    // run -d: the container starts; only the name it would print is lost.
+    let o = env
+        .run_cmd(&["-d", "--name", "bg", "--", "sleep", "100"])
+        .stdout(closed())
+        .output()
+        .unwrap();
+    assert_eq!(
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).as_ref()),
+        (Some(0), ""),
+        "{o:?}"
+    );
+    assert_eq!(env.state("bg")["status"], "running");
+    assert_eq!(env.nsk(&["rm", "-f", "bg", "c0"]).code, 0);
+    env.assert_clean();
+}
+
 #[test]
 fn committed_man_pages_and_completions_are_current() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

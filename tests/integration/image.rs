@@ -326,6 +326,52 @@ fn run_image_cmd(env: &Env, image: &str, args: &[&str]) -> Command {
     c
 }
 
+/// On a terminal the progress of each layer is a bar redrawn in place, ended by one newline
+/// before the image's id; elsewhere (the other tests) one line per layer.
+#[test]
+fn unpacking_on_a_terminal_draws_a_bar_in_place() {
+    let env = Env::new();
+    let t = tempfile::tempdir().unwrap();
+    let img = docker_save(t.path(), "nsk-test/bar:v1", false);
+    let inner = format!(
+        "NSK_ROOT={} {} image import {} 2>&1",
+        env.root.path().display(),
+        crate::util::NSK,
+        img.display()
+    );
+    let o: crate::util::Out = Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{o:?}");
+    for layer in ["1/2", "2/2"] {
+        assert!(
+            o.stdout
+                .contains(&format!("\r\x1b[Knsk: unpacking layer {layer} [")),
+            "{o:?}"
+        );
+        assert!(
+            !o.stdout
+                .contains(&format!("nsk: unpacking layer {layer} (")),
+            "{o:?}"
+        );
+    }
+    // The last bar is full and its line ends before the id is printed.
+    let last = o.stdout.rsplit("\x1b[K").next().unwrap();
+    let (bar, rest) = last.split_once("\r\n").expect("a newline after the bar");
+    assert!(
+        bar.starts_with(&format!(
+            "nsk: unpacking layer 2/2 [{}] 100% of ",
+            "#".repeat(30)
+        )),
+        "{o:?}"
+    );
+    let id = images(&env)[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(rest, format!("{id} nsk-test/bar:v1\r\n"), "{o:?}");
+}
+
 #[test]
 fn docker_save_layers_whiteouts_and_config_defaults() {
     let env = Env::new();

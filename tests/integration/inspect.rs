@@ -1,4 +1,4 @@
-//! nsk inspect and nsk ps --all against nsk containers, unshare'd processes and runc containers.
+//! nsk inspect and nsk ps --host against nsk containers, unshare'd processes and runc containers.
 
 use crate::util::*;
 use std::process::{Command, Stdio};
@@ -314,7 +314,7 @@ fn ps_all_lists_containers_of_every_runtime() {
         0
     );
     let r = Runc::start(&env, "psall");
-    let o = env.nsk(&["ps", "--all", "--json"]);
+    let o = env.nsk(&["ps", "--host", "--json"]);
     assert_eq!(o.code, 0, "{o:?}");
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     let find = |rt: &str, id: &str| {
@@ -345,7 +345,7 @@ fn ps_all_lists_containers_of_every_runtime() {
         .unwrap()
         .iter()
         .any(|k| k == "pid"));
-    let table = env.nsk(&["ps", "--all"]);
+    let table = env.nsk(&["ps", "--host"]);
     assert!(
         table.stdout.starts_with("CONTAINER")
             && table.stdout.contains("nsk mine")
@@ -414,7 +414,7 @@ fn text_from_a_container_cannot_drive_the_terminal() {
     let shown = r"x\x1b]0;owned\x07\nfake row\x1b[2J\u{202e}gnp.exe";
     for args in [
         vec!["ps"],
-        vec!["ps", "--all"],
+        vec!["ps", "--host"],
         vec!["inspect", "evil"],
         vec!["inspect", &pid.to_string()],
     ] {
@@ -428,7 +428,7 @@ fn text_from_a_container_cannot_drive_the_terminal() {
             !o.stdout.lines().any(|l| l.starts_with("fake row")),
             "{args:?}: {o:?}"
         );
-        // (ps and ps --all cut long command lines; inspect of the container shows its command
+        // (ps and ps --host cut long command lines; inspect of the container shows its command
         // whole, inspect of its init PID shows "nsk init")
         match args[..] {
             ["ps"] => assert!(o.stdout.contains(&shown[..20]), "{o:?}"),

@@ -872,6 +872,42 @@ fn ps_lists_running_by_default_and_all_with_a() {
     let all = env.nsk(&["ps", "-a"]);
     assert_eq!(all.stdout.lines().count(), 3, "{all:?}");
     assert!(all.stdout.contains("exited (0)"));
+    // --all is -a, as in docker ps: the same rows, and the statuses the state files hold.
+    assert_eq!(env.nsk(&["ps", "--all"]).stdout, all.stdout);
+    let listed: serde_json::Value =
+        serde_json::from_str(&env.nsk(&["ps", "--all", "--json"]).stdout).unwrap();
+    let mut statuses: Vec<(String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [("done1", env.state("done1")), ("live", env.state("live"))]
+            .map(|(n, st)| (n.to_string(), st["status"].as_str().unwrap().to_string()))
+            .to_vec()
+    );
+    assert_eq!(statuses[0].1, "exited");
+    assert_eq!(statuses[1].1, "running");
+    // The host-wide view is --host; -a does not mix with it.
+    let host = env.nsk(&["ps", "--host"]);
+    assert_eq!(host.code, 0, "{host:?}");
+    assert!(host.stdout.starts_with("CONTAINER"), "{host:?}");
+    let o = env.nsk(&["ps", "-a", "--host"]);
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (
+            125,
+            "nsk: the argument '--all' cannot be used with '--host' (see nsk ps --help)\n"
+        )
+    );
     let v: serde_json::Value =
         serde_json::from_str(&env.nsk(&["ps", "-a", "--json"]).stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);

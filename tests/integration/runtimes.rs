@@ -250,8 +250,8 @@ fn peer_docker_containers_by_name_id_and_pid_equal_docker_inspect() {
         u["memory_current"].as_u64().unwrap(),
     );
     assert!(raw >= 25 << 20 && ws < raw, "{u}");
-    // ps --all: one row, with the same facts.
-    let all = json(&env.nsk(&["ps", "--all", "--json"]).stdout);
+    // ps --host: one row, with the same facts.
+    let all = json(&env.nsk(&["ps", "--host", "--json"]).stdout);
     let row = all
         .as_array()
         .unwrap()
@@ -263,7 +263,7 @@ fn peer_docker_containers_by_name_id_and_pid_equal_docker_inspect() {
     assert_eq!(row["container"]["runtime"], "docker");
     assert_eq!(row["pid"], pid);
     assert_eq!(row["memory_max"], 64 << 20);
-    let table = env.nsk(&["ps", "--all"]).stdout;
+    let table = env.nsk(&["ps", "--host"]).stdout;
     assert!(
         table.contains(&format!("docker {name}")) && table.contains(&img),
         "{table}"
@@ -586,7 +586,7 @@ fn peer_every_verb_answers_while_the_daemons_hang() {
     }
     for args in [
         vec!["inspect", name.as_str()],
-        vec!["ps", "--all"],
+        vec!["ps", "--host"],
         vec!["logs", name.as_str()],
         vec!["limit", name.as_str(), "--pids", "50"],
         vec!["limit", name.as_str(), "--reset"],

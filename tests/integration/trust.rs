@@ -673,6 +673,18 @@ fn every_input_error_is_one_line_that_names_the_value() {
         (vec!["stop".into()], "required arguments were not provided: <TARGET>... (see nsk stop --help)"),
         (vec!["image".into(), "rm".into()], "(see nsk image rm --help)"),
         (vec!["frobnicate".into()], "unrecognized subcommand 'frobnicate'"),
+        // Values refused by their type as the command line is read, naming option and value.
+        (vec!["run".into(), "--memory".into(), "0".into(), "true".into()], "nsk: invalid --memory '0': must be greater than zero (examples: 256M, 1.5G, 1048576, max)\n"),
+        (vec!["run".into(), "--memory".into(), "99999999999999999999G".into(), "true".into()], "nsk: invalid --memory '99999999999999999999G': too large (examples: 256M, 1.5G, 1048576, max)\n"),
+        (vec!["limit".into(), "x".into(), "--cpus".into(), "1\x1b[2J".into()], "nsk: invalid --cpus '1\\x1b[2J': not a number (examples: 0.5, 2, max)\n"),
+        (vec!["limit".into(), "x".into(), "--io-weight".into(), "0".into()], "nsk: invalid --io-weight '0': must be between 1 and 10000\n"),
+        (vec!["kill".into(), "x".into(), "SIGNOPE".into()], "nsk: invalid signal 'SIGNOPE': no such signal name (examples: TERM, SIGKILL, 9)\n"),
+        (vec!["stop".into(), "-t".into(), "soon".into(), "x".into()], "nsk: invalid --time 'soon': not a whole number (examples: 0, 10, 30)\n"),
+        (vec!["top".into(), "-i".into(), "0.01".into()], "nsk: invalid --interval '0.01': from 0.1 to 3600 seconds (examples: 2, 0.5)\n"),
+        // Every change limit can make conflicts with --reset, as one group.
+        (vec!["limit".into(), "x".into(), "--io-weight".into(), "5".into(), "--reset".into()], "nsk: the argument '--io-weight <N>' cannot be used with '--reset' (see nsk limit --help)\n"),
+        (vec!["limit".into(), "x".into(), "--thaw".into(), "--reset".into()], "nsk: the argument '--thaw' cannot be used with '--reset' (see nsk limit --help)\n"),
+        (vec!["limit".into(), "x".into(), "--reset".into(), "--cpus".into(), "1".into()], "nsk: the argument '--reset' cannot be used with '--cpus <N>' (see nsk limit --help)\n"),
         // nsk's checks, before anything is made.
         (run(&["--bogus"]), "unknown option '--bogus' for nsk run (a command that starts with '-' goes after --: nsk run -- --bogus"),
         (run(&["--hostname", "a\nb", "true"]), "invalid hostname 'a\\nb'"),

@@ -266,7 +266,7 @@ fn v2_inspect_and_ps_all_read_the_cgroup() {
             > t0 + 20_000
     });
 
-    let o = env.nsk(&["ps", "--all", "--json"]);
+    let o = env.nsk(&["ps", "--host", "--json"]);
     assert_eq!(o.code, 0, "{o:?}");
     let rows: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     let pid = env.pid("i");
