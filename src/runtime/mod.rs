@@ -304,10 +304,13 @@ fn kubernetes_runtime(host: &Host, id: &str) -> &'static str {
 /// Identify from the whole /proc/PID/cgroup text: the first hierarchy that names a container,
 /// refined with the runtimes' files (no daemon is asked).
 pub fn identify(host: &Host, text: &str) -> Option<Identity> {
-    let paths: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.splitn(3, ':').nth(2))
-        .collect();
+    // A v1 process names its cgroup once per hierarchy, mostly the same path: try each once.
+    let mut paths: Vec<&str> = vec![];
+    for p in text.lines().filter_map(|l| l.splitn(3, ':').nth(2)) {
+        if !paths.contains(&p) {
+            paths.push(p);
+        }
+    }
     let mut id = paths.iter().find_map(|p| from_cgroup_path(p));
     if id.is_none() {
         id = paths.iter().find_map(|p| containerd_task(host, p));
