@@ -255,6 +255,8 @@ pub fn scan(ident: &mut Identifier, loose: bool) -> Result<Scanned> {
     })?;
     let mut groups: BTreeMap<(String, String), (Identity, Vec<Proc>)> = BTreeMap::new();
     let mut others = vec![];
+    let mnt_kind = crate::ns::KINDS.iter().position(|k| k.name == "mnt");
+    let mut buf = [0u8; 64];
     for e in rd.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
@@ -262,15 +264,29 @@ pub fn scan(ident: &mut Identifier, loose: bool) -> Result<Scanned> {
         let Ok(dir) = process::ProcDir::open(pid) else {
             continue;
         };
+        // Every runtime gives a container a mount namespace of its own: a process in nsk's
+        // needs no cgroup read unless it is isolated otherwise (a loose set). Most processes of
+        // a host are such, and /proc/PID/cgroup is the costliest file of the scan.
+        let host_mnt = mnt_kind.is_some_and(|k| {
+            own[k].is_some() && dir.ns_inode(&crate::ns::KINDS[k], &mut buf) == own[k]
+        });
+        let mut inodes = [None; 8];
+        if host_mnt {
+            if !loose {
+                continue;
+            }
+            inodes = dir.ns_inodes();
+            if !inodes.iter().zip(&own).any(|(a, b)| a.is_some() && a != b) {
+                continue;
+            }
+        }
         let Ok(cgroup) = dir.read("cgroup") else {
             continue;
         };
         let id = ident.of_cgroup(&cgroup);
-        let inodes = if loose || id.is_some() {
-            dir.ns_inodes()
-        } else {
-            [None; 8]
-        };
+        if !host_mnt && (loose || id.is_some()) {
+            inodes = dir.ns_inodes();
+        }
         if id.is_none() {
             let isolated = inodes.iter().zip(&own).any(|(a, b)| a.is_some() && a != b);
             if !loose || !isolated {

@@ -297,10 +297,18 @@ fn v2_runtime_cgroup_paths_are_recognised_on_the_real_hierarchy() {
         .join("system.slice")
         .join(format!("docker-{id}.scope"));
     std::fs::create_dir_all(&scope).unwrap();
-    let mut sleeper = std::process::Command::new("sleep")
-        .arg("100")
+    // In a mount namespace of its own, as every runtime's container is (unshare execs sleep:
+    // same PID).
+    let mut sleeper = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sleep", "100"])
         .spawn()
         .unwrap();
+    let pid = sleeper.id();
+    wait_for("the sleeper's own mount namespace", || {
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok()
+            != std::fs::read_link("/proc/self/ns/mnt").ok()
+            && std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "sleep\n")
+    });
     std::fs::write(scope.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
     let prefix = &id[..12];
     let check = |o: Out| {
