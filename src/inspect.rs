@@ -560,23 +560,29 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
                 .map(|b| crate::process::parse_cmdline(&b))
                 .unwrap_or_default(),
         };
-        // Processes of one mount namespace share one mount table: parse it once.
-        let mnt = mnt_kind.and_then(|k| first.inodes[k]);
-        let mut mounts = match mnt.and_then(|i| mount_tables.get(&i)) {
-            Some(list) => list.clone(),
-            None => {
-                let list = fs::read_to_string(format!("/proc/{}/mountinfo", first.pid))
-                    .map(|t| parse_mounts(&t).list)
-                    .unwrap_or_default();
-                if let Some(i) = mnt {
-                    mount_tables.insert(i, list.clone());
-                }
+        // A container's mounts (with its runtime's bind sources); a loose namespace set's are
+        // for `inspect PID`: a host with hundreds of them would print megabytes of mount
+        // tables. Containers of one mount namespace (a pod's) share one table: parse it once.
+        let mounts = match &identity {
+            None => vec![],
+            Some(i) => {
+                let mnt = mnt_kind.and_then(|k| first.inodes[k]);
+                let mut list = match mnt.and_then(|n| mount_tables.get(&n)) {
+                    Some(list) => list.clone(),
+                    None => {
+                        let list = fs::read_to_string(format!("/proc/{}/mountinfo", first.pid))
+                            .map(|t| parse_mounts(&t).list)
+                            .unwrap_or_default();
+                        if let Some(n) = mnt {
+                            mount_tables.insert(n, list.clone());
+                        }
+                        list
+                    }
+                };
+                with_runtime_mounts(&mut list, &i.mounts);
                 list
             }
         };
-        if let Some(i) = &identity {
-            with_runtime_mounts(&mut mounts, &i.mounts);
-        }
         out.push(Group {
             container: identity,
             pid: first.pid,
