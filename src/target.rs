@@ -139,6 +139,11 @@ impl Identifier {
         &self.host
     }
 
+    /// Every nsk container in the store.
+    pub fn nsk_states(&self) -> impl Iterator<Item = &State> {
+        self.nsk.values()
+    }
+
     /// The nsk container with this id, if it is in the store.
     pub fn nsk_state(&self, id: &str) -> Option<&State> {
         self.nsk.get(id)
@@ -531,7 +536,7 @@ pub fn resolve_container(store: &Store, spec: &str, verb: &str) -> Result<Target
     })
 }
 
-fn nsk_identity(st: &State, pid: i32, start: u64) -> Identity {
+pub(crate) fn nsk_identity(st: &State, pid: i32, start: u64) -> Identity {
     let mut i = Identity::new("nsk", &st.id);
     i.name = Some(st.name.clone());
     i.image = st.image.clone();

@@ -2,6 +2,7 @@
 //! directories, and typed limits written in kernel units through one interface with a v1 and a
 //! v2 implementation. Every function takes paths, so unit tests run on fixture trees.
 
+pub mod probe;
 pub mod report;
 mod v1;
 mod v2;
