@@ -122,6 +122,7 @@ struct Tracked {
 
 /// A process seen by the last scan: in which refresh it was first seen, and whether it belongs
 /// to a container.
+#[derive(Clone, Copy)]
 struct Seen {
     first: u64,
     container: bool,
@@ -233,13 +234,14 @@ impl<'a> Sampler<'a> {
         let mut found: std::collections::HashSet<Key> = Default::default();
         let mut seen = HashMap::with_capacity(pids.len());
         for pid in pids {
-            if let Some(s) = self.seen.remove(&pid) {
+            let prev = self.seen.remove(&pid);
+            if let Some(s) = prev {
                 if s.container || self.refresh - s.first > YOUNG {
                     seen.insert(pid, s);
                     continue;
                 }
             }
-            let first = self.refresh;
+            let first = prev.map_or(self.refresh, |s| s.first);
             let Some(text) = read_into(
                 Path::new(&format!("/proc/{pid}/cgroup")),
                 &mut self.buf,
