@@ -422,6 +422,17 @@ pub fn stdin_fd() -> std::os::fd::BorrowedFd<'static> {
     unsafe { std::os::fd::BorrowedFd::borrow_raw(0) }
 }
 
+/// Clock ticks a second (the unit of /proc/PID/stat's times); 100 where sysconf fails.
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as u64
+    } else {
+        100
+    }
+}
+
 /// readlinkat(2) relative to `dir`, into a caller's buffer: the bytes of the link.
 pub fn readlinkat_into<'a>(
     dir: &impl AsRawFd,

@@ -228,16 +228,18 @@ pub fn frozen(h: &Hierarchy, proc_cgroup: &str) -> Option<bool> {
 /// When a process that started `ticks` clock ticks after boot started (RFC 3339), and how many
 /// seconds ago.
 pub fn started(ticks: u64) -> Option<(String, u64)> {
-    let stat = fs::read_to_string("/proc/stat").ok()?;
-    let btime: u64 = stat
-        .lines()
-        .find_map(|l| l.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let hz = if hz > 0 { hz as u64 } else { 100 };
+    // The boot time and the clock tick rate hold until reboot: read once (/proc/stat is long).
+    static BOOT: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+    let (btime, hz) = (*BOOT.get_or_init(|| {
+        let stat = fs::read_to_string("/proc/stat").ok()?;
+        let btime: u64 = stat
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))?
+            .trim()
+            .parse()
+            .ok()?;
+        Some((btime, crate::sys::clock_ticks()))
+    }))?;
     let at = btime + ticks / hz;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
