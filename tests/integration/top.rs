@@ -343,6 +343,73 @@ fn memory_pressure_and_oom_kills_move_under_a_tight_limit() {
     env.assert_clean();
 }
 
+/// top finds containers once and then looks only at new processes: a container started while
+/// it streams shows on a later refresh, one removed meanwhile goes, and each row's PID is the
+/// container's own (from the state file), its memory limit the cgroup's.
+#[test]
+fn containers_started_and_removed_while_streaming() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new();
+    let o = env.run(&["-d", "--name", "early", "--", "sleep", "1000"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let mut child = std::process::Command::new(NSK)
+        .args(["--json", "top", "-i", "0.3"])
+        .env("NSK_ROOT", env.root.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = || -> serde_json::Value {
+        serde_json::from_str(&lines.next().expect("top ended").unwrap()).unwrap()
+    };
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["runtime"] == "nsk")
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(names(&next()).contains(&"early".to_string()));
+    let o = env.run(&[
+        "-d", "--name", "late", "--memory", "48M", "--", "sleep", "1000",
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let o = env.nsk(&["rm", "-f", "early"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    // Each refresh takes 0.3 s: a few of them, however slow the machine.
+    let mut seen = None;
+    for _ in 0..(20 * time_scale()) {
+        let v = next();
+        let n = names(&v);
+        if n.contains(&"late".to_string()) && !n.contains(&"early".to_string()) {
+            seen = Some(v);
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let v = seen.expect("late never appeared, or early never went");
+    let r = row(&v, "late");
+    assert_eq!(r["pid"].as_i64(), env.state("late")["pid"].as_i64(), "{r}");
+    assert_eq!(
+        r["memory_limit"].as_u64(),
+        Some(read_num(
+            &env.cgroup_dir("late", "memory"),
+            if env.cgroup_dir("late", "memory").join("memory.max").exists() {
+                "memory.max"
+            } else {
+                "memory.limit_in_bytes"
+            }
+        ))
+    );
+    assert_eq!(r["memory_limit"].as_u64(), Some(48 << 20));
+    env.nsk(&["rm", "-f", "late"]);
+    env.assert_clean();
+}
+
 /// On a terminal: the table refreshes in place, q quits, and the terminal is restored.
 #[test]
 fn refreshes_in_place_and_q_restores_the_terminal() {
