@@ -110,9 +110,9 @@ struct Tracked {
     pid: i32,
     start: u64,
     probe: Probe,
-    /// Its first process's /proc directory, held open: reads through it fail once that
-    /// process has exited, even if its PID is reused.
-    proc: ProcDir,
+    /// Where there is no pidfd: its first process's /proc directory, held open (reads through
+    /// it fail once that process has exited, even if its PID is reused), else its path.
+    proc: Option<ProcDir>,
     /// A pidfd on the first process, where the kernel has them: one poll of all of them says
     /// which have exited.
     pidfd: Option<OwnedFd>,
@@ -144,6 +144,8 @@ pub struct Sampler<'a> {
     refresh: u64,
     last_full: Option<Instant>,
     own_net: Option<u64>,
+    /// Descriptors the tracked containers may hold; past them, files are opened on each read.
+    fd_budget: usize,
     /// A container's first process exited: scan everything next time.
     lost: bool,
     buf: Vec<u8>,
@@ -172,9 +174,11 @@ impl<'a> Sampler<'a> {
         // Every container holds a few descriptors (its cgroup directories, its /proc directory,
         // a pidfd): take the soft limit up to the hard one, as a host with 1,000 containers needs.
         use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        let mut fds = 1024;
         if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-            if soft < hard {
-                let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+            fds = soft;
+            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+                fds = hard;
             }
         }
         Sampler {
@@ -188,6 +192,8 @@ impl<'a> Sampler<'a> {
             refresh: 0,
             last_full: None,
             own_net: crate::process::ns_inode(std::process::id() as i32, "net"),
+            // What discovery itself opens (state files, /proc) stays below the limit.
+            fd_budget: (fds as usize).saturating_sub(256),
             lost: false,
             buf: Vec::with_capacity(8192),
         }
@@ -338,20 +344,38 @@ impl<'a> Sampler<'a> {
         Ok(())
     }
 
-    /// None when the process is gone already.
+    /// None when the process is gone already. Out of descriptors, it makes do with paths.
     fn track(&self, i: &Identity, pid: i32, start: u64, cgroup: &str) -> Option<Tracked> {
-        let proc = ProcDir::open(pid).ok()?;
-        let pidfd = crate::sys::pidfd_open(pid).ok();
-        // Both handles are of the process found only if it still is the one that started then.
-        if proc.stat().ok()?.start_time != start {
+        // A probe's files, net/dev, and a pidfd or /proc directory.
+        let hold = (self.tracked.len() + 1) * (crate::cgroup::probe::HELD + 2) <= self.fd_budget;
+        let proc = ProcDir::open(pid).ok();
+        let pidfd = hold.then(|| crate::sys::pidfd_open(pid).ok()).flatten();
+        // The handles are of the process found only if it still is the one that started then.
+        let stat = format!("/proc/{pid}/stat");
+        let now = match &proc {
+            Some(d) => d.stat().ok()?.start_time,
+            None => started_at(Path::new(&stat), &mut vec![])?,
+        };
+        if now != start {
             return None;
         }
         let (set, paths) = report::of_process(self.h, cgroup);
-        let net = proc.ns_inode(crate::ns::kind("net")?, &mut [0u8; 64]);
-        let net_dev = (net.is_some() && net != self.own_net)
-            .then(|| proc.open_at("net/dev", nix::fcntl::OFlag::O_RDONLY).ok())
-            .flatten()
-            .map(|fd| Held::from_fd(format!("/proc/{pid}/net/dev").into(), fd));
+        let net = match &proc {
+            Some(d) => d.ns_inode(crate::ns::kind("net")?, &mut [0u8; 64]),
+            None => crate::process::ns_inode(pid, "net"),
+        };
+        let dev = format!("/proc/{pid}/net/dev");
+        let net_dev = if net.is_some() && net != self.own_net {
+            match proc.as_ref().filter(|_| hold) {
+                Some(d) => d
+                    .open_at("net/dev", nix::fcntl::OFlag::O_RDONLY)
+                    .ok()
+                    .map(|fd| Held::from_fd(dev.into(), fd)),
+                None => Held::open(dev.into(), false),
+            }
+        } else {
+            None
+        };
         Some(Tracked {
             name: i
                 .name
@@ -359,8 +383,9 @@ impl<'a> Sampler<'a> {
                 .unwrap_or_else(|| i.id.chars().take(12).collect()),
             pid,
             start,
-            probe: Probe::new(&set, &paths),
-            proc,
+            probe: Probe::new(&set, &paths, hold),
+            // Kept only where there is no pidfd to tell when the process exits.
+            proc: if pidfd.is_some() || !hold { None } else { proc },
             pidfd,
             net_dev,
         })
@@ -428,12 +453,16 @@ impl<'a> Sampler<'a> {
                     fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
                 }
                 None => {
-                    let alive = proc_text(&t.proc, "stat", &mut self.buf)
-                        .and_then(crate::process::parse_stat)
-                        .is_some_and(|st| {
-                            st.start_time == t.start && !matches!(st.state, 'Z' | 'X')
-                        });
-                    if !alive {
+                    let now = match &t.proc {
+                        Some(d) => proc_text(d, "stat", &mut self.buf)
+                            .and_then(crate::process::parse_stat)
+                            .filter(|st| !matches!(st.state, 'Z' | 'X'))
+                            .map(|st| st.start_time),
+                        None => {
+                            started_at(Path::new(&format!("/proc/{}/stat", t.pid)), &mut self.buf)
+                        }
+                    };
+                    if now != Some(t.start) {
                         gone.push(k.clone());
                     }
                 }

@@ -18,9 +18,16 @@ pub struct Held {
 }
 
 impl Held {
-    /// None where the file does not exist.
-    pub fn open(path: PathBuf) -> Option<Held> {
+    /// None where the file does not exist. With `hold` false it is only looked for, and opened
+    /// on each read.
+    pub fn open(path: PathBuf, hold: bool) -> Option<Held> {
         use nix::fcntl::OFlag;
+        if !hold {
+            return match std::fs::symlink_metadata(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                _ => Some(Held { path, fd: None }),
+            };
+        }
         match nix::fcntl::open(
             &path,
             OFlag::O_RDONLY | OFlag::O_CLOEXEC,
@@ -107,6 +114,9 @@ pub struct Figures {
 
 pub const PSI: [&str; 3] = ["cpu", "memory", "io"];
 
+/// The most descriptors a probe holds (v1: ten hierarchies' files and three pressure files).
+pub const HELD: usize = 13;
+
 /// The cgroup2 directory whose pressure files are the container's: on v2 its cgroup; on a
 /// hybrid host only where its runtime gave it a cgroup2 directory of its own (the same path as
 /// its v1 cgroups, as runc and crun make), not the root or a parent it merely sits in.
@@ -126,9 +136,10 @@ pub fn pressure_dir<'a>(set: &'a CgroupSet, paths: &BTreeMap<String, String>) ->
 }
 
 impl Probe {
-    pub fn new(set: &CgroupSet, paths: &BTreeMap<String, String>) -> Probe {
+    /// With `hold`, its files are held open (`HELD` descriptors at most).
+    pub fn new(set: &CgroupSet, paths: &BTreeMap<String, String>, hold: bool) -> Probe {
         let v2 = set.version == Version::V2;
-        let at = |d: Option<&Path>, name: &str| Held::open(d?.join(name));
+        let at = |d: Option<&Path>, name: &str| Held::open(d?.join(name), hold);
         let f = |c: &str| set.dir_for(c);
         let pdir = pressure_dir(set, paths);
         let pressure = PSI.map(|res| at(pdir, &format!("{res}.pressure")));
@@ -416,7 +427,9 @@ mod tests {
         };
         let mut paths = BTreeMap::new();
         paths.insert("unified".to_string(), "/c".to_string());
-        let f = Probe::new(&set, &paths).read(&mut vec![]);
+        let f = Probe::new(&set, &paths, true).read(&mut vec![]);
+        let g = Probe::new(&set, &paths, false).read(&mut vec![]);
+        assert_eq!(format!("{f:?}"), format!("{g:?}"));
         assert_eq!(f.cpu_usec, Some(456));
         assert_eq!(f.cpus_limit, Some(0.5));
         assert_eq!(f.mem_ws, Some(4000));

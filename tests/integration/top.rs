@@ -410,6 +410,42 @@ fn containers_started_and_removed_while_streaming() {
     env.assert_clean();
 }
 
+/// Held files cost descriptors: with only a few (a soft and hard limit of 64), top reads the
+/// containers past its budget by path, and shows every one with all its figures.
+#[test]
+fn every_container_shows_with_few_descriptors() {
+    let env = Env::new();
+    let names: Vec<String> = (0..6).map(|i| format!("fd{i}")).collect();
+    for n in &names {
+        let o = env.run(&["-d", "--name", n, "--pids", "20", "--", "sleep", "1000"]);
+        assert_eq!(o.code, 0, "{o:?}");
+    }
+    let o: Out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 64 && exec \"$0\" --json top --no-stream -i 0.2",
+        ])
+        .arg(NSK)
+        .env("NSK_ROOT", env.root.path())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{o:?}");
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    for n in &names {
+        let r = row(&v, n);
+        assert_eq!(r["pids"].as_u64(), Some(pids_current(&env, n)), "{r}");
+        assert_eq!(r["pids_limit"].as_u64(), Some(20), "{r}");
+        assert!(r["cpu_percent"].is_number(), "{r}");
+        assert!(r["net_rx_bps"].is_number(), "{r}");
+        assert!(r["memory_working_set"].as_u64().unwrap() > 0, "{r}");
+    }
+    let mut args = vec!["rm", "-f"];
+    args.extend(names.iter().map(String::as_str));
+    env.nsk(&args);
+    env.assert_clean();
+}
+
 /// On a terminal: the table refreshes in place, q quits, and the terminal is restored.
 #[test]
 fn refreshes_in_place_and_q_restores_the_terminal() {
