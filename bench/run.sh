@@ -13,13 +13,16 @@
 #                        sets (unshare --pid --fork --uts --ipc --net --mount sleep), killed by PID
 #   bench/run.sh cp      PTY_MB out of a runc container against nsenter cat; CP_MB (1 GiB) out of
 #                        an nsk container's bind volume against host cp and docker cp, same disk
-#   bench/run.sh top     nsk top, one sample, against ps -e
+#   bench/run.sh top     one refresh of nsk top --no-stream against systemd-cgtop -n 1 and docker
+#                        stats --no-stream with TOP_N (100) nsk containers up (bench/top-load.sh);
+#                        nsk's CPU per refresh at -i 1 with TOP_N and 500 containers
 #   bench/run.sh budgets this build against BASE (a git revision, built here in a scratch
 #                        folder): release binary size, peak RSS of run and enter, and image import
 #                        of a plain and a gzip root filesystem tarball (IMPORT_MB, 64)
 #   bench/run.sh all     every scenario, then bench/RESULTS.md and bench/ratios.svg
 #   ROUNDS=10 RUNS=5     rounds, and runs of each command per round (order alternates per round)
-#   PTY_ROUNDS=4 PTY_MB=100 NS_SETS=300 CP_MB=1024 CP_ROUNDS=4 CP_RUNS=3 IMPORT_MB=64 BASE=0e85a21
+#   PTY_ROUNDS=4 PTY_MB=100 NS_SETS=300 CP_MB=1024 CP_ROUNDS=4 CP_RUNS=3 TOP_N=100 TOP_SECS=20
+#   IMPORT_MB=64 BASE=0e85a21
 #
 # Fairness: crun is started directly (`crun --root DIR run --bundle B`) by hyperfine, and on a
 # hybrid cgroup host (where crun refuses to run otherwise) hyperfine itself, with every command
@@ -32,7 +35,7 @@ cd "$(dirname "$0")/.."
 for c in hyperfine python3; do command -v $c >/dev/null || { echo "bench/run.sh: needs $c" >&2; exit 1; }; done
 SCENARIO=${1:-run}
 case $SCENARIO in run | enter | pty | ps | cp | top | budgets | all) ;; *)
-	sed -n '2,22p' "$0" >&2
+	sed -n '2,26p' "$0" >&2
 	exit 2
 	;;
 esac
@@ -53,6 +56,8 @@ NSK=$PWD/target/x86_64-unknown-linux-gnu/release/nsk
 W=$(mktemp -d /tmp/nsk-bench.XXXXXX)
 LOAD=()
 cleanup() {
+	# The containers of the top scenario, by name in their own state root.
+	if declare -F load_down >/dev/null; then load_down || true; fi
 	# Only the unshare parents this script started (unreaped, so their PIDs cannot be reused);
 	# --kill-child takes each namespaced sleep down with its parent.
 	{ [ ${#LOAD[@]} -gt 0 ] && kill -KILL "${LOAD[@]}"; wait; } 2>/dev/null || true
@@ -324,10 +329,44 @@ scenario_cp() {
 }
 scenario_top() {
 	if ! "$NSK" top --help >/dev/null 2>&1; then note "top: skipped, this nsk has no top verb"; return; fi
-	start_target
-	echo "== top: one sample of a container's processes (rounds $ROUNDS x $RUNS runs)"
-	series top nsk "${NSK_TOP:-$NSK --root $W/state top $PID}" ps "ps -e -o pid,comm,rss,time"
-	report top "top|top, one sample|nsk|ps|ps -e|-"
+	# load_up, load_measure, load_down: nsk containers of a state root of their own.
+	. bench/top-load.sh
+	local n=${TOP_N:-100} peers=() specs=() ms core ns
+	load_up "$n"
+	command -v systemd-cgtop >/dev/null && peers+=(cgtop "systemd-cgtop -n 1 -b") ||
+		note "top: systemd-cgtop is not installed (apt-get install systemd); no cgtop row"
+	docker version >/dev/null 2>&1 && peers+=(docker "docker stats --no-stream") ||
+		note "top: docker does not answer; no docker stats row"
+	echo "== top: one refresh over the host's containers, $n nsk containers up (rounds $(((ROUNDS + 1) / 2)) x $RUNS runs)"
+	# nsk needs two reads for its rates (-i 0.1 apart); cgtop's first and only refresh shows
+	# none; docker stats waits for two samples of its daemon.
+	SROUNDS=$(((ROUNDS + 1) / 2)) series top nsk "$NSK --root $LOAD_DIR/state top --no-stream -i 0.1" "${peers[@]}"
+	local p
+	for p in "${peers[@]}"; do
+		case $p in
+		cgtop) specs+=("top|top --no-stream -i 0.1, $n nsk containers up|nsk|cgtop|systemd-cgtop -n 1 -b|-") ;;
+		docker) specs+=("top|the same, against docker stats (its $(docker ps -q | wc -l) containers)|nsk|docker|docker stats --no-stream|-") ;;
+		esac
+	done
+	[ ${#specs[@]} -gt 0 ] && report top "${specs[@]}"
+	python3 - "$W" "$NOTES" "$n" <<'PY'
+import json, sys, statistics as st
+d, notes, n = sys.argv[1], sys.argv[2], sys.argv[3]
+rounds = int(open(f"{d}/top.rounds").read())
+res = [{x["command"]: x for x in json.load(open(f"{d}/top.r{r}.json"))["results"]} for r in range(1, rounds + 1)]
+with open(notes, "a") as out:
+    for c in res[0]:
+        cpu = st.median([r[c]["user"] + r[c]["system"] for r in res])  # hyperfine: means per round
+        line = f"top: {c:<6} CPU (user+sys of the command, not of a daemon) {cpu * 1e3:6.1f} ms a run, {n} nsk containers up"
+        print("  " + line)
+        out.write(line + "\n")
+PY
+	read -r ms core ns < <(SECS=${TOP_SECS:-20} load_measure)
+	note "top: nsk CPU per refresh at -i 1, $n nsk containers: $ms ms, $core% of a core (one --no-stream run: $ns ms)"
+	load_up 500
+	read -r ms core ns < <(SECS=${TOP_SECS:-20} load_measure)
+	note "top: nsk CPU per refresh at -i 1, 500 nsk containers: $ms ms, $core% of a core (one --no-stream run: $ns ms)"
+	load_down
 }
 
 # Budgets, against BASE built from its own sources in a scratch folder: nothing of this

@@ -150,6 +150,11 @@ impl Identifier {
         &self.host
     }
 
+    /// Every nsk container in the store.
+    pub fn nsk_states(&self) -> impl Iterator<Item = &State> {
+        self.nsk.values()
+    }
+
     /// The nsk container with this id, if it is in the store.
     pub fn nsk_state(&self, id: &str) -> Option<&State> {
         self.nsk.get(id)
@@ -221,18 +226,23 @@ impl Identifier {
 /// When a process that started `ticks` clock ticks after boot started (RFC 3339), and how many
 /// seconds ago.
 pub fn started(ticks: u64) -> Option<(String, u64)> {
-    let stat = fs::read_to_string("/proc/stat").ok()?;
-    let btime: u64 = stat
-        .lines()
-        .find_map(|l| l.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()?;
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .filter(|&h| h > 0)
-        .map_or(100, |h| h as u64);
+    // The boot time and the clock tick rate hold until reboot: read once (/proc/stat is long).
+    static BOOT: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+    let (btime, hz) = (*BOOT.get_or_init(|| {
+        let stat = fs::read_to_string("/proc/stat").ok()?;
+        let btime: u64 = stat
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))?
+            .trim()
+            .parse()
+            .ok()?;
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten()
+            .filter(|&h| h > 0)
+            .map_or(100, |h| h as u64);
+        Some((btime, hz))
+    }))?;
     let at = btime + ticks / hz;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -546,7 +556,7 @@ pub fn resolve_container(store: &Store, spec: &str, verb: &str) -> Result<Target
     })
 }
 
-fn nsk_identity(st: &State, pid: i32, start: u64) -> Identity {
+pub(crate) fn nsk_identity(st: &State, pid: i32, start: u64) -> Identity {
     let mut i = Identity::new("nsk", &st.id);
     i.name = Some(st.name.clone());
     i.image = st.image.clone();

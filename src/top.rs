@@ -2,13 +2,19 @@
 //! from two reads of its cgroups (through the cgroup module: v1, hybrid and v2 alike) and of its
 //! init's /proc/PID/net/dev (the container's network namespace, no setns).
 
-use crate::cgroup::{report, Hierarchy, Version};
+use crate::cgroup::probe::{read_into, Held, Probe, PSI};
+use crate::cgroup::{report, Hierarchy};
 pub use crate::cli::SortKey;
 use crate::container::state::Store;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::process::ProcDir;
+use crate::runtime::Identity;
+use crate::target::Identifier;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// One read of one container.
 #[derive(Debug, Clone)]
@@ -68,32 +74,7 @@ fn host_cpus() -> f64 {
         .unwrap_or(1.0)
 }
 
-/// Bytes read and written: v2 io.stat (rbytes, wbytes of every device), v1
-/// blkio.throttle.io_service_bytes_recursive (Read, Write lines).
-pub fn parse_io(text: &str, v2: bool) -> (u64, u64) {
-    let (mut r, mut w) = (0u64, 0u64);
-    for line in text.lines() {
-        if v2 {
-            for kv in line.split_whitespace().skip(1) {
-                match kv.split_once('=') {
-                    Some(("rbytes", v)) => r += v.parse::<u64>().unwrap_or(0),
-                    Some(("wbytes", v)) => w += v.parse::<u64>().unwrap_or(0),
-                    _ => {}
-                }
-            }
-        } else {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() == 3 {
-                match f[1] {
-                    "Read" => r += f[2].parse::<u64>().unwrap_or(0),
-                    "Write" => w += f[2].parse::<u64>().unwrap_or(0),
-                    _ => {}
-                }
-            }
-        }
-    }
-    (r, w)
-}
+pub use crate::cgroup::probe::parse_io;
 
 /// Received and sent bytes of every interface but lo, from /proc/PID/net/dev.
 pub fn parse_net_dev(text: &str) -> (u64, u64) {
@@ -105,104 +86,397 @@ pub fn parse_net_dev(text: &str) -> (u64, u64) {
         if iface.trim() == "lo" {
             continue;
         }
-        let f: Vec<u64> = rest
+        let mut f = rest
             .split_whitespace()
-            .map(|x| x.parse().unwrap_or(0))
-            .collect();
-        if f.len() >= 9 {
-            rx += f[0];
-            tx += f[8];
+            .map(|x| x.parse::<u64>().unwrap_or(0));
+        if let (Some(r), Some(t)) = (f.next(), f.nth(7)) {
+            rx += r;
+            tx += t;
         }
     }
     (rx, tx)
 }
 
-/// Read every container once. A container that exits meanwhile is left out.
-pub fn sample(
-    store: &Store,
-    h: &Hierarchy,
-    only: Option<&[(String, String)]>,
-) -> Result<Vec<Sample>> {
-    let own_net = crate::process::ns_inode(std::process::id() as i32, "net");
-    let mut out = vec![];
-    for f in crate::target::containers(store)? {
-        let i = &f.identity;
-        if let Some(keys) = only {
-            if !keys.iter().any(|(r, id)| *r == i.runtime && *id == i.id) {
-                continue;
+/// A full scan of /proc (and of the runtimes' files) at least this often; in between only new
+/// processes are looked at.
+const FULL_SCAN: Duration = Duration::from_secs(30);
+/// Refreshes during which a process that belongs to no container is looked at again: a
+/// runtime moves a container's first process into its cgroups just after starting it.
+const YOUNG: u64 = 2;
+
+/// What stays the same about a container between refreshes.
+struct Tracked {
+    name: String,
+    pid: i32,
+    start: u64,
+    probe: Probe,
+    /// Where there is no pidfd: its first process's /proc directory, held open (reads through
+    /// it fail once that process has exited, even if its PID is reused), else its path.
+    proc: Option<ProcDir>,
+    /// A pidfd on the first process, where the kernel has them: one poll of all of them says
+    /// which have exited.
+    pidfd: Option<OwnedFd>,
+    /// /proc/PID/net/dev, where the container has a network namespace of its own.
+    net_dev: Option<Held>,
+}
+
+/// A process seen by the last scan: in which refresh it was first seen, and whether it belongs
+/// to a container.
+#[derive(Clone, Copy)]
+struct Seen {
+    first: u64,
+    container: bool,
+}
+
+/// Reads every container once a refresh. Containers are found once and kept (name, cgroup file
+/// paths, network namespace); a refresh reads /proc's directory and only the processes new since
+/// the last one, then each container's figures. A full scan runs every 30 seconds and whenever
+/// a container's first process is gone.
+pub struct Sampler<'a> {
+    store: &'a Store,
+    h: &'a Hierarchy,
+    only: Option<Vec<Key>>,
+    ident: Option<Identifier>,
+    /// Each /proc/PID/cgroup text seen, and the container it names.
+    known: HashMap<String, Option<Identity>>,
+    seen: HashMap<i32, Seen>,
+    tracked: BTreeMap<Key, Tracked>,
+    refresh: u64,
+    last_full: Option<Instant>,
+    own_net: Option<u64>,
+    /// Descriptors the tracked containers may hold; past them, files are opened on each read.
+    fd_budget: usize,
+    /// A container's first process exited: scan everything next time.
+    lost: bool,
+    buf: Vec<u8>,
+}
+
+type Key = (String, String);
+
+fn key(i: &Identity) -> Key {
+    (i.runtime.clone(), i.id.clone())
+}
+
+/// Start time and liveness from a /proc/PID/stat file, through `buf`.
+fn started_at(stat: &Path, buf: &mut Vec<u8>) -> Option<u64> {
+    let st = crate::process::parse_stat(read_into(stat, buf, &mut vec![])?)?;
+    (st.state != 'Z' && st.state != 'X').then_some(st.start_time)
+}
+
+/// The text of /proc/PID/`rel` through a held /proc directory.
+fn proc_text<'b>(d: &ProcDir, rel: &str, buf: &'b mut Vec<u8>) -> Option<&'b str> {
+    let fd = d.open_at(rel, nix::fcntl::OFlag::O_RDONLY).ok()?;
+    std::str::from_utf8(crate::cgroup::probe::pread_all(&fd, buf).ok()?).ok()
+}
+
+impl<'a> Sampler<'a> {
+    pub fn new(store: &'a Store, h: &'a Hierarchy, only: Option<Vec<(String, String)>>) -> Self {
+        // Every container holds a few descriptors (its cgroup directories, its /proc directory,
+        // a pidfd): take the soft limit up to the hard one, as a host with 1,000 containers needs.
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        let mut fds = 1024;
+        if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+            fds = soft;
+            if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+                fds = hard;
             }
         }
-        let Ok(cg) = std::fs::read_to_string(format!("/proc/{}/cgroup", f.pid)) else {
-            continue;
-        };
-        let (set, paths) = report::of_process(h, &cg);
-        let rep = report::read(&set, paths);
-        let mut unreadable: Vec<String> = rep.unreadable.keys().cloned().collect();
-        let v2 = set.version == Version::V2;
-        let io = set
-            .dir_for(if v2 { "io" } else { "blkio" })
-            .and_then(|d| {
-                let file = if v2 {
-                    "io.stat"
-                } else {
-                    "blkio.throttle.io_service_bytes_recursive"
-                };
-                std::fs::read_to_string(d.join(file)).ok()
-            })
-            .map(|t| parse_io(&t, v2));
-        if io.is_none() {
-            unreadable.push("io".into());
+        Sampler {
+            store,
+            h,
+            only,
+            ident: None,
+            known: HashMap::new(),
+            seen: HashMap::new(),
+            tracked: BTreeMap::new(),
+            refresh: 0,
+            last_full: None,
+            own_net: crate::process::ns_inode(std::process::id() as i32, "net"),
+            // What discovery itself opens (state files, /proc) stays below the limit.
+            fd_budget: (fds as usize).saturating_sub(256),
+            lost: false,
+            buf: Vec::with_capacity(8192),
         }
-        // The network of the container's namespace; none to show where it is the host's.
-        let net_ns = crate::process::ns_inode(f.pid, "net");
-        let net = if net_ns.is_some() && net_ns != own_net {
-            std::fs::read_to_string(format!("/proc/{}/net/dev", f.pid))
-                .ok()
-                .map(|t| parse_net_dev(&t))
+    }
+
+    fn wanted(&self, k: &Key) -> bool {
+        self.only.as_ref().is_none_or(|o| o.contains(k))
+    }
+
+    /// Find new containers and forget those whose first process is gone.
+    fn discover(&mut self) -> Result<()> {
+        self.refresh += 1;
+        let rd = std::fs::read_dir("/proc").map_err(|e| Error::Io {
+            what: "cannot read /proc".into(),
+            source: e,
+        })?;
+        let pids: Vec<i32> = rd
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+            .collect();
+        let lost = {
+            let now: std::collections::HashSet<i32> = pids.iter().copied().collect();
+            self.tracked.values().any(|t| !now.contains(&t.pid))
+        };
+        // A container whose first process is gone may live on in its other processes.
+        let lost = lost || std::mem::take(&mut self.lost);
+        let full = lost || self.last_full.is_none_or(|t| t.elapsed() >= FULL_SCAN);
+        let mut rebuilt = false;
+        if full {
+            self.ident = Some(Identifier::new(self.store));
+            self.known.clear();
+            // Processes of containers are known for good (unless one lost its first process);
+            // every other one is looked at again.
+            if lost {
+                self.seen.clear();
+            } else {
+                self.seen.retain(|_, s| s.container);
+            }
+            self.last_full = Some(Instant::now());
+            rebuilt = true;
+        }
+        // Containers not tracked yet: their earliest process, and its cgroup text.
+        let mut new: BTreeMap<Key, (u64, i32, Identity, String)> = BTreeMap::new();
+        let mut found: std::collections::HashSet<Key> = Default::default();
+        let mut seen = HashMap::with_capacity(pids.len());
+        for pid in pids {
+            let prev = self.seen.remove(&pid);
+            if let Some(s) = prev {
+                if s.container || self.refresh - s.first > YOUNG {
+                    seen.insert(pid, s);
+                    continue;
+                }
+            }
+            let first = prev.map_or(self.refresh, |s| s.first);
+            let Some(text) = read_into(
+                Path::new(&format!("/proc/{pid}/cgroup")),
+                &mut self.buf,
+                &mut vec![],
+            )
+            .map(str::to_string) else {
+                continue;
+            };
+            let id = match self.known.get(&text) {
+                Some(id) => id.clone(),
+                None => {
+                    let ident = self
+                        .ident
+                        .get_or_insert_with(|| Identifier::new(self.store));
+                    let mut id = ident.of_cgroup(&text);
+                    // A cgroup never seen before may be a container started since the runtimes'
+                    // files were read: read them again, once a refresh.
+                    if id.is_none() && !rebuilt {
+                        let mut fresh = Identifier::new(self.store);
+                        id = fresh.of_cgroup(&text);
+                        self.ident = Some(fresh);
+                        rebuilt = true;
+                    }
+                    self.known.insert(text.clone(), id.clone());
+                    id
+                }
+            };
+            seen.insert(
+                pid,
+                Seen {
+                    first,
+                    container: id.is_some(),
+                },
+            );
+            let Some(id) = id else { continue };
+            let k = key(&id);
+            if self.tracked.contains_key(&k) || !self.wanted(&k) {
+                continue;
+            }
+            let Some(start) = started_at(Path::new(&format!("/proc/{pid}/stat")), &mut self.buf)
+            else {
+                continue;
+            };
+            found.insert(k.clone());
+            match new.get(&k) {
+                Some((s, p, ..)) if (*s, *p) <= (start, pid) => {}
+                _ => {
+                    new.insert(k, (start, pid, id, text));
+                }
+            }
+        }
+        self.seen = seen;
+        let Some(ident) = self.ident.as_ref() else {
+            return Ok(());
+        };
+        for (k, (start, pid, mut id, text)) in new {
+            let first = crate::target::Proc {
+                pid,
+                start,
+                inodes: [None; 8],
+                cgroup: text,
+            };
+            ident.finish(&mut id, &first, Some(self.h));
+            if let Some(t) = self.track(&id, pid, start, &first.cgroup) {
+                self.tracked.insert(k, t);
+            }
+        }
+        // nsk containers whose cgroups do not name them (none at all, rootless): by their state.
+        if full {
+            let mut extra = vec![];
+            for st in ident.nsk_states() {
+                let k = ("nsk".to_string(), st.id.clone());
+                if self.tracked.contains_key(&k) || found.contains(&k) || !self.wanted(&k) {
+                    continue;
+                }
+                if let (Some(pid), Some(start), true) = (st.pid, st.start_time, st.is_running()) {
+                    let cg =
+                        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+                    extra.push((
+                        k,
+                        crate::target::nsk_identity(st, pid, start),
+                        pid,
+                        start,
+                        cg,
+                    ));
+                }
+            }
+            for (k, id, pid, start, cg) in extra {
+                if let Some(t) = self.track(&id, pid, start, &cg) {
+                    self.tracked.insert(k, t);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// None when the process is gone already. Out of descriptors, it makes do with paths.
+    fn track(&self, i: &Identity, pid: i32, start: u64, cgroup: &str) -> Option<Tracked> {
+        // A probe's files, net/dev, and a pidfd or /proc directory.
+        let hold = (self.tracked.len() + 1) * (crate::cgroup::probe::HELD + 2) <= self.fd_budget;
+        let proc = ProcDir::open(pid).ok();
+        let pidfd = hold.then(|| crate::sys::pidfd_open(pid).ok()).flatten();
+        // The handles are of the process found only if it still is the one that started then.
+        let stat = format!("/proc/{pid}/stat");
+        let now = match &proc {
+            Some(d) => d.stat().ok()?.start_time,
+            None => started_at(Path::new(&stat), &mut vec![])?,
+        };
+        if now != start {
+            return None;
+        }
+        let (set, paths) = report::of_process(self.h, cgroup);
+        let net = match &proc {
+            Some(d) => d.ns_inode(crate::ns::kind("net")?, &mut [0u8; 64]),
+            None => crate::process::ns_inode(pid, "net"),
+        };
+        let dev = format!("/proc/{pid}/net/dev");
+        let net_dev = if net.is_some() && net != self.own_net {
+            match proc.as_ref().filter(|_| hold) {
+                Some(d) => d
+                    .open_at("net/dev", nix::fcntl::OFlag::O_RDONLY)
+                    .ok()
+                    .map(|fd| Held::from_fd(dev.into(), fd)),
+                None => Held::open(dev.into(), false),
+            }
         } else {
             None
         };
-        let mut psi = BTreeMap::new();
-        for res in ["cpu", "memory", "io"] {
-            let v = rep
-                .pressure
-                .get(res)
-                .and_then(|p| p.get("some"))
-                .and_then(|s| s.get("avg10"))
-                .copied();
-            if v.is_none() {
-                unreadable.push(format!("{res}.pressure"));
-            }
-            psi.insert(res.to_string(), v);
-        }
-        // The process may have exited while its files were read: then it is not shown.
-        if !crate::process::is_running(f.pid, f.start) {
-            continue;
-        }
-        out.push(Sample {
-            runtime: i.runtime.clone(),
-            id: i.id.clone(),
+        Some(Tracked {
             name: i
                 .name
                 .clone()
                 .unwrap_or_else(|| i.id.chars().take(12).collect()),
-            pid: f.pid,
-            at: Instant::now(),
-            cpu_usec: rep.usage.cpu_usage_usec,
-            cpus_limit: rep.limits.cpus,
-            mem_ws: rep.usage.memory_working_set,
-            mem_limit: rep.limits.memory_max,
-            pids: rep.usage.pids_current,
-            pids_limit: rep.limits.pids_max,
-            io,
-            net,
-            psi,
-            oom_kills: rep.events.get("oom_kill").copied(),
-            high: rep.events.get("high").copied(),
-            unreadable,
-        });
+            pid,
+            start,
+            probe: Probe::new(&set, &paths, hold),
+            // Kept only where there is no pidfd to tell when the process exits.
+            proc: if pidfd.is_some() || !hold { None } else { proc },
+            pidfd,
+            net_dev,
+        })
     }
-    Ok(out)
+
+    /// Read every container once. A container that exits meanwhile is left out.
+    pub fn sample(&mut self) -> Result<Vec<Sample>> {
+        self.discover()?;
+        let mut out = Vec::with_capacity(self.tracked.len());
+        for ((runtime, id), t) in &self.tracked {
+            let f = t.probe.read(&mut self.buf);
+            let net = t
+                .net_dev
+                .as_ref()
+                .and_then(|f| f.text(&mut self.buf, &mut vec![]))
+                .map(parse_net_dev);
+            out.push(Sample {
+                runtime: runtime.clone(),
+                id: id.clone(),
+                name: t.name.clone(),
+                pid: t.pid,
+                at: Instant::now(),
+                cpu_usec: f.cpu_usec,
+                cpus_limit: f.cpus_limit,
+                mem_ws: f.mem_ws,
+                mem_limit: f.mem_limit,
+                pids: f.pids,
+                pids_limit: f.pids_limit,
+                io: f.io,
+                net,
+                psi: PSI
+                    .iter()
+                    .zip(f.psi)
+                    .map(|(r, v)| (r.to_string(), v))
+                    .collect(),
+                oom_kills: f.oom_kills,
+                high: f.high,
+                unreadable: f.unreadable,
+            });
+        }
+        // The processes may have exited while their files were read: those are not shown.
+        let gone = self.exited();
+        if !gone.is_empty() {
+            out.retain(|s| !gone.contains(&(s.runtime.clone(), s.id.clone())));
+            for k in gone {
+                self.tracked.remove(&k);
+            }
+            self.lost = true;
+        }
+        Ok(out)
+    }
+
+    /// The tracked containers whose first process has exited: one poll of every pidfd, and a
+    /// read of /proc/PID/stat where there is none.
+    fn exited(&mut self) -> Vec<Key> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let mut gone = vec![];
+        let mut keys = vec![];
+        let mut fds = vec![];
+        for (k, t) in &self.tracked {
+            match &t.pidfd {
+                Some(fd) => {
+                    keys.push(k);
+                    fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                }
+                None => {
+                    let now = match &t.proc {
+                        Some(d) => proc_text(d, "stat", &mut self.buf)
+                            .and_then(crate::process::parse_stat)
+                            .filter(|st| !matches!(st.state, 'Z' | 'X'))
+                            .map(|st| st.start_time),
+                        None => {
+                            started_at(Path::new(&format!("/proc/{}/stat", t.pid)), &mut self.buf)
+                        }
+                    };
+                    if now != Some(t.start) {
+                        gone.push(k.clone());
+                    }
+                }
+            }
+        }
+        if !fds.is_empty() && poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0) {
+            for (k, p) in keys.iter().zip(&fds) {
+                if p.any().unwrap_or(true) {
+                    gone.push((*k).clone());
+                }
+            }
+        }
+        gone
+    }
 }
 
 fn rate(a: Option<u64>, b: Option<u64>, secs: f64) -> Option<f64> {
@@ -366,21 +640,6 @@ pub fn render(rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn io_files() {
-        assert_eq!(
-            parse_io(
-                "8:0 rbytes=100 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n8:16 rbytes=1 wbytes=2\n",
-                true
-            ),
-            (101, 22)
-        );
-        assert_eq!(
-            parse_io("8:0 Read 10\n8:0 Write 5\n8:0 Total 15\nTotal 15\n", false),
-            (10, 5)
-        );
-    }
 
     #[test]
     fn net_dev() {

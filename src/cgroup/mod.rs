@@ -4,6 +4,7 @@
 
 mod freeze;
 pub mod journal;
+pub mod probe;
 pub mod report;
 
 pub use freeze::Change;

@@ -269,13 +269,9 @@ pub fn read(set: &CgroupSet, paths: BTreeMap<String, String>) -> Report {
             rep.events.insert("pids_max".into(), v);
         }
     }
-    // Pressure lives in cgroup2 directories (the unified one on hybrid hosts).
-    if let Some(d) = set
-        .dirs
-        .iter()
-        .find(|d| d.key == "unified")
-        .map(|d| d.path.clone())
-    {
+    // Pressure lives in cgroup2 directories: on a hybrid host only in one of the process's own
+    // (the host's root directory would pass the whole host's pressure off as its).
+    if let Some(d) = super::probe::pressure_dir(set, &rep.paths).map(Path::to_path_buf) {
         for res in ["cpu", "memory", "io"] {
             if let Some(s) = r.raw_in(&d, &format!("{res}.pressure")) {
                 rep.pressure.insert(res.into(), parse_pressure(&s));

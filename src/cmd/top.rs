@@ -120,7 +120,8 @@ pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
     } else {
         None
     };
-    let mut prev = top::sample(&ctx.store, &h, only.as_deref())?;
+    let mut sampler = top::Sampler::new(&ctx.store, &h, only);
+    let mut prev = sampler.sample()?;
     let first = if a.no_stream {
         interval.min(Duration::from_secs(1))
     } else {
@@ -145,7 +146,7 @@ pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
             None => {}
         }
         pause = interval;
-        let now = top::sample(&ctx.store, &h, only.as_deref())?;
+        let now = sampler.sample()?;
         let mut rows = top::rows(&prev, &now);
         top::sort(&mut rows, a.sort);
         let text = if ctx.json {
@@ -153,12 +154,25 @@ pub fn top(ctx: &Ctx, a: TopArgs) -> Result<i32> {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs_f64())
                 .unwrap_or(0.0);
-            let v = serde_json::json!({
-                "time": (t * 1000.0).round() / 1000.0,
-                "interval_seconds": if a.no_stream { first.as_secs_f64() } else { a.interval.seconds() },
-                "containers": rows,
-            });
-            format!("{v}\n")
+            /// One refresh, serialized straight from the rows.
+            #[derive(serde::Serialize)]
+            struct Frame<'r> {
+                time: f64,
+                interval_seconds: f64,
+                containers: &'r [top::Row],
+            }
+            let f = Frame {
+                time: (t * 1000.0).round() / 1000.0,
+                interval_seconds: if a.no_stream {
+                    first.as_secs_f64()
+                } else {
+                    a.interval.seconds()
+                },
+                containers: &rows,
+            };
+            let mut v = serde_json::to_string(&f).map_err(|e| Error::failed(e.to_string()))?;
+            v.push('\n');
+            v
         } else if raw.is_some() {
             let body = top::render(&rows);
             format!(

@@ -241,6 +241,211 @@ fn oom_kills_are_counted_and_marked_and_exited_containers_vanish() {
     env.assert_clean();
 }
 
+/// Fills memory past the limit over and over: reclaim stalls, then an OOM kill of `tail`.
+const SQUEEZE: &str = "while :; do head -c 100000000 /dev/zero | tail; done";
+
+fn some_avg10(file: &Path) -> Option<f64> {
+    std::fs::read_to_string(file)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("some "))?
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("avg10="))?
+        .parse()
+        .ok()
+}
+
+/// Poll `f` every 200 ms until it returns true or `secs` (times `time_scale()`) pass.
+fn wait_long(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs) * time_scale();
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Where `file` (a memory.pressure of the container's own) exists: top's PSI memory column rises
+/// above 0 and lies between the file's avg10 just before and just after top read it (avg10 is
+/// a 10-second average, updated every 2 s). Where there is none: null, and named unreadable.
+fn psi_moves_or_is_unreadable(file: Option<&Path>, top: impl Fn() -> serde_json::Value) {
+    if let Some(file) = file {
+        let mut last = serde_json::Value::Null;
+        wait_long(
+            "memory PSI above 0 in top, as in memory.pressure",
+            40,
+            || {
+                let before = some_avg10(file).unwrap();
+                let r = top();
+                let after = some_avg10(file).unwrap();
+                let v = r["psi_some_avg10"]["memory"].as_f64();
+                last = r;
+                v.is_some_and(|v| {
+                    v > 0.0 && v >= before.min(after) - 0.01 && v <= before.max(after) + 0.01
+                })
+            },
+        );
+        assert!(
+            last["unreadable"]
+                .as_array()
+                .is_none_or(|u| !u.iter().any(|x| x == "memory.pressure")),
+            "{last}"
+        );
+    } else {
+        let r = top();
+        assert!(r["psi_some_avg10"]["memory"].is_null(), "{r}");
+        let un = r["unreadable"].as_array().unwrap();
+        assert!(un.iter().any(|u| u == "memory.pressure"), "{r}");
+    }
+}
+
+/// A container squeezed under a tight memory limit (no swap) stalls on memory and is OOM-killed
+/// over and over: its OOM column follows the cgroup's counter, and its PSI memory column rises
+/// above 0 where its memory cgroup has a memory.pressure file of its own (cgroup v2), agreeing
+/// with that file. Where it has none (v1; nsk's containers on a hybrid host, whose memory
+/// cgroup is a v1 one) the column is null and memory.pressure is named unreadable: the host's
+/// pressure is never passed off as the container's.
+#[test]
+fn memory_pressure_and_oom_kills_move_under_a_tight_limit() {
+    let env = Env::new();
+    let o = env.run(&[
+        "-d",
+        "--name",
+        "squeeze",
+        "--memory",
+        "32M",
+        "--memory-swap",
+        "32M",
+        "--",
+        "sh",
+        "-c",
+        SQUEEZE,
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let mem = env.cgroup_dir("squeeze", "memory");
+    let file = mem.join("memory.pressure");
+    let top = || {
+        let v = snapshot(&env, &["-i", "0.1", "squeeze"]);
+        row(&v, "squeeze").clone()
+    };
+    // OOM kills: top's count is the cgroup's own, read just before and after.
+    wait_long("an OOM kill counted by top", 30, || {
+        let before = oom_kills(&env, "squeeze");
+        let r = top();
+        let after = oom_kills(&env, "squeeze");
+        let n = r["oom_kills"].as_u64().unwrap();
+        n >= 1 && (before..=after).contains(&n)
+    });
+    psi_moves_or_is_unreadable(file.exists().then_some(file.as_path()), top);
+    env.nsk(&["rm", "-f", "squeeze"]);
+    env.assert_clean();
+}
+
+/// top finds containers once and then looks only at new processes: a container started while
+/// it streams shows on a later refresh, one removed meanwhile goes, and each row's PID is the
+/// container's own (from the state file), its memory limit the cgroup's.
+#[test]
+fn containers_started_and_removed_while_streaming() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new();
+    let o = env.run(&["-d", "--name", "early", "--", "sleep", "1000"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let mut child = std::process::Command::new(NSK)
+        .args(["--json", "top", "-i", "0.3"])
+        .env("NSK_ROOT", env.root.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = || -> serde_json::Value {
+        serde_json::from_str(&lines.next().expect("top ended").unwrap()).unwrap()
+    };
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["runtime"] == "nsk")
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(names(&next()).contains(&"early".to_string()));
+    let o = env.run(&[
+        "-d", "--name", "late", "--memory", "48M", "--", "sleep", "1000",
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let o = env.nsk(&["rm", "-f", "early"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    // Each refresh takes 0.3 s: a few of them, however slow the machine.
+    let mut seen = None;
+    for _ in 0..(20 * time_scale()) {
+        let v = next();
+        let n = names(&v);
+        if n.contains(&"late".to_string()) && !n.contains(&"early".to_string()) {
+            seen = Some(v);
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let v = seen.expect("late never appeared, or early never went");
+    let r = row(&v, "late");
+    assert_eq!(r["pid"].as_i64(), env.state("late")["pid"].as_i64(), "{r}");
+    assert_eq!(
+        r["memory_limit"].as_u64(),
+        Some(read_num(
+            &env.cgroup_dir("late", "memory"),
+            if env.cgroup_dir("late", "memory").join("memory.max").exists() {
+                "memory.max"
+            } else {
+                "memory.limit_in_bytes"
+            }
+        ))
+    );
+    assert_eq!(r["memory_limit"].as_u64(), Some(48 << 20));
+    env.nsk(&["rm", "-f", "late"]);
+    env.assert_clean();
+}
+
+/// Held files cost descriptors: with only a few (a soft and hard limit of 64), top reads the
+/// containers past its budget by path, and shows every one with all its figures.
+#[test]
+fn every_container_shows_with_few_descriptors() {
+    let env = Env::new();
+    let names: Vec<String> = (0..6).map(|i| format!("fd{i}")).collect();
+    for n in &names {
+        let o = env.run(&["-d", "--name", n, "--pids", "20", "--", "sleep", "1000"]);
+        assert_eq!(o.code, 0, "{o:?}");
+    }
+    let o: Out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 64 && exec \"$0\" --json top --no-stream -i 0.2",
+        ])
+        .arg(NSK)
+        .env("NSK_ROOT", env.root.path())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{o:?}");
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    for n in &names {
+        let r = row(&v, n);
+        assert_eq!(r["pids"].as_u64(), Some(pids_current(&env, n)), "{r}");
+        assert_eq!(r["pids_limit"].as_u64(), Some(20), "{r}");
+        assert!(r["cpu_percent"].is_number(), "{r}");
+        assert!(r["net_rx_bps"].is_number(), "{r}");
+        assert!(r["memory_working_set"].as_u64().unwrap() > 0, "{r}");
+    }
+    let mut args = vec!["rm", "-f"];
+    args.extend(names.iter().map(String::as_str));
+    env.nsk(&args);
+    env.assert_clean();
+}
+
 /// On a terminal: the table refreshes in place, q quits, and the terminal is restored.
 #[test]
 fn refreshes_in_place_and_q_restores_the_terminal() {
@@ -372,4 +577,72 @@ fn peer_top_agrees_with_docker_stats() {
     let dws = num.parse::<f64>().unwrap() * mult;
     let ws = r["memory_working_set"].as_u64().unwrap() as f64;
     assert!((ws - dws).abs() < 2.0 * 1048576.0, "nsk {ws}, docker {dws}");
+}
+
+/// A Docker container squeezed the same way. On a hybrid host Docker gives each container a
+/// cgroup2 directory of its own next to its v1 ones (the same path), whose memory.pressure
+/// counts the container's stalls: top shows it there. Which file is the container's is read
+/// from its init's /proc/PID/cgroup and the cgroup2 mount in /proc/self/mountinfo.
+#[test]
+fn peer_top_shows_docker_memory_pressure() {
+    require_runtimes();
+    let env = Env::new();
+    let c = PeerContainer::start(
+        "docker",
+        "psi",
+        &["--memory", "32m", "--memory-swap", "32m"],
+    );
+    let o: Out = std::process::Command::new("/usr/bin/docker")
+        .args(["exec", "-d", &c.name, "sh", "-c", SQUEEZE])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{o:?}");
+    let o: Out = std::process::Command::new("/usr/bin/docker")
+        .args(["inspect", "-f", "{{.State.Pid}}", &c.name])
+        .output()
+        .unwrap()
+        .into();
+    let pid: i32 = o.stdout.trim().parse().unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path_of = |ctrl: Option<&str>| {
+        cg.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, c, p) = (f.next()?, f.next()?, f.next()?);
+            let hit = match ctrl {
+                None => c.is_empty(),
+                Some(k) => c.split(',').any(|x| x == k),
+            };
+            hit.then(|| p.to_string())
+        })
+    };
+    let unified = path_of(None);
+    let memory = path_of(Some("memory"));
+    let mount = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|r| r.starts_with("cgroup2 "))
+        })
+        .map(|l| l.split(' ').nth(4).unwrap().to_string());
+    // The container's own cgroup2 directory: on v2 its cgroup, on a hybrid host only where its
+    // path is that of its v1 memory cgroup (never the root, the host's).
+    let own = match (&unified, &mount) {
+        (Some(u), Some(m)) if u != "/" && memory.as_ref().is_none_or(|p| p == u) => Some(
+            Path::new(m)
+                .join(u.trim_start_matches('/'))
+                .join("memory.pressure"),
+        ),
+        _ => None,
+    };
+    let file = own.filter(|f| f.exists());
+    let target = format!("docker://{}", c.name);
+    let top = || {
+        let v = snapshot(&env, &["-i", "0.1", &target]);
+        v["containers"][0].clone()
+    };
+    assert_eq!(top()["runtime"], "docker");
+    psi_moves_or_is_unreadable(file.as_deref(), top);
 }
