@@ -125,7 +125,7 @@ pub fn sample(
 ) -> Result<Vec<Sample>> {
     let own_net = crate::process::ns_inode(std::process::id() as i32, "net");
     let mut out = vec![];
-    for f in crate::target::containers(store)? {
+    for f in crate::scan::containers(store)? {
         let i = &f.identity;
         if let Some(keys) = only {
             if !keys.iter().any(|(r, id)| *r == i.runtime && *id == i.id) {
