@@ -9,7 +9,7 @@ use crate::ns::{self, KINDS};
 use crate::runtime::Identity;
 use crate::target::Target;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs;
 
 #[derive(Debug, Serialize)]
@@ -362,7 +362,7 @@ pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
     };
     let container = match t.identity.clone() {
         Some(i) => Some(i),
-        None => crate::target::identify(store, pid).map(|(i, _, _)| i),
+        None => crate::scan::identify(store, pid).map(|(i, _, _)| i),
     };
     let mounts = match dir.read("mountinfo") {
         Ok(t) if !kernel_thread => {
@@ -468,135 +468,4 @@ mod tests {
             )
         );
     }
-}
-
-/// One group of isolated processes on the host: a container, or a set of namespaces no known
-/// container owns.
-#[derive(Debug, Serialize)]
-pub struct Group {
-    pub container: Option<Identity>,
-    /// The group's first process (earliest start): its init.
-    pub pid: i32,
-    pub nprocs: usize,
-    /// Kinds whose namespace differs from nsk's own.
-    pub isolated: Vec<String>,
-    pub namespaces: BTreeMap<String, u64>,
-    /// The init's memory cgroup (v1) or its cgroup (v2).
-    pub cgroup: Option<String>,
-    pub memory_current: Option<u64>,
-    /// Usage minus inactive file cache, as `docker stats` and the kubelet count it.
-    pub memory_working_set: Option<u64>,
-    pub memory_max: Option<u64>,
-    pub command: Vec<String>,
-    /// The first process's mounts (a container's: the runtime's host source for its binds).
-    pub mounts: Vec<MountEntry>,
-}
-
-/// Scan every process once and group the isolated ones. Processes that vanish mid-scan, and
-/// fields denied even to root, are skipped.
-pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
-    use crate::target::{scan, Identifier, Proc};
-    let own = ns::inodes(std::process::id() as i32);
-    let hier = Hierarchy::detect().ok();
-    let mut ident = Identifier::new(store);
-    let (containers, loose) = scan(&mut ident, true)?;
-    let mut by_ns: BTreeMap<[Option<u64>; 8], Vec<Proc>> = BTreeMap::new();
-    for p in loose {
-        by_ns.entry(p.inodes).or_default().push(p);
-    }
-    let mut all: Vec<(Option<Identity>, Vec<Proc>)> = containers
-        .into_iter()
-        .map(|(mut i, procs)| {
-            ident.finish(&mut i, &procs[0], hier.as_ref());
-            (Some(i), procs)
-        })
-        .collect();
-    for (_, mut procs) in by_ns {
-        procs.sort_by_key(|p| (p.start, p.pid));
-        all.push((None, procs));
-    }
-    let mut out = vec![];
-    let mut memory: HashMap<std::path::PathBuf, crate::cgroup::Memory> = HashMap::new();
-    let mut mount_tables: HashMap<u64, Vec<MountEntry>> = HashMap::new();
-    let mnt_kind = KINDS.iter().position(|k| k.name == "mnt");
-    for (identity, procs) in all {
-        let first = &procs[0];
-        let mut namespaces = BTreeMap::new();
-        let mut isolated = vec![];
-        for (i, k) in KINDS.iter().enumerate() {
-            if let Some(ino) = first.inodes[i] {
-                namespaces.insert(k.name.to_string(), ino);
-                if own[i] != Some(ino) {
-                    isolated.push(k.name.to_string());
-                }
-            }
-        }
-        let mut cg_path = None;
-        let (mut mem_cur, mut mem_ws, mut mem_max) = (None, None, None);
-        if let Some(h) = &hier {
-            let (set, paths) = report::of_process(h, &first.cgroup);
-            cg_path = paths
-                .get("memory")
-                .or_else(|| paths.get("unified"))
-                .cloned();
-            if let Some(d) = set.dir_for("memory") {
-                // Namespace sets often share one cgroup (every sandbox of a pod, processes no
-                // runtime placed): read each cgroup's files once.
-                let m = *memory
-                    .entry(d.to_path_buf())
-                    .or_insert_with(|| set.memory());
-                (mem_cur, mem_ws, mem_max) = (m.current, m.working_set, m.max);
-            }
-        }
-        // An nsk container's first process is its init ("nsk init"): show what it runs.
-        let command = match identity
-            .as_ref()
-            .filter(|i| i.runtime == "nsk")
-            .and_then(|i| ident.nsk_state(&i.id))
-        {
-            Some(st) => st.command.clone(),
-            None => crate::process::ProcDir::open(first.pid)
-                .and_then(|d| d.read_bytes("cmdline"))
-                .map(|b| crate::process::parse_cmdline(&b))
-                .unwrap_or_default(),
-        };
-        // A container's mounts (with its runtime's bind sources); a loose namespace set's are
-        // for `inspect PID`: a host with hundreds of them would print megabytes of mount
-        // tables. Containers of one mount namespace (a pod's) share one table: parse it once.
-        let mounts = match &identity {
-            None => vec![],
-            Some(i) => {
-                let mnt = mnt_kind.and_then(|k| first.inodes[k]);
-                let mut list = match mnt.and_then(|n| mount_tables.get(&n)) {
-                    Some(list) => list.clone(),
-                    None => {
-                        let list = fs::read_to_string(format!("/proc/{}/mountinfo", first.pid))
-                            .map(|t| parse_mounts(&t).list)
-                            .unwrap_or_default();
-                        if let Some(n) = mnt {
-                            mount_tables.insert(n, list.clone());
-                        }
-                        list
-                    }
-                };
-                with_runtime_mounts(&mut list, &i.mounts);
-                list
-            }
-        };
-        out.push(Group {
-            container: identity,
-            pid: first.pid,
-            nprocs: procs.len(),
-            isolated,
-            namespaces,
-            cgroup: cg_path,
-            memory_current: mem_cur,
-            memory_working_set: mem_ws,
-            memory_max: mem_max,
-            command,
-            mounts,
-        });
-    }
-    out.sort_by_key(|g| g.pid);
-    Ok(out)
 }

@@ -19,6 +19,7 @@ pub mod ns;
 pub mod output;
 pub mod process;
 pub mod runtime;
+pub mod scan;
 pub mod secure;
 pub mod sys;
 pub mod target;

@@ -9,7 +9,7 @@ use crate::container::state::Store;
 use crate::error::{Error, Result};
 use crate::process::ProcDir;
 use crate::runtime::Identity;
-use crate::target::Identifier;
+use crate::scan::Identifier;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
@@ -304,7 +304,7 @@ impl<'a> Sampler<'a> {
             return Ok(());
         };
         for (k, (start, pid, mut id, text)) in new {
-            let first = crate::target::Proc {
+            let first = crate::scan::Proc {
                 pid,
                 start,
                 inodes: [None; 8],

@@ -73,7 +73,7 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
     // Who runs the target: its runtime may keep its own pause flag and record of limits.
     let identity = match &t.identity {
         Some(i) => Some(i.clone()),
-        None => crate::target::identify(&ctx.store, t.pid).map(|(i, _, _)| i),
+        None => crate::scan::identify(&ctx.store, t.pid).map(|(i, _, _)| i),
     };
     if freeze == Some(false) && !a.force {
         if let Some(why) = limit::thaw_refusal(&ctx.store.root, t.pid, identity.as_ref()) {

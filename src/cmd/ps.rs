@@ -118,7 +118,7 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<i32> {
 
 /// `nsk ps --host`: every group of isolated processes on the host.
 fn host(ctx: &Ctx) -> Result<i32> {
-    let groups = crate::inspect::host_groups(&ctx.store)?;
+    let groups = crate::scan::host_groups(&ctx.store)?;
     if ctx.json {
         output::print_json(&serde_json::to_value(&groups).unwrap_or_default())?;
         return Ok(0);

@@ -19,7 +19,7 @@ fn keys(ctx: &Ctx, targets: &[String]) -> Result<Vec<(String, String)>> {
         let id = match r.identity {
             Some(i) => i,
             None => {
-                crate::target::identify(&ctx.store, r.pid)
+                crate::scan::identify(&ctx.store, r.pid)
                     .ok_or_else(|| Error::failed(format!("{t} is in no container")))?
                     .0
             }
