@@ -99,18 +99,18 @@ pub fn of_process(h: &Hierarchy, proc_cgroup: &str) -> (CgroupSet, BTreeMap<Stri
     (set, paths)
 }
 
-struct Reader<'a> {
-    set: &'a CgroupSet,
+pub(super) struct Reader<'a> {
+    pub(super) set: &'a CgroupSet,
     unreadable: BTreeMap<String, String>,
 }
 
 impl Reader<'_> {
-    fn raw(&mut self, controller: &str, file: &str) -> Option<String> {
+    pub(super) fn raw(&mut self, controller: &str, file: &str) -> Option<String> {
         let dir = self.set.dir_for(controller)?;
         self.raw_in(dir, file)
     }
 
-    fn raw_in(&mut self, dir: &Path, file: &str) -> Option<String> {
+    pub(super) fn raw_in(&mut self, dir: &Path, file: &str) -> Option<String> {
         match fs::read_to_string(dir.join(file)) {
             Ok(s) => Some(s.trim().to_string()),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
@@ -125,7 +125,7 @@ impl Reader<'_> {
     }
 
     /// A byte or count value; "max", -1 and v1's huge "unlimited" numbers are None.
-    fn num(&mut self, controller: &str, file: &str) -> Option<u64> {
+    pub(super) fn num(&mut self, controller: &str, file: &str) -> Option<u64> {
         let s = self.raw(controller, file)?;
         parse_limit(&s)
     }
@@ -176,84 +176,12 @@ pub fn read(set: &CgroupSet, paths: BTreeMap<String, String>) -> Report {
         paths,
         ..Default::default()
     };
+    match set.version {
+        Version::V2 => super::v2::read(&mut r, &mut rep),
+        _ => super::v1::read(&mut r, &mut rep),
+    }
     let l = &mut rep.limits;
     let u = &mut rep.usage;
-    if set.version == Version::V2 {
-        l.memory_max = r.num("memory", "memory.max");
-        let swap = r.num("memory", "memory.swap.max");
-        l.memory_swap_max = match (l.memory_max, swap) {
-            (Some(m), Some(s)) => Some(m.saturating_add(s)),
-            _ => None,
-        };
-        l.memory_reservation = r.num("memory", "memory.low").filter(|v| *v > 0);
-        if let Some(s) = r.raw("cpu", "cpu.max") {
-            let mut f = s.split_whitespace();
-            l.cpu_quota_us = f.next().and_then(parse_limit);
-            l.cpu_period_us = f.next().and_then(|p| p.parse().ok());
-        }
-        l.cpu_weight = r.num("cpu", "cpu.weight");
-        u.memory_current = r.num("memory", "memory.current");
-        u.memory_working_set = working_set(
-            u.memory_current,
-            r.raw("memory", "memory.stat"),
-            "inactive_file",
-        );
-        u.memory_peak = r.num("memory", "memory.peak");
-        u.swap_current = r.num("memory", "memory.swap.current");
-        u.cpu_usage_usec = r
-            .raw("cpu", "cpu.stat")
-            .and_then(|s| super::parse_keyed(&s, "usage_usec"));
-        rep.controllers = set.v2_dir().and_then(|d| {
-            r.raw_in(d, "cgroup.controllers")
-                .map(|s| s.split_whitespace().map(String::from).collect())
-        });
-        rep.frozen = set
-            .v2_dir()
-            .and_then(|d| r.raw_in(d, "cgroup.events"))
-            .and_then(|s| super::parse_keyed(&s, "frozen"))
-            .map(|v| v == 1);
-        if let Some(s) = r.raw("memory", "memory.events") {
-            for line in s.lines() {
-                if let Some((k, v)) = line.split_once(' ') {
-                    if let Ok(v) = v.parse() {
-                        rep.events.insert(k.to_string(), v);
-                    }
-                }
-            }
-        }
-    } else {
-        l.memory_max = r.num("memory", "memory.limit_in_bytes");
-        l.memory_swap_max = r.num("memory", "memory.memsw.limit_in_bytes");
-        l.memory_reservation = r.num("memory", "memory.soft_limit_in_bytes");
-        l.cpu_quota_us = r.num("cpu", "cpu.cfs_quota_us");
-        l.cpu_period_us = r.num("cpu", "cpu.cfs_period_us");
-        l.cpu_shares = r.num("cpu", "cpu.shares");
-        u.memory_current = r.num("memory", "memory.usage_in_bytes");
-        u.memory_working_set = working_set(
-            u.memory_current,
-            r.raw("memory", "memory.stat"),
-            "total_inactive_file",
-        );
-        u.memory_peak = r.num("memory", "memory.max_usage_in_bytes");
-        let memsw = r.num("memory", "memory.memsw.usage_in_bytes");
-        u.swap_current = memsw
-            .zip(u.memory_current)
-            .map(|(t, m)| t.saturating_sub(m));
-        u.cpu_usage_usec = r.num("cpuacct", "cpuacct.usage").map(|ns| ns / 1000);
-        if let Some(s) = r.raw("memory", "memory.oom_control") {
-            for k in ["oom_kill", "under_oom"] {
-                if let Some(v) = super::parse_keyed(&s, k) {
-                    rep.events.insert(k.to_string(), v);
-                }
-            }
-        }
-        rep.frozen = r
-            .raw("freezer", "freezer.state")
-            .map(|s| s == "FROZEN" || s == "FREEZING");
-        if let Some(v) = r.num("memory", "memory.failcnt") {
-            rep.events.insert("max".into(), v);
-        }
-    }
     l.cpus = match (l.cpu_quota_us, l.cpu_period_us) {
         (Some(q), Some(p)) if p > 0 => Some((q as f64 / p as f64 * 1000.0).round() / 1000.0),
         _ => None,

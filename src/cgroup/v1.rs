@@ -1,5 +1,6 @@
 //! cgroup v1: one directory per hierarchy, limits in per-controller files.
 
+use super::report::{working_set, Reader, Report};
 use super::{CgroupSet, Limits, Mount, Write};
 use crate::error::{Context, Error, Result};
 use crate::units::Limit;
@@ -199,4 +200,42 @@ pub(super) fn check_order(set: &CgroupSet, writes: &[Write]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The v1 files of a set's limits, usage, freezer state and memory events (one hierarchy per
+/// controller; swap as memory+swap minus memory).
+pub(super) fn read(r: &mut Reader, rep: &mut Report) {
+    let l = &mut rep.limits;
+    let u = &mut rep.usage;
+    l.memory_max = r.num("memory", "memory.limit_in_bytes");
+    l.memory_swap_max = r.num("memory", "memory.memsw.limit_in_bytes");
+    l.memory_reservation = r.num("memory", "memory.soft_limit_in_bytes");
+    l.cpu_quota_us = r.num("cpu", "cpu.cfs_quota_us");
+    l.cpu_period_us = r.num("cpu", "cpu.cfs_period_us");
+    l.cpu_shares = r.num("cpu", "cpu.shares");
+    u.memory_current = r.num("memory", "memory.usage_in_bytes");
+    u.memory_working_set = working_set(
+        u.memory_current,
+        r.raw("memory", "memory.stat"),
+        "total_inactive_file",
+    );
+    u.memory_peak = r.num("memory", "memory.max_usage_in_bytes");
+    let memsw = r.num("memory", "memory.memsw.usage_in_bytes");
+    u.swap_current = memsw
+        .zip(u.memory_current)
+        .map(|(t, m)| t.saturating_sub(m));
+    u.cpu_usage_usec = r.num("cpuacct", "cpuacct.usage").map(|ns| ns / 1000);
+    if let Some(s) = r.raw("memory", "memory.oom_control") {
+        for k in ["oom_kill", "under_oom"] {
+            if let Some(v) = super::parse_keyed(&s, k) {
+                rep.events.insert(k.to_string(), v);
+            }
+        }
+    }
+    rep.frozen = r
+        .raw("freezer", "freezer.state")
+        .map(|s| s == "FROZEN" || s == "FREEZING");
+    if let Some(v) = r.num("memory", "memory.failcnt") {
+        rep.events.insert("max".into(), v);
+    }
 }

@@ -1,5 +1,6 @@
 //! cgroup v2: one directory, controllers enabled from the parent's cgroup.subtree_control.
 
+use super::report::{parse_limit, working_set, Reader, Report};
 use super::{CgroupSet, Limits, Write};
 use crate::error::{Context, Result};
 use crate::units::Limit;
@@ -149,4 +150,53 @@ pub(super) fn plan(set: &CgroupSet, l: &Limits) -> Result<Vec<Write>> {
         });
     }
     Ok(w)
+}
+
+/// The v2 files of a set's limits, usage, controllers, freezer state and memory events.
+pub(super) fn read(r: &mut Reader, rep: &mut Report) {
+    let set = r.set;
+    let l = &mut rep.limits;
+    let u = &mut rep.usage;
+    l.memory_max = r.num("memory", "memory.max");
+    let swap = r.num("memory", "memory.swap.max");
+    l.memory_swap_max = match (l.memory_max, swap) {
+        (Some(m), Some(s)) => Some(m.saturating_add(s)),
+        _ => None,
+    };
+    l.memory_reservation = r.num("memory", "memory.low").filter(|v| *v > 0);
+    if let Some(s) = r.raw("cpu", "cpu.max") {
+        let mut f = s.split_whitespace();
+        l.cpu_quota_us = f.next().and_then(parse_limit);
+        l.cpu_period_us = f.next().and_then(|p| p.parse().ok());
+    }
+    l.cpu_weight = r.num("cpu", "cpu.weight");
+    u.memory_current = r.num("memory", "memory.current");
+    u.memory_working_set = working_set(
+        u.memory_current,
+        r.raw("memory", "memory.stat"),
+        "inactive_file",
+    );
+    u.memory_peak = r.num("memory", "memory.peak");
+    u.swap_current = r.num("memory", "memory.swap.current");
+    u.cpu_usage_usec = r
+        .raw("cpu", "cpu.stat")
+        .and_then(|s| super::parse_keyed(&s, "usage_usec"));
+    rep.controllers = set.v2_dir().and_then(|d| {
+        r.raw_in(d, "cgroup.controllers")
+            .map(|s| s.split_whitespace().map(String::from).collect())
+    });
+    rep.frozen = set
+        .v2_dir()
+        .and_then(|d| r.raw_in(d, "cgroup.events"))
+        .and_then(|s| super::parse_keyed(&s, "frozen"))
+        .map(|v| v == 1);
+    if let Some(s) = r.raw("memory", "memory.events") {
+        for line in s.lines() {
+            if let Some((k, v)) = line.split_once(' ') {
+                if let Ok(v) = v.parse() {
+                    rep.events.insert(k.to_string(), v);
+                }
+            }
+        }
+    }
 }
