@@ -89,7 +89,7 @@ fn gather(t: &Target, o: &Options) -> Result<Prepared> {
         .ok_or_else(|| Error::failed(format!("cannot parse /proc/{pid}/status")))?;
     let (mut v1_tasks, mut v2_dir) = (vec![], None);
     if o.cgroup {
-        let (h, set, _) = crate::limit::cgroups_of(pid)?;
+        let (h, set, _) = crate::limit::cgroups_of(dir)?;
         // A frozen target cannot run what joins its cgroups: refuse at once, as docker exec
         // refuses a paused container, rather than wait for a thaw that may never come.
         if let Some(why) = set.frozen() {

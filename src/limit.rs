@@ -5,7 +5,7 @@
 use crate::cgroup::journal::{self, Journal};
 pub use crate::cgroup::Change;
 use crate::cgroup::{first_line, report, CgroupSet, Hierarchy, Limits, Write};
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::notice::{Notice, Notify};
 use std::collections::BTreeMap;
 use std::fs;
@@ -96,14 +96,14 @@ pub fn preflight(set: &CgroupSet, writes: &[Write], l: &Limits) -> Result<()> {
 /// unpause` fail), and any runtime's freeze that nsk did not make is the runtime's to undo.
 pub fn thaw_refusal(
     state_root: &Path,
-    pid: i32,
+    dir: &crate::process::ProcDir,
     identity: Option<&crate::runtime::Identity>,
 ) -> Option<String> {
     let id = identity?;
     if id.runtime == "nsk" {
         return None;
     }
-    let (_, set, _) = cgroups_of(pid).ok()?;
+    let (_, set, _) = cgroups_of(dir).ok()?;
     let file = set.freeze_file()?;
     let cur = first_line(&file);
     let frozen = matches!(cur.as_str(), "FROZEN" | "FREEZING" | "1");
@@ -167,11 +167,13 @@ pub fn runtime_view_warning(
     ))
 }
 
-/// The cgroups of `pid`, with each controller's path.
-pub fn cgroups_of(pid: i32) -> Result<(Hierarchy, CgroupSet, BTreeMap<String, String>)> {
+/// The cgroups of a pinned process (read through its held /proc directory), with each
+/// controller's path.
+pub fn cgroups_of(
+    dir: &crate::process::ProcDir,
+) -> Result<(Hierarchy, CgroupSet, BTreeMap<String, String>)> {
     let h = Hierarchy::detect()?;
-    let text = fs::read_to_string(format!("/proc/{pid}/cgroup"))
-        .ctx(|| format!("cannot read /proc/{pid}/cgroup"))?;
+    let text = dir.read("cgroup")?;
     let (set, paths) = report::of_process(&h, &text);
     Ok((h, set, paths))
 }
@@ -297,17 +299,18 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
-/// Plan, check, journal and apply `l` (and a freeze or thaw) on the cgroups of `pid`. A dry
-/// run makes every check the real change makes and fails the same way.
+/// Plan, check, journal and apply `l` (and a freeze or thaw) on the cgroups of the pinned
+/// process `dir`. A dry run makes every check the real change makes and fails the same way.
 pub fn change(
     state_root: &Path,
-    pid: i32,
+    dir: &crate::process::ProcDir,
     l: &Limits,
     freeze: Option<bool>,
     dry_run: bool,
     notify: &mut Notify,
 ) -> Result<Outcome> {
-    let (h, set, _) = cgroups_of(pid)?;
+    let pid = dir.pid;
+    let (h, set, _) = cgroups_of(dir)?;
     let writes = set.plan(l)?;
     check_not_root(&set, &h, &writes)?;
     preflight(&set, &writes, l)?;
@@ -402,8 +405,8 @@ pub fn change(
 }
 
 /// Put back the values from before nsk's first change, and forget the journal.
-pub fn reset(state_root: &Path, pid: i32) -> Result<Outcome> {
-    let (_, set, _) = cgroups_of(pid)?;
+pub fn reset(state_root: &Path, dir: &crate::process::ProcDir) -> Result<Outcome> {
+    let (_, set, _) = cgroups_of(dir)?;
     let _lock = journal::lock(&set)?;
     let jp = journal::path(state_root, &set);
     let j = journal::load(&jp)?

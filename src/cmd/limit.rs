@@ -61,7 +61,7 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
     };
     if !a.reset && l.is_empty() && freeze.is_none() {
         // No change asked for: show the cgroup part of inspect.
-        let (_, set, paths) = limit::cgroups_of(t.pid).map_err(ctx_err)?;
+        let (_, set, paths) = limit::cgroups_of(&t.dir).map_err(ctx_err)?;
         let rep = crate::cgroup::report::read(&set, paths);
         if ctx.json {
             output::print_json(&serde_json::to_value(&rep).unwrap_or_default())?;
@@ -76,20 +76,20 @@ pub fn limit(ctx: &Ctx, a: LimitArgs) -> Result<i32> {
         None => crate::scan::identify(&ctx.store, t.pid).map(|(i, _, _)| i),
     };
     if freeze == Some(false) && !a.force {
-        if let Some(why) = limit::thaw_refusal(&ctx.store.root, t.pid, identity.as_ref()) {
+        if let Some(why) = limit::thaw_refusal(&ctx.store.root, &t.dir, identity.as_ref()) {
             return Err(ctx_err(Error::failed(why)));
         }
     }
     let mut notices = super::Notices::stderr();
     let mut notify = |n: Notice<'_>| notices.show(n);
     let mut out = if a.reset {
-        let out = limit::reset(&ctx.store.root, t.pid).map_err(ctx_err)?;
+        let out = limit::reset(&ctx.store.root, &t.dir).map_err(ctx_err)?;
         for w in &out.warnings {
             notify(Notice::Warning(w.clone()));
         }
         out
     } else {
-        limit::change(&ctx.store.root, t.pid, &l, freeze, a.dry_run, &mut notify)
+        limit::change(&ctx.store.root, &t.dir, &l, freeze, a.dry_run, &mut notify)
             .map_err(ctx_err)?
     };
     if !a.reset && !a.dry_run && !out.changes.is_empty() {
