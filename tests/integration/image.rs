@@ -369,7 +369,19 @@ fn unpacking_on_a_terminal_draws_a_bar_in_place() {
         "{o:?}"
     );
     let id = images(&env)[0]["id"].as_str().unwrap().to_string();
-    assert_eq!(rest, format!("{id} nsk-test/bar:v1\r\n"), "{o:?}");
+    let done = format!("{id} nsk-test/bar:v1\r\n");
+    if user_xattrs_supported(env.root.path()) {
+        assert_eq!(rest, done, "{o:?}");
+    } else {
+        // A cache on a filesystem without user.* xattrs (a tmpfs before Linux 6.6) says what
+        // it did not keep, on a line of its own after the bar.
+        let (warning, after) = rest.split_once("\r\n").expect("two lines");
+        assert!(
+            warning.starts_with("nsk: 1 extended attribute(s) in the image not kept"),
+            "{o:?}"
+        );
+        assert_eq!(after, done, "{o:?}");
+    }
 }
 
 #[test]
