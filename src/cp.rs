@@ -261,6 +261,16 @@ struct Copier<'a, 'n> {
     xattrs: Xattrs,
 }
 
+/// The permission bits a copied file gets: its own, without set-user-ID and set-group-ID when
+/// its owner could not be set to an ID the destination maps (`owned` false).
+pub fn privileges(mode: u32, owned: bool) -> u32 {
+    if owned {
+        mode & 0o7777
+    } else {
+        mode & 0o1777
+    }
+}
+
 /// The extended attributes `-a` copies: user.*, security.capability, and trusted.* but for
 /// overlayfs's own trusted.overlay.* (copied, it would change what an overlay shows). Others
 /// (security.selinux, ACLs, …) belong to the host that set them.
@@ -337,6 +347,8 @@ impl Copier<'_, '_> {
     }
 
     /// The owner the copy gets on the destination, in host (kernel) IDs, or None to leave it.
+    /// With `-a`, an owner the destination's user namespace does not map becomes the
+    /// container's root.
     fn owner(&self, st: &FileStat) -> (Option<u32>, Option<u32>) {
         let into_container = self.dst.root.is_some();
         if self.o.archive {
@@ -345,7 +357,10 @@ impl Copier<'_, '_> {
                 self.src.uids.to_container(st.st_uid).unwrap_or(65534),
                 self.src.gids.to_container(st.st_gid).unwrap_or(65534),
             );
-            (self.dst.uids.to_host(u), self.dst.gids.to_host(g))
+            match (self.dst.uids.to_host(u), self.dst.gids.to_host(g)) {
+                (Some(u), Some(g)) => (Some(u), Some(g)),
+                _ => (self.dst.uids.to_host(0), self.dst.gids.to_host(0)),
+            }
         } else if into_container {
             // docker cp: files copied in belong to the container's root.
             (self.dst.uids.to_host(0), self.dst.gids.to_host(0))
@@ -377,11 +392,19 @@ impl Copier<'_, '_> {
         from: &impl std::os::fd::AsFd,
     ) -> Result<()> {
         self.chown_fd(fd, st, what)?;
-        nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(st.st_mode & 0o7777))
+        // Into a container, a file nsk could not give an owner the container maps would stay
+        // nsk's (host root): never with set-id bits or file capabilities.
+        let owned = self.dst.root.is_none() || {
+            let (u, g) = self.owner(st);
+            u.is_some() && g.is_some()
+        };
+        nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(privileges(st.st_mode, owned)))
             .ctx(|| format!("cannot set the mode of {what}"))?;
         if self.o.archive {
             for (k, v) in Xattrs::read(from) {
-                self.xattrs.set(fd, &k, &v);
+                if owned || k != b"security.capability" {
+                    self.xattrs.set(fd, &k, &v);
+                }
             }
         }
         nix::sys::stat::futimens(
@@ -920,5 +943,14 @@ mod tests {
         assert_eq!(m.to_container(100033), Some(33));
         assert_eq!(m.to_container(5), None);
         assert_eq!(IdMap::identity().to_host(12), Some(12));
+    }
+
+    #[test]
+    fn set_id_bits_only_with_an_owner_the_destination_maps() {
+        assert_eq!(privileges(0o104755, true), 0o4755);
+        assert_eq!(privileges(0o102755, true), 0o2755);
+        assert_eq!(privileges(0o104755, false), 0o755);
+        assert_eq!(privileges(0o106775, false), 0o775);
+        assert_eq!(privileges(0o041777, false), 0o1777, "the sticky bit stays");
     }
 }

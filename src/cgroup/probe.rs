@@ -249,8 +249,8 @@ impl Probe {
 }
 
 /// The whole of an open file from offset 0, read into `buf` (kept at its size between calls,
-/// so nothing is zeroed or allocated again): one read for a file that fits, as cgroupfs and
-/// procfs files do, without the size query and seek of `read_to_end`.
+/// so nothing is zeroed or allocated again), without the size query and seek of
+/// `read_to_end`.
 pub fn pread_all<'b>(fd: &impl AsFd, buf: &'b mut Vec<u8>) -> Result<&'b [u8], Errno> {
     if buf.len() < 16384 {
         buf.resize(16384, 0);
@@ -259,12 +259,13 @@ pub fn pread_all<'b>(fd: &impl AsFd, buf: &'b mut Vec<u8>) -> Result<&'b [u8], E
     loop {
         match nix::sys::uio::pread(fd, &mut buf[len..], len as i64) {
             Ok(0) => break,
+            // Until a read returns nothing: a seq_file (net/dev, io.stat) hands out about a
+            // page a read, so a short read is no end.
             Ok(n) => {
                 len += n;
-                if len < buf.len() {
-                    break;
+                if len == buf.len() {
+                    buf.resize(buf.len() * 2, 0);
                 }
-                buf.resize(buf.len() * 2, 0);
             }
             Err(Errno::EINTR) => {}
             Err(e) => return Err(e),

@@ -10,8 +10,8 @@
 //! refused. Files are written under a temporary name and renamed into place.
 
 use super::{
-    check_same, is, is_pseudo_fs, lstat_at, open_entry, open_source, show, xattr_kept, Options,
-    Side, Source, Xattrs,
+    check_same, is, is_pseudo_fs, lstat_at, open_entry, open_source, privileges, show, xattr_kept,
+    Options, Side, Source, Xattrs,
 };
 use crate::error::{Context, Error, Result};
 use crate::image::tar::{Entry, Input, Kind, Reader};
@@ -423,18 +423,24 @@ impl TarIn<'_, '_> {
     }
 
     /// The owner an entry gets, in host IDs: the archive's with `-a` (mapped through the
-    /// container's user namespace), the container's root otherwise.
+    /// container's user namespace), the container's root otherwise and for IDs the container
+    /// does not map (never left to nsk's own, host root).
     fn owner(&self, e: Option<&Entry>) -> (Option<u32>, Option<u32>) {
+        let root = (self.side.uids.to_host(0), self.side.gids.to_host(0));
         match e {
-            Some(e) if self.o.archive => (
-                u32::try_from(e.uid)
+            Some(e) if self.o.archive => {
+                let u = u32::try_from(e.uid)
                     .ok()
-                    .and_then(|u| self.side.uids.to_host(u)),
-                u32::try_from(e.gid)
+                    .and_then(|u| self.side.uids.to_host(u));
+                let g = u32::try_from(e.gid)
                     .ok()
-                    .and_then(|g| self.side.gids.to_host(g)),
-            ),
-            _ => (self.side.uids.to_host(0), self.side.gids.to_host(0)),
+                    .and_then(|g| self.side.gids.to_host(g));
+                match (u, g) {
+                    (Some(u), Some(g)) => (Some(u), Some(g)),
+                    _ => root,
+                }
+            }
+            _ => root,
         }
     }
 
@@ -576,12 +582,28 @@ impl TarIn<'_, '_> {
                 .ctx(|| format!("cannot create {what}"))?;
                 let res = (|| {
                     let (u, g) = self.owner(Some(e));
-                    nix::unistd::fchownat(
+                    // Through an fd of the link just made, checked to be a link: a process in
+                    // the container that swaps the name for a hard link to another file in the
+                    // meantime cannot have that file chowned.
+                    let link = nix::fcntl::openat(
                         parent,
                         tmp.as_c_str(),
+                        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .ctx(|| format!("cannot open {what}"))?;
+                    let st = nix::sys::stat::fstat(&link).ctx(|| format!("cannot open {what}"))?;
+                    if !is(&st, SFlag::S_IFLNK) {
+                        return Err(Error::failed(format!(
+                            "cannot extract {what}: it was replaced while it was made"
+                        )));
+                    }
+                    nix::unistd::fchownat(
+                        &link,
+                        c"",
                         u.map(nix::unistd::Uid::from_raw),
                         g.map(nix::unistd::Gid::from_raw),
-                        AtFlags::AT_SYMLINK_NOFOLLOW,
+                        AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW,
                     )
                     .ctx(|| format!("cannot set the owner of {what}"))?;
                     let t = TimeSpec::new(e.mtime, 0);
@@ -666,11 +688,14 @@ impl TarIn<'_, '_> {
             )
             .ctx(|| format!("cannot set the owner of {what}"))?;
         }
-        nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(e.mode & 0o7777))
+        // A file left to nsk's own owner (a container that maps no root) gets no set-id bits
+        // and no file capabilities: whoever wrote the stream chose them.
+        let owned = u.is_some() && g.is_some();
+        nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(privileges(e.mode, owned)))
             .ctx(|| format!("cannot set the mode of {what}"))?;
         if self.o.archive {
             for (k, v) in &e.xattrs {
-                if xattr_kept(k) {
+                if xattr_kept(k) && (owned || k.as_slice() != b"security.capability") {
                     self.xattrs.set(fd, k, v);
                 }
             }
