@@ -31,10 +31,6 @@ use std::os::unix::ffi::OsStrExt;
 
 mod stream;
 
-fn exited() -> Error {
-    Error::failed("the process exited (its PID may have been reused)")
-}
-
 /// One side of a copy as typed: a host path, `TARGET:PATH`, or `-`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Spec {
@@ -136,10 +132,7 @@ impl Side {
         let dir = &t.dir;
         let root = dir
             .open_at("root", OFlag::O_PATH | OFlag::O_DIRECTORY)
-            .map_err(|e| match e.errno() {
-                Some(Errno::ESRCH) => exited(),
-                _ => e,
-            })?;
+            .map_err(|e| t.read_error(e))?;
         let uids = dir
             .read("uid_map")
             .map(|s| IdMap::parse(&s))
@@ -149,7 +142,7 @@ impl Side {
             .map(|s| IdMap::parse(&s))
             .unwrap_or_else(|_| IdMap::identity());
         if !t.still_alive() {
-            return Err(exited());
+            return Err(crate::target::exited());
         }
         Ok(Side {
             root: Some(root),
@@ -327,25 +320,32 @@ impl Xattrs {
     }
 }
 
+/// A temporary name for an entry being written, unique to this nsk and this copy
+/// (`.nsk-cp-PID-SEQ-NANOS`): renamed into place once complete, removed when the write fails.
+pub(crate) fn temp_name(seq: &mut u64) -> CString {
+    *seq += 1;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    CString::new(format!(
+        ".nsk-cp-{}-{}-{nanos:08x}",
+        std::process::id(),
+        seq
+    ))
+    .expect("no NUL")
+}
+
+/// Remove the temporary entry of a write that failed (best effort: the name is nsk's own, so
+/// nothing else is removed).
+pub(crate) fn discard(dir: &OwnedFd, tmp: &CStr) {
+    let _ = nix::unistd::unlinkat(dir, tmp, nix::unistd::UnlinkatFlags::NoRemoveDir);
+}
+
 const MAX_DEPTH: usize = 1024;
 const MAX_LINKS: usize = 65536;
 
 impl Copier<'_, '_> {
-    fn tmp_name(&mut self) -> CString {
-        self.seq += 1;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        CString::new(format!(
-            ".nsk-cp-{}-{}-{:08x}",
-            std::process::id(),
-            self.seq,
-            nanos
-        ))
-        .expect("no NUL")
-    }
-
     /// The owner the copy gets on the destination, in host (kernel) IDs, or None to leave it.
     /// With `-a`, an owner the destination's user namespace does not map becomes the
     /// container's root.
@@ -484,7 +484,7 @@ impl Copier<'_, '_> {
             };
             let target =
                 nix::fcntl::readlinkat(&dir, n.as_c_str()).ctx(|| format!("cannot read {what}"))?;
-            let tmp = self.tmp_name();
+            let tmp = temp_name(&mut self.seq);
             nix::unistd::symlinkat(target.as_os_str(), dst, tmp.as_c_str())
                 .ctx(|| format!("cannot create {what}"))?;
             let r = (|| {
@@ -511,11 +511,7 @@ impl Copier<'_, '_> {
                     .ctx(|| format!("cannot create {what}"))
             })();
             if r.is_err() {
-                let _ = nix::unistd::unlinkat(
-                    dst,
-                    tmp.as_c_str(),
-                    nix::unistd::UnlinkatFlags::NoRemoveDir,
-                );
+                discard(dst, &tmp);
             }
             return r;
         }
@@ -578,18 +574,14 @@ impl Copier<'_, '_> {
         what: &str,
     ) -> Result<()> {
         let key = (st.st_dev, st.st_ino);
-        let tmp = self.tmp_name();
+        let tmp = temp_name(&mut self.seq);
         if st.st_nlink > 1 {
             if let Some(first) = self.links.get(&key) {
                 if nix::unistd::linkat(first, c"", dst, tmp.as_c_str(), AtFlags::AT_EMPTY_PATH)
                     .is_ok()
                 {
                     return nix::fcntl::renameat(dst, tmp.as_c_str(), dst, name).map_err(|e| {
-                        let _ = nix::unistd::unlinkat(
-                            dst,
-                            tmp.as_c_str(),
-                            nix::unistd::UnlinkatFlags::NoRemoveDir,
-                        );
+                        discard(dst, &tmp);
                         Error::Os {
                             what: format!("cannot create {what}"),
                             errno: e,
@@ -614,8 +606,7 @@ impl Copier<'_, '_> {
                 .ctx(|| format!("cannot create {what}"))
         })();
         if r.is_err() {
-            let _ =
-                nix::unistd::unlinkat(dst, tmp.as_c_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+            discard(dst, &tmp);
             return r;
         }
         if st.st_nlink > 1 && self.links.len() < MAX_LINKS {

@@ -62,16 +62,7 @@ struct Prepared {
 }
 
 fn prepare(t: &Target, o: &Options) -> Result<Prepared> {
-    // Reads through the held /proc directory fail with ESRCH once the target is gone, even
-    // when its PID already names another process: say so as the pin check does.
-    gather(t, o).map_err(|e| match e.errno() {
-        Some(nix::errno::Errno::ESRCH) if !t.still_alive() => exited(),
-        _ => e,
-    })
-}
-
-fn exited() -> Error {
-    Error::failed("the process exited (its PID may have been reused)")
+    gather(t, o).map_err(|e| t.read_error(e))
 }
 
 fn gather(t: &Target, o: &Options) -> Result<Prepared> {
@@ -170,7 +161,7 @@ fn gather(t: &Target, o: &Options) -> Result<Prepared> {
         .transpose()?;
     // Everything is open: check that it all belongs to the process we resolved.
     if !t.still_alive() {
-        return Err(exited());
+        return Err(crate::target::exited());
     }
     Ok(Prepared {
         ns,

@@ -265,7 +265,7 @@ pub fn inspect(store: &Store, t: &Target) -> Result<Inspection> {
     let mut un: BTreeMap<String, String> = BTreeMap::new();
     // Every read goes through the target's held /proc directory.
     let dir = &t.dir;
-    let stat_text = dir.read("stat")?;
+    let stat_text = dir.read("stat").map_err(|e| t.read_error(e))?;
     let stat = crate::process::parse_stat(&stat_text);
     let status_text = dir.read("status");
     let status = match &status_text {

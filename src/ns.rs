@@ -71,6 +71,11 @@ pub fn kind(name: &str) -> Option<&'static NsKind> {
     KINDS.iter().find(|k| k.name == name)
 }
 
+/// The position of a kind in `KINDS` (and in the inode arrays read in that order).
+pub fn index(name: &str) -> Option<usize> {
+    KINDS.iter().position(|k| k.name == name)
+}
+
 /// Inodes of the namespaces of `pid` (None where unreadable: a kernel thread, a zombie, EACCES).
 pub fn inodes(pid: i32) -> [Option<u64>; 8] {
     crate::process::ProcDir::open(pid).map_or([None; 8], |d| d.ns_inodes())

@@ -185,7 +185,7 @@ pub fn scan(ident: &mut Identifier, loose: bool) -> Result<Scanned> {
     })?;
     let mut groups: BTreeMap<(String, String), (Identity, Vec<Proc>)> = BTreeMap::new();
     let mut others = vec![];
-    let mnt_kind = crate::ns::KINDS.iter().position(|k| k.name == "mnt");
+    let mnt_kind = crate::ns::index("mnt");
     let mut buf = [0u8; 64];
     for e in rd.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
@@ -349,7 +349,7 @@ pub fn host_groups(store: &Store) -> Result<Vec<Group>> {
     let mut out = vec![];
     let mut memory: HashMap<std::path::PathBuf, crate::cgroup::Memory> = HashMap::new();
     let mut mount_tables: HashMap<u64, Vec<MountEntry>> = HashMap::new();
-    let mnt_kind = KINDS.iter().position(|k| k.name == "mnt");
+    let mnt_kind = crate::ns::index("mnt");
     for (identity, procs) in all {
         let first = &procs[0];
         let mut namespaces = BTreeMap::new();

@@ -29,6 +29,15 @@ pub struct Target {
 }
 
 impl Target {
+    /// An error from a read through the held /proc directory, said as the pin check says it
+    /// when the process has exited (such reads fail with ESRCH, even once the PID is reused).
+    pub fn read_error(&self, e: Error) -> Error {
+        match e.errno() {
+            Some(nix::errno::Errno::ESRCH) if !self.still_alive() => exited(),
+            _ => e,
+        }
+    }
+
     /// Is the pinned process still the one we resolved? Its pidfd says whether it has exited
     /// (even if its PID already names another process); the start time covers kernels without
     /// pidfds. Called after every path-based open under /proc/PID: what those opens found is
@@ -66,10 +75,13 @@ fn pin(pid: i32, start: u64, identity: Option<Identity>) -> Result<Target> {
             identity,
             init: None,
         }),
-        _ => Err(Error::failed(
-            "the process exited (its PID may have been reused)",
-        )),
+        _ => Err(exited()),
     }
+}
+
+/// What nsk says of a pinned process that is gone: its PID may already name another one.
+pub fn exited() -> Error {
+    Error::failed("the process exited (its PID may have been reused)")
 }
 
 fn no_such_process() -> Error {

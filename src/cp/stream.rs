@@ -10,8 +10,8 @@
 //! refused. Files are written under a temporary name and renamed into place.
 
 use super::{
-    check_same, is, is_pseudo_fs, lstat_at, open_entry, open_source, privileges, show, xattr_kept,
-    Options, Side, Source, Xattrs,
+    check_same, discard, is, is_pseudo_fs, lstat_at, open_entry, open_source, privileges, show,
+    temp_name, xattr_kept, Options, Side, Source, Xattrs,
 };
 use crate::error::{Context, Error, Result};
 use crate::image::tar::{Entry, Input, Kind, Reader};
@@ -383,19 +383,11 @@ struct TarIn<'a, 'n> {
 /// The components of an archive name: a leading `/`, empty and `.` components dropped; a `..`
 /// component refuses the archive.
 fn components<'n>(name: &'n [u8], what: &str) -> Result<Vec<&'n [u8]>> {
-    let mut v = vec![];
-    for c in name.split(|&b| b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => {
-                return Err(Error::failed(format!(
-                    "refusing the tar stream: entry {what} climbs with '..'"
-                )))
-            }
-            c => v.push(c),
-        }
-    }
-    Ok(v)
+    crate::image::tar::name_components(name).ok_or_else(|| {
+        Error::failed(format!(
+            "refusing the tar stream: entry {what} climbs with '..'"
+        ))
+    })
 }
 
 impl TarIn<'_, '_> {
@@ -405,21 +397,6 @@ impl TarIn<'_, '_> {
             self.dp.trim_end_matches('/'),
             show(path).trim_start_matches('/')
         )
-    }
-
-    fn tmp_name(&mut self) -> CString {
-        self.seq += 1;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        CString::new(format!(
-            ".nsk-cp-{}-{}-{:08x}",
-            std::process::id(),
-            self.seq,
-            nanos
-        ))
-        .expect("no NUL")
     }
 
     /// The owner an entry gets, in host IDs: the archive's with `-a` (mapped through the
@@ -534,7 +511,7 @@ impl TarIn<'_, '_> {
                 Ok(())
             }
             Kind::File => {
-                let tmp = self.tmp_name();
+                let tmp = temp_name(&mut self.seq);
                 let fd = nix::fcntl::openat(
                     parent,
                     tmp.as_c_str(),
@@ -564,16 +541,12 @@ impl TarIn<'_, '_> {
                         .map_err(|err| rename_error(err, what))
                 })();
                 if res.is_err() {
-                    let _ = nix::unistd::unlinkat(
-                        parent,
-                        tmp.as_c_str(),
-                        nix::unistd::UnlinkatFlags::NoRemoveDir,
-                    );
+                    discard(parent, &tmp);
                 }
                 res
             }
             Kind::Symlink => {
-                let tmp = self.tmp_name();
+                let tmp = temp_name(&mut self.seq);
                 nix::unistd::symlinkat(
                     std::ffi::OsStr::from_bytes(&e.link),
                     parent,
@@ -619,11 +592,7 @@ impl TarIn<'_, '_> {
                         .map_err(|err| rename_error(err, what))
                 })();
                 if res.is_err() {
-                    let _ = nix::unistd::unlinkat(
-                        parent,
-                        tmp.as_c_str(),
-                        nix::unistd::UnlinkatFlags::NoRemoveDir,
-                    );
+                    discard(parent, &tmp);
                 }
                 res
             }
@@ -642,7 +611,7 @@ impl TarIn<'_, '_> {
                 }
                 let tdir = self.walk(tdirs, false, what)?;
                 let tname = CString::new(*tlast).map_err(|_| Error::failed("NUL in a name"))?;
-                let tmp = self.tmp_name();
+                let tmp = temp_name(&mut self.seq);
                 // No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
                 nix::unistd::linkat(
                     &tdir,
@@ -653,11 +622,7 @@ impl TarIn<'_, '_> {
                 )
                 .ctx(|| format!("cannot create {what}"))?;
                 nix::fcntl::renameat(parent, tmp.as_c_str(), parent, name).map_err(|err| {
-                    let _ = nix::unistd::unlinkat(
-                        parent,
-                        tmp.as_c_str(),
-                        nix::unistd::UnlinkatFlags::NoRemoveDir,
-                    );
+                    discard(parent, &tmp);
                     rename_error(err, what)
                 })
             }

@@ -29,7 +29,7 @@ where
     }
     // The files opened by path are the target's only if it is still the process we pinned.
     if !t.still_alive() {
-        return Err("the process exited (its PID may have been reused)".into());
+        return Err(crate::target::exited().to_string());
     }
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(errno_text)?;
     match sys::fork().map_err(errno_text)? {

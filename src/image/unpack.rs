@@ -80,20 +80,12 @@ pub fn is_real_root() -> bool {
 /// Split an entry name into components: leading `/` and `./` are dropped, empty and `.`
 /// components skipped. A `..` component makes the whole entry refused.
 pub fn components(name: &[u8]) -> Result<Vec<&[u8]>> {
-    let mut v = vec![];
-    for c in name.split(|&b| b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => {
-                return Err(Error::failed(format!(
-                    "refusing the image: entry '{}' climbs out of the root with '..'",
-                    String::from_utf8_lossy(name)
-                )))
-            }
-            c => v.push(c),
-        }
-    }
-    Ok(v)
+    super::tar::name_components(name).ok_or_else(|| {
+        Error::failed(format!(
+            "refusing the image: entry '{}' climbs out of the root with '..'",
+            String::from_utf8_lossy(name)
+        ))
+    })
 }
 
 fn join(c: &[&[u8]]) -> Vec<u8> {
