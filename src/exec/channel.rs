@@ -86,6 +86,10 @@ impl Channel {
         // Messages are small; a stack buffer saves zeroing 64 KiB per call on the start-up path.
         let mut buf = [0u8; MAX_MSG];
         let mut cmsg_buf = nix::cmsg_space!([RawFd; 1]);
+        // A peer that exits with a message of ours unread leaves ECONNRESET pending here, and
+        // the kernel reports it before the messages the peer queued first (its failure report):
+        // the error is consumed by that read, so read once more for them.
+        let mut reset = false;
         let (n, fd) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
             match recvmsg::<()>(
@@ -109,6 +113,7 @@ impl Channel {
                     break (r.bytes, fd);
                 }
                 Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::ECONNRESET) if !reset => reset = true,
                 Err(e) => return Err(e).ctx(|| "cannot receive from the container process"),
             }
         };
@@ -124,6 +129,22 @@ impl Channel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A child that fails while a Go of ours is still unread in its queue: its report arrives,
+    /// not the connection reset the kernel reports first (then the end of the channel).
+    #[test]
+    fn a_report_queued_before_a_reset_still_arrives() {
+        let (parent, child) = Channel::pair().unwrap();
+        parent.send(&Msg::Go, None).unwrap();
+        let fail = Msg::Fail {
+            msg: "invalid volume".into(),
+            code: 125,
+        };
+        child.send(&fail, None).unwrap();
+        drop(child);
+        assert_eq!(parent.recv().unwrap().unwrap().0, fail);
+        assert!(parent.recv().unwrap().is_none());
+    }
 
     #[test]
     fn roundtrip_with_fd() {

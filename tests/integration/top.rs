@@ -244,6 +244,10 @@ fn oom_kills_are_counted_and_marked_and_exited_containers_vanish() {
 /// Fills memory past the limit over and over: reclaim stalls, then an OOM kill of `tail`.
 const SQUEEZE: &str = "while :; do head -c 100000000 /dev/zero | tail; done";
 
+/// Reads a 64 MB file (on the image's disk, not a tmpfs) over and over under a smaller limit.
+const THRASH: &str =
+    "dd if=/dev/zero of=/thrash bs=1M count=64 2>/dev/null; while :; do cat /thrash >/dev/null; done";
+
 fn some_avg10(file: &Path) -> Option<f64> {
     std::fs::read_to_string(file)
         .ok()?
@@ -593,12 +597,16 @@ fn peer_top_shows_docker_memory_pressure() {
         "psi",
         &["--memory", "32m", "--memory-swap", "32m"],
     );
-    let o: Out = std::process::Command::new("/usr/bin/docker")
-        .args(["exec", "-d", &c.name, "sh", "-c", SQUEEZE])
-        .output()
-        .unwrap()
-        .into();
-    assert_eq!(o.code, 0, "{o:?}");
+    // Beside the squeeze, a file twice the limit read over and over: its page cache is
+    // reclaimed on every pass, so reclaim stalls (memory PSI) never stop between OOM kills.
+    for work in [SQUEEZE, THRASH] {
+        let o: Out = std::process::Command::new("/usr/bin/docker")
+            .args(["exec", "-d", &c.name, "sh", "-c", work])
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 0, "{o:?}");
+    }
     let o: Out = std::process::Command::new("/usr/bin/docker")
         .args(["inspect", "-f", "{{.State.Pid}}", &c.name])
         .output()
