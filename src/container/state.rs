@@ -240,7 +240,14 @@ impl Store {
                 e
             }
         })?;
-        let m = read_marker(&fd, &shown)?;
+        let m = match read_marker(&fd, &shown) {
+            Ok(m) => m,
+            // A removal renames the directory away and then empties it: one opened just before
+            // the rename loses its marker under us. That is a container gone, not a foreign
+            // directory.
+            Err(_) if !still_named(&root, name, &fd) => return Err(no_such(name)),
+            Err(e) => return Err(e),
+        };
         if m.name != name || !valid_id(&m.id) {
             return Err(Error::failed(format!(
                 "refusing {}: its nsk marker is damaged (it names container '{}')",
@@ -249,6 +256,10 @@ impl Store {
             )));
         }
         Ok((fd, m))
+    }
+
+    fn still_named(&self, name: &str, dir: &OwnedFd) -> bool {
+        matches!(open_root(&self.root), Ok(Some(root)) if still_named(&root, name, dir))
     }
 
     /// The marker of container `name`.
@@ -404,6 +415,7 @@ impl Store {
         let p = self.root.join(name).join(STATE);
         let text = match secure::read_at(&fd, STATE, &p, secure::MAX_JSON) {
             Ok(t) => t,
+            Err(_) if !self.still_named(name, &fd) => return Err(no_such(name)),
             Err(e) => return Ok(Loaded::Damaged(e.to_string())),
         };
         let mut st: State = match serde_json::from_slice(&text) {
@@ -659,6 +671,20 @@ fn read_marker(dir: &OwnedFd, shown: &Path) -> Result<Marker> {
     })
 }
 
+/// Whether `name` in `root` still names the directory open as `dir` (not renamed away by a
+/// removal, nor replaced by a new container of the same name).
+fn still_named(root: &OwnedFd, name: &str, dir: &OwnedFd) -> bool {
+    use nix::fcntl::AtFlags;
+    use nix::sys::stat::{fstat, fstatat};
+    match (
+        fstat(dir),
+        fstatat(root, name, AtFlags::AT_SYMLINK_NOFOLLOW),
+    ) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
+}
+
 fn remove_tree(d: &Path) {
     if fs::remove_dir_all(d).is_err() {
         secure::open_up_dirs(d);
@@ -743,6 +769,39 @@ pub(crate) mod tests {
             assert!(s.load(bad).is_err(), "{bad}");
         }
         assert!(outside.is_dir());
+    }
+
+    #[test]
+    fn a_container_removed_while_read_is_gone_not_foreign() {
+        // A removal renames the directory away and empties it; a reader that opened it just
+        // before must say "no such container", never that the directory is not nsk's.
+        let t = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(Store::new(t.path().join("root")));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (s, done) = (s.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    match s.load("a") {
+                        Ok(_) => seen += 1,
+                        Err(Error::NotFound(_)) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                    match s.lock("a") {
+                        Ok(_) | Err(Error::NotFound(_)) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                seen
+            })
+        };
+        for _ in 0..3000 {
+            s.create(&test_state("a", ID_A), "nsk").unwrap();
+            s.remove_dir("a").unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
     }
 
     #[test]
