@@ -85,10 +85,10 @@ pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>) -> Result<i32> {
         detached: cfg.detach,
         image: cfg.image.clone(),
     };
-    let dir = store.create(&st, &cfg.cgroup_parent)?;
-    // Held until the container runs (or is cleaned up): stop and rm wait for it instead of
+    // Locked until the container runs (or is cleaned up): stop and rm wait for it instead of
     // acting on a container half set up.
-    let setup_lock = store.lock(&cfg.name)?;
+    let setup_lock = store.create(&st, &cfg.cgroup_parent)?;
+    let dir = store.dir(&cfg.name)?;
     let mut guard = Cleanup {
         store,
         name: cfg.name.clone(),

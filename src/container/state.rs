@@ -270,8 +270,9 @@ impl Store {
     /// Make container `st.name`: a directory (0700) with the marker and the first state, made
     /// under a temporary name and then renamed into place without replacing anything, so of
     /// two runs with the same name at the same moment exactly one succeeds, and no directory
-    /// is ever seen without its marker and state.
-    pub fn create(&self, st: &State, cgroup_parent: &str) -> Result<PathBuf> {
+    /// is ever seen without its marker and state. The directory is returned locked (as by
+    /// `lock`), taken before it got its name, so no other nsk acts on it in between.
+    pub fn create(&self, st: &State, cgroup_parent: &str) -> Result<Flock<fs::File>> {
         use nix::fcntl::{renameat2, RenameFlags};
         crate::container::config::validate_name(&st.name)?;
         let in_use = || {
@@ -295,12 +296,32 @@ impl Store {
         if !secure::mkdir_at(&root, &tmp, &tmp_path, secure::DIR_MODE)? {
             return Err(Error::failed(format!("{} exists", tmp_path.display())));
         }
-        let made = (|| -> Result<()> {
+        let made = (|| -> Result<Flock<fs::File>> {
+            use std::io::Write;
             let d = secure::open_at(&root, &tmp, &tmp_path, Kind::Dir)?;
-            let body = secure::json_body(&marker, &tmp_path.join(MARKER), 0)?;
-            secure::replace_at(&d, MARKER, &tmp_path.join(MARKER), &body)?;
-            let body = secure::json_body(st, &tmp_path.join(STATE), STATE_MIN)?;
-            secure::replace_at(&d, STATE, &tmp_path.join(STATE), &body)?;
+            // Written in place: the directory is seen under its name only once both are whole.
+            for (file, body) in [
+                (
+                    MARKER,
+                    secure::json_body(&marker, &tmp_path.join(MARKER), 0)?,
+                ),
+                (
+                    STATE,
+                    secure::json_body(st, &tmp_path.join(STATE), STATE_MIN)?,
+                ),
+            ] {
+                let shown = tmp_path.join(file);
+                secure::create_at(&d, file, &shown, secure::FILE_MODE)?
+                    .write_all(&body)
+                    .ctx(|| format!("cannot write {}", shown.display()))?;
+            }
+            let lock =
+                Flock::lock(fs::File::from(d), FlockArg::LockExclusive).map_err(|(_, e)| {
+                    Error::Os {
+                        what: format!("cannot lock {}", tmp_path.display()),
+                        errno: e,
+                    }
+                })?;
             match renameat2(
                 &root,
                 tmp.as_str(),
@@ -308,7 +329,7 @@ impl Store {
                 st.name.as_str(),
                 RenameFlags::RENAME_NOREPLACE,
             ) {
-                Ok(()) => Ok(()),
+                Ok(()) => Ok(lock),
                 Err(Errno::EEXIST) => Err(in_use()),
                 // A filesystem without RENAME_NOREPLACE: reserve the name with mkdir (atomic),
                 // then rename over the empty directory just made.
@@ -322,18 +343,18 @@ impl Store {
                         return Err(in_use());
                     }
                     nix::fcntl::renameat(&root, tmp.as_str(), &root, st.name.as_str())
-                        .ctx(|| format!("cannot create {}", self.root.join(&st.name).display()))
+                        .ctx(|| format!("cannot create {}", self.root.join(&st.name).display()))?;
+                    Ok(lock)
                 }
                 Err(e) => {
                     Err(e).ctx(|| format!("cannot create {}", self.root.join(&st.name).display()))
                 }
             }
         })();
-        if let Err(e) = made {
+        if made.is_err() {
             remove_tree(&tmp_path);
-            return Err(e);
         }
-        Ok(self.root.join(&st.name))
+        made
     }
 
     /// Remove what killed runs and removals left under temporary names, once the process named
@@ -735,7 +756,15 @@ pub(crate) mod tests {
     fn store_create_is_exclusive() {
         let t = tempfile::tempdir().unwrap();
         let s = Store::new(t.path().join("root"));
-        s.create(&test_state("a", ID_A), "nsk").unwrap();
+        let held = s.create(&test_state("a", ID_A), "nsk").unwrap();
+        // Made locked: no other nsk can lock it until the creator lets go.
+        let other = fs::File::open(s.root.join("a")).unwrap();
+        let other = match Flock::lock(other, FlockArg::LockExclusiveNonblock) {
+            Err((f, Errno::EWOULDBLOCK)) => f,
+            r => panic!("{:?}", r.map(|_| ()).map_err(|(_, e)| e)),
+        };
+        drop(held);
+        assert!(Flock::lock(other, FlockArg::LockExclusiveNonblock).is_ok());
         let e = s
             .create(&test_state("a", ID_B), "nsk")
             .unwrap_err()

@@ -399,6 +399,19 @@ fn concurrent_runs_with_one_name_give_one_container() {
         );
         assert_eq!(o.stderr.lines().count(), 1);
     }
+    // A foreground run of the same name: refused in one line, the running container untouched.
+    let pid = env.pid("same");
+    let o = env.run(&["--name", "same", "--memory", "64M", "--", "true"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(
+        o.stderr
+            .starts_with("nsk: container name 'same' is already in use"),
+        "{o:?}"
+    );
+    assert_eq!(o.stderr.lines().count(), 1);
+    assert_eq!(env.pid("same"), pid);
+    assert!(pid_alive(pid));
+    assert_eq!(env.state("same")["status"], "running");
     assert_eq!(env.nsk(&["rm", "-f", "same"]).code, 0);
     env.assert_clean();
 }
