@@ -184,7 +184,8 @@ pub fn supervise(
     let mut chan_open = true;
     let mut stdin_open = master.is_some();
     let mut master_open = master.is_some();
-    let mut buf = vec![0u8; 64 * 1024];
+    // The proxy's buffer, only with a PTY: without one it would be 64 KiB zeroed for nothing.
+    let mut buf = vec![0u8; if master.is_some() { 64 * 1024 } else { 0 }];
     if let Some(m) = &master {
         let _ = nix::fcntl::fcntl(
             m,
