@@ -424,12 +424,14 @@ else
 fi
 T1=$(date +%s)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+# Container daemons up at the end (the docker rows need dockerd; they also load the machine).
+DAEMONS=$(for d in dockerd containerd podman crio; do pgrep -x "$d" >/dev/null && printf '%s ' "$d"; done)
 
 # The table; with `all`, the page and the chart too.
 python3 - "$ROWS" "$NOTES" "$SCENARIO" "$ROUNDS" "$RUNS" "$PTY_ROUNDS" "$LOAD_BEFORE" "$LOAD_AFTER" \
-	"$((T1 - T0))" "$view" <<'PY'
+	"$((T1 - T0))" "$view" "$DAEMONS" <<'PY'
 import sys, os, platform, datetime, html
-rows_p, notes_p, scen, rounds, runs, pty_rounds, load0, load1, secs, view = sys.argv[1:]
+rows_p, notes_p, scen, rounds, runs, pty_rounds, load0, load1, secs, view, daemons = sys.argv[1:]
 rows = [l.rstrip("\n").split("\t") for l in open(rows_p) if l.strip()]
 notes = [l.rstrip("\n") for l in open(notes_p) if l.strip()]
 head = ["work", "nsk", "peer", "ratio", "goal", "met?"]
@@ -525,9 +527,9 @@ md += ["- `run`: crun is run as bare as nsk: hyperfine itself runs " +
        f"- CPUs: {os.cpu_count()} x {cpu}",
        f"- Memory: {read('/proc/meminfo').splitlines()[0].split(':')[1].strip()}",
        f"- cgroups: {layout}",
-       f"- Load average (1, 5, 15 min) before: {load0}; after: {load1}. The machine is shared: other "
-       "builds and tests ran at the same time, so absolute times drift; the ratios are what the "
-       "interleaving makes comparable.", ""]
+       f"- Load average (1, 5, 15 min) before: {load0}; after: {load1}. Container daemons up: "
+       f"{', '.join(daemons.split()) or 'none'}. Absolute times drift with the load; the ratios are "
+       "what the interleaving makes comparable.", ""]
 open("bench/RESULTS.md", "w").write("\n".join(md))
 print("\nwrote bench/RESULTS.md and bench/ratios.svg")
 PY
