@@ -425,7 +425,7 @@ fi
 T1=$(date +%s)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # Container daemons up at the end (the docker rows need dockerd; they also load the machine).
-DAEMONS=$(for d in dockerd containerd podman crio; do pgrep -x "$d" >/dev/null && printf '%s ' "$d"; done)
+DAEMONS=$(for d in dockerd containerd podman crio; do if pgrep -x "$d" >/dev/null; then printf '%s ' "$d"; fi; done)
 
 # The table; with `all`, the page and the chart too.
 python3 - "$ROWS" "$NOTES" "$SCENARIO" "$ROUNDS" "$RUNS" "$PTY_ROUNDS" "$LOAD_BEFORE" "$LOAD_AFTER" \
