@@ -376,7 +376,6 @@ fn parse_pax(mut d: &[u8], at: u64) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     Ok(out)
 }
 
-/// Build tar archives (for tests and fixtures): ustar headers, PAX records when a name is long.
 /// The components of an entry name: a leading `/` and `./`, empty and `.` components dropped.
 /// None when a component is `..`: the caller refuses the entry (an image, a cp stream).
 pub fn name_components(name: &[u8]) -> Option<Vec<&[u8]>> {
@@ -391,6 +390,7 @@ pub fn name_components(name: &[u8]) -> Option<Vec<&[u8]>> {
     Some(v)
 }
 
+/// Build tar archives (for tests and fixtures): ustar headers, PAX records when a name is long.
 #[cfg(test)]
 pub mod build {
     pub fn header(path: &str, kind: u8, size: u64, mode: u32, link: &str) -> Vec<u8> {
