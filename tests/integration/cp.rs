@@ -534,6 +534,89 @@ fn peer_cp_round_trips_through_docker_cp() {
     }
 }
 
+/// The same both ways next to Podman: what nsk copies in, `podman cp` copies out unchanged, and
+/// the reverse; `-a` owners as Podman's exec sees them; Podman's tar stream extracted by nsk.
+#[test]
+fn peer_cp_round_trips_through_podman_cp() {
+    require_runtimes();
+    let c = PeerContainer::start("podman", "cp", &[]);
+    let t = tmp("podman");
+    let src = t.path().join("src");
+    long_tree(&src);
+    let target = format!("podman://{}", c.name);
+    let podman = |args: &[&str]| {
+        let o: Out = std::process::Command::new("podman")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 0, "podman {args:?}: {o:?}");
+    };
+    let o = env_free_nsk(&["cp", src.to_str().unwrap(), &format!("{target}:/tmp")]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let via_podman = t.path().join("via-podman");
+    podman(&[
+        "cp",
+        &format!("{}:/tmp/src", c.name),
+        via_podman.to_str().unwrap(),
+    ]);
+    assert_eq!(digest(&src), digest(&via_podman));
+    podman(&[
+        "cp",
+        src.to_str().unwrap(),
+        &format!("{}:/tmp/by-podman", c.name),
+    ]);
+    let out = t.path().join("out");
+    let o = env_free_nsk(&[
+        "cp",
+        &format!("{target}:/tmp/by-podman"),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(digest(&src), digest(&out));
+    let f = t.path().join("owned");
+    std::fs::write(&f, "x").unwrap();
+    std::os::unix::fs::chown(&f, Some(33), Some(4)).unwrap();
+    let o = env_free_nsk(&[
+        "cp",
+        "-a",
+        f.to_str().unwrap(),
+        &format!("{target}:/tmp/owned"),
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let st = c.exec("stat -c %u:%g /tmp/owned");
+    assert_eq!(st.stdout.trim(), "33:4", "{st:?}");
+    // Podman's archive of the tree it copied in, extracted by nsk: what Podman's exec sees of
+    // both (names, types, modes, link targets, contents) is the same.
+    assert_eq!(c.exec("mkdir /tmp/nsk-in").code, 0);
+    let o: Out = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "set -o pipefail; podman cp {}:/tmp/by-podman - | {NSK} cp - {target}:/tmp/nsk-in",
+                c.name
+            ),
+        ])
+        .env("NSK_ROOT", t.path().join("state"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{o:?}");
+    let seen = |dir: &str| {
+        let o = c.exec(&format!(
+            "cd {dir} && find . ! -name . -exec stat -c '%n %F %a' {{}} + | sort && \
+             find . -type f -exec md5sum {{}} + | sort && \
+             for l in $(find . -type l | sort); do echo \"$l -> $(readlink $l)\"; done"
+        ));
+        assert_eq!(o.code, 0, "{o:?}");
+        assert!(o.stdout.contains("regular file"), "{o:?}");
+        o.stdout
+    };
+    assert_eq!(seen("/tmp/by-podman"), seen("/tmp/nsk-in/by-podman"));
+}
+
 fn env_free_nsk(args: &[&str]) -> Out {
     Env::new().nsk(args)
 }

@@ -584,6 +584,62 @@ fn peer_top_agrees_with_docker_stats() {
     assert!((ws - dws).abs() < 2.0 * 1048576.0, "nsk {ws}, docker {dws}");
 }
 
+/// A Podman container's row: found by its runtime name, its limits and PIDs as its own cgroup
+/// files say (read through its first process's /proc/PID/cgroup), and its CPU use seen.
+#[test]
+fn peer_top_rows_of_podman_containers_agree_with_their_cgroup_files() {
+    require_runtimes();
+    let env = Env::new();
+    let c = PeerContainer::start("podman", "top", &["--memory", "64m", "--pids-limit", "50"]);
+    let o: Out = std::process::Command::new("podman")
+        .args(["exec", "-d", &c.name, "sh", "-c", "while :; do :; done"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{o:?}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let v = snapshot(&env, &[&format!("podman://{}", c.name)]);
+    let r = &v["containers"][0];
+    assert_eq!(r["runtime"], "podman", "{v}");
+    assert_eq!(r["memory_limit"].as_u64(), Some(64 << 20), "{r}");
+    assert_eq!(r["pids_limit"].as_u64(), Some(50), "{r}");
+    assert!(r["cpu_percent"].as_f64().unwrap() > 20.0, "{r}");
+    // The cgroup files, found from the container's first process as the kernel places it.
+    let pid: Out = std::process::Command::new("podman")
+        .args(["inspect", "--format", "{{.State.Pid}}", &c.name])
+        .output()
+        .unwrap()
+        .into();
+    let pid = pid.stdout.trim().to_string();
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let file = |ctl: &str, v1: &str, v2: &str| -> u64 {
+        let p = match cg
+            .lines()
+            .find_map(|l| l.split_once(&format!(":{ctl}:")).map(|(_, p)| p))
+        {
+            Some(p) => format!("/sys/fs/cgroup/{ctl}{p}/{v1}"),
+            None => {
+                let p = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+                format!("/sys/fs/cgroup{p}/{v2}")
+            }
+        };
+        std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        file("memory", "memory.limit_in_bytes", "memory.max"),
+        64 << 20
+    );
+    let pids = file("pids", "pids.current", "pids.current");
+    assert!(
+        r["pids"].as_u64().unwrap().abs_diff(pids) <= 1,
+        "{r}: {pids}"
+    );
+}
+
 /// A Docker container squeezed the same way. On a hybrid host Docker gives each container a
 /// cgroup2 directory of its own next to its v1 ones (the same path), whose memory.pressure
 /// counts the container's stalls: top shows it there. Which file is the container's is read
