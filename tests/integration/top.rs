@@ -242,7 +242,10 @@ fn oom_kills_are_counted_and_marked_and_exited_containers_vanish() {
 }
 
 /// Fills memory past the limit over and over: reclaim stalls, then an OOM kill of `tail`.
-const SQUEEZE: &str = "while :; do head -c 100000000 /dev/zero | tail; done";
+/// Memory hogs restarted forever. They raise their own oom_score_adj (anyone may raise it), so
+/// the OOM killer takes them and never the shell that restarts them: killing that shell would
+/// end the command, and with it the container.
+const SQUEEZE: &str = "while :; do sh -c 'echo 1000 >/proc/self/oom_score_adj; head -c 100000000 /dev/zero | tail'; done";
 
 /// Reads a 64 MB file (on the image's disk, not a tmpfs) over and over under a smaller limit.
 const THRASH: &str =
