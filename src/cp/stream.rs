@@ -360,7 +360,34 @@ pub(super) fn read_tar(
     let fin = x.finish();
     x.xattrs.warn(&x.dp, x.notify);
     res.and(fin)?;
+    // What follows the end marker (a writer's record padding, or more) is read to the end, as
+    // `docker cp -` reads all its input: a writer never dies of SIGPIPE for nsk's early exit.
+    let extra = drain(r.into_inner().0)?;
+    if extra > 0 {
+        (x.notify)(Notice::Warning(format!(
+            "{extra} byte(s) after the end of the tar stream were ignored"
+        )));
+    }
     Ok(x.bytes)
+}
+
+/// Read `r` to its end; how many of its bytes were not zero.
+fn drain(mut r: impl Read) -> Result<u64> {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut extra = 0u64;
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(extra),
+            Ok(n) => extra += buf[..n].iter().filter(|&&b| b != 0).count() as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Error::Io {
+                    what: "cannot read the tar stream".into(),
+                    source: e,
+                })
+            }
+        }
+    }
 }
 
 struct TarIn<'a, 'n> {
@@ -759,6 +786,27 @@ mod tests {
             std::fs::read_link(got.join("l")).unwrap(),
             std::path::PathBuf::from(format!("/{long}/{long}"))
         );
+        // Bytes after the end marker are read: zeros quietly, anything else with one warning.
+        for (tail, warned) in [(&[0u8; 9216][..], false), (&b"\0junk"[..], true)] {
+            let mut notices = vec![];
+            let mut input = [tar.as_slice(), tail].concat();
+            input.extend([0u8; 1024]);
+            let mut rest = std::io::Cursor::new(input);
+            read_tar(
+                &Side::host(),
+                dst.as_os_str().as_bytes(),
+                o,
+                &mut rest,
+                &mut |n: Notice<'_>| notices.push(format!("{n:?}")),
+            )
+            .unwrap();
+            assert_eq!(rest.position(), rest.get_ref().len() as u64);
+            assert_eq!(
+                notices.iter().any(|n| n.contains("4 byte(s) after")),
+                warned,
+                "{notices:?}"
+            );
+        }
         // Nothing left under a temporary name.
         let names: Vec<_> = std::fs::read_dir(&got)
             .unwrap()

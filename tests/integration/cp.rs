@@ -3,6 +3,7 @@
 //! checked through the kernel's own view of the container (/proc/PID/root), not nsk's.
 
 use crate::util::*;
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -880,6 +881,32 @@ fn tar_stream_made_by_system_tar_is_extracted_in() {
     let f = std::fs::metadata(plain.join("src/file")).unwrap();
     assert_eq!((f.uid(), f.gid()), (0, 0));
     assert_eq!(xattrs(&plain.join("src/file")), "");
+    // A writer that goes on after the end marker (record padding, or more, late) is read to
+    // its end: it never dies of SIGPIPE, and what is not padding gets one warning.
+    let mut child = env
+        .cmd()
+        .args(["cp", "-", "tarin:/vol/plain"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(&std::fs::read(&archive).unwrap()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let late = input.write_all(&[[0u8; 10240].as_slice(), b"junk"].concat());
+    drop(input);
+    let o: Out = child.wait_with_output().unwrap().into();
+    assert!(
+        late.is_ok(),
+        "nsk stopped reading at the end marker: {late:?} {o:?}"
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stderr
+            .ends_with("\nnsk: warning: 4 byte(s) after the end of the tar stream were ignored\n"),
+        "{o:?}"
+    );
     // DIR must exist and be a directory; garbage is one line; no temporary is left behind.
     one_line_error(&nsk_from_file(
         &env,
