@@ -230,7 +230,9 @@ fn swap_into_place(dir: BorrowedFd, tmp: &str, name: &str) -> nix::Result<()> {
             // `sweep_temps` removes once this process is gone.
             Ok(()) | Err(_) => Ok(()),
         },
-        Err(Errno::ENOENT | Errno::EINVAL | Errno::ENOSYS) => renameat(dir, tmp, dir, name),
+        Err(Errno::ENOENT | Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {
+            renameat(dir, tmp, dir, name)
+        }
         Err(e) => Err(e),
     }
 }
