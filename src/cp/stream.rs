@@ -360,25 +360,36 @@ pub(super) fn read_tar(
     let fin = x.finish();
     x.xattrs.warn(&x.dp, x.notify);
     res.and(fin)?;
-    // What follows the end marker (a writer's record padding, or more) is read to the end, as
-    // `docker cp -` reads all its input: a writer never dies of SIGPIPE for nsk's early exit.
-    let extra = drain(r.into_inner().0)?;
-    if extra > 0 {
-        (x.notify)(Notice::Warning(format!(
-            "{extra} byte(s) after the end of the tar stream were ignored"
-        )));
+    // What follows the end marker is read too, so that a writer whose padding (or last write)
+    // comes after nsk has seen the marker does not die of SIGPIPE. Zero padding, up to EOF, is
+    // read quietly; anything else, or more padding than any tar record holds, stops the read
+    // with one warning (so endless input never keeps nsk waiting).
+    if !drain(r.into_inner().0)? {
+        (x.notify)(Notice::Warning(
+            "input after the end of the tar stream was ignored".into(),
+        ));
     }
     Ok(x.bytes)
 }
 
-/// Read `r` to its end; how many of its bytes were not zero.
-fn drain(mut r: impl Read) -> Result<u64> {
+/// Zero padding accepted after a tar stream's end marker: far more than a record of GNU tar's
+/// largest usual blocking factor.
+const MAX_PADDING: u64 = 1 << 20;
+
+/// Read `r` while it gives zeros: true at its end, false at a byte that is not zero or past
+/// `MAX_PADDING` bytes.
+fn drain(mut r: impl Read) -> Result<bool> {
     let mut buf = vec![0u8; 64 << 10];
-    let mut extra = 0u64;
+    let mut seen = 0u64;
     loop {
         match r.read(&mut buf) {
-            Ok(0) => return Ok(extra),
-            Ok(n) => extra += buf[..n].iter().filter(|&&b| b != 0).count() as u64,
+            Ok(0) => return Ok(true),
+            Ok(n) => {
+                seen += n as u64;
+                if seen > MAX_PADDING || buf[..n].iter().any(|&b| b != 0) {
+                    return Ok(false);
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 return Err(Error::Io {
@@ -741,6 +752,17 @@ mod tests {
         }
     }
 
+    /// A reader that counts what it hands out.
+    struct Counted<'a, R>(R, &'a mut u64);
+
+    impl<R: Read> Read for Counted<'_, R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            *self.1 += n as u64;
+            Ok(n)
+        }
+    }
+
     /// Out and back in through a tar stream, on host paths (as root: files extracted without
     /// -a belong to uid 0): long names, long symlink targets, hard links, modes.
     #[test]
@@ -786,26 +808,34 @@ mod tests {
             std::fs::read_link(got.join("l")).unwrap(),
             std::path::PathBuf::from(format!("/{long}/{long}"))
         );
-        // Bytes after the end marker are read: zeros quietly, anything else with one warning.
-        for (tail, warned) in [(&[0u8; 9216][..], false), (&b"\0junk"[..], true)] {
+        // Zero padding after the end marker is read to EOF quietly; data, or endless zeros,
+        // stop the read with one warning.
+        let endless = || Box::new(std::io::repeat(0)) as Box<dyn Read>;
+        let tails: [(Box<dyn Read>, bool); 3] = [
+            (Box::new(std::io::Cursor::new(vec![0u8; 10240])), false),
+            (Box::new(std::io::Cursor::new(b"\0junk".to_vec())), true),
+            (endless(), true),
+        ];
+        for (tail, warned) in tails {
             let mut notices = vec![];
-            let mut input = [tar.as_slice(), tail].concat();
-            input.extend([0u8; 1024]);
-            let mut rest = std::io::Cursor::new(input);
+            let mut read = 0u64;
+            let input = std::io::Read::chain(tar.as_slice(), tail);
+            let counted = Counted(input, &mut read);
             read_tar(
                 &Side::host(),
                 dst.as_os_str().as_bytes(),
                 o,
-                &mut rest,
+                counted,
                 &mut |n: Notice<'_>| notices.push(format!("{n:?}")),
             )
             .unwrap();
-            assert_eq!(rest.position(), rest.get_ref().len() as u64);
-            assert_eq!(
-                notices.iter().any(|n| n.contains("4 byte(s) after")),
-                warned,
-                "{notices:?}"
-            );
+            let said = notices
+                .iter()
+                .any(|n| n.contains("input after the end of the tar stream was ignored"));
+            assert_eq!(said, warned, "{notices:?}");
+            if !warned {
+                assert_eq!(read, tar.len() as u64 + 10240, "read to its end");
+            }
         }
         // Nothing left under a temporary name.
         let names: Vec<_> = std::fs::read_dir(&got)
