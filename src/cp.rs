@@ -849,8 +849,8 @@ pub fn cp(
                 .as_fd()
                 .try_clone_to_owned()
                 .ctx(|| "cannot read the tar stream")?;
-            let r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::from(fd));
-            stream::read_tar(&d, &absolute(&path), o, r, notify)
+            let mut r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::from(fd));
+            stream::read_tar(&d, &absolute(&path), o, &mut r, notify)
         }
         (Spec::Stream, _) | (_, Spec::Stream) => Err(Error::invalid(
             "'-' (a tar stream on stdin or stdout) goes with TARGET:PATH on the other side",

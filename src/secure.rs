@@ -214,7 +214,8 @@ pub fn replace_at(dir: impl AsFd, name: &str, shown: &Path, body: &[u8]) -> Resu
 /// new file's blocks to be allocated at once (auto_da_alloc), which costs about 0.25 ms here,
 /// and the later unlink of those blocks about 0.2 ms more (measured with a C loop of 400
 /// replacements on this disk: 250 + 210 us against 55 + 12 us). That forced allocation guards
-/// against a power loss, which nsk's state (under /run by default) never outlives. A
+/// against a power loss, which nsk's state (under /run by default) never outlives; on a disk
+/// root, the README says what a power loss can leave. A
 /// filesystem without RENAME_EXCHANGE gets a plain rename; a `name` that is a directory is
 /// swapped back and refused, as a rename over it would be.
 fn swap_into_place(dir: BorrowedFd, tmp: &str, name: &str) -> nix::Result<()> {
@@ -226,8 +227,9 @@ fn swap_into_place(dir: BorrowedFd, tmp: &str, name: &str) -> nix::Result<()> {
                 renameat2(dir, tmp, dir, name, RenameFlags::RENAME_EXCHANGE)?;
                 Err(Errno::EISDIR)
             }
-            // The new content is in place; an old file that cannot go now is a temp that
-            // `sweep_temps` removes once this process is gone.
+            // The new content is in place. An old file that cannot go now stays under the
+            // temp name, which nothing reads: `sweep_temps` removes it from the state root and
+            // journal directories once this process is gone, `rm` with its container.
             Ok(()) | Err(_) => Ok(()),
         },
         Err(Errno::ENOENT | Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {

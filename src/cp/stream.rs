@@ -316,13 +316,16 @@ impl<R: Read> Read for Plain<R> {
 
 impl<R: Read> Input for Plain<R> {}
 
+/// A tar stream's input: stdin (a pipe, a file, a socket), buffered.
+pub type StreamIn = std::io::BufReader<std::fs::File>;
+
 /// Extract the tar stream `input` into directory `dir` of the container (it must exist and be
 /// a directory, docker's rule).
 pub(super) fn read_tar(
     d: &Side,
     dir: &[u8],
     o: Options,
-    input: impl Read,
+    input: &mut StreamIn,
     notify: &mut Notify,
 ) -> Result<u64> {
     let dp = show(dir);
@@ -349,7 +352,7 @@ pub(super) fn read_tar(
         xattrs: Xattrs::default(),
         notify,
     };
-    let mut r = Reader::new(Plain(input));
+    let mut r = Reader::new(Plain(&mut *input));
     let res = (|| {
         while let Some(e) = r.next_entry()? {
             x.entry(&e, &mut r)?;
@@ -360,43 +363,53 @@ pub(super) fn read_tar(
     let fin = x.finish();
     x.xattrs.warn(&x.dp, x.notify);
     res.and(fin)?;
-    // What follows the end marker is read too, so that a writer whose padding (or last write)
-    // comes after nsk has seen the marker does not die of SIGPIPE. Zero padding, up to EOF, is
-    // read quietly; anything else, or more padding than any tar record holds, stops the read
-    // with one warning (so endless input never keeps nsk waiting).
-    if !drain(r.into_inner().0)? {
-        (x.notify)(Notice::Warning(
-            "input after the end of the tar stream was ignored".into(),
-        ));
+    if let Some(why) = drain(input) {
+        (x.notify)(Notice::Warning(format!(
+            "input after the end of the tar stream was ignored: {why}"
+        )));
     }
     Ok(x.bytes)
 }
 
-/// Zero padding accepted after a tar stream's end marker: far more than a record of GNU tar's
+/// Zero padding read after a tar stream's end marker: far more than a record of GNU tar's
 /// largest usual blocking factor.
 const MAX_PADDING: u64 = 1 << 20;
 
-/// Read `r` while it gives zeros: true at its end, false at a byte that is not zero or past
-/// `MAX_PADDING` bytes.
-fn drain(mut r: impl Read) -> Result<bool> {
-    let mut buf = vec![0u8; 64 << 10];
+/// How long a writer may stay silent after the end marker before nsk stops reading.
+const LINGER_MS: u16 = 500;
+
+/// Read what follows the end marker, so that a writer whose padding or last write comes after
+/// nsk has seen the marker (GNU tar's record padding, `podman cp`'s last block) does not die
+/// of SIGPIPE. Zeros are read until EOF, or until the writer has been silent for `LINGER_MS`
+/// (a writer that keeps its end open never keeps nsk waiting). None when that is all there
+/// was; otherwise why nsk stopped early: data that is not padding, more than `MAX_PADDING`
+/// bytes, or a read error (the extraction is complete either way).
+fn drain(input: &mut StreamIn) -> Option<String> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::io::BufRead;
     let mut seen = 0u64;
     loop {
-        match r.read(&mut buf) {
-            Ok(0) => return Ok(true),
-            Ok(n) => {
-                seen += n as u64;
-                if seen > MAX_PADDING || buf[..n].iter().any(|&b| b != 0) {
-                    return Ok(false);
-                }
+        if input.buffer().is_empty() {
+            let mut p = [PollFd::new(input.get_ref().as_fd(), PollFlags::POLLIN)];
+            match poll(&mut p, PollTimeout::from(LINGER_MS)) {
+                Ok(0) => return None,
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Some(crate::error::errno_text(e)),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(Error::Io {
-                    what: "cannot read the tar stream".into(),
-                    source: e,
-                })
+        }
+        let n = match input.fill_buf() {
+            Ok([]) => return None,
+            Ok(chunk) if chunk.iter().any(|&b| b != 0) => {
+                return Some("it is not zero padding".into())
             }
+            Ok(chunk) => chunk.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Some(format!("cannot read it ({e})")),
+        };
+        input.consume(n);
+        seen += n as u64;
+        if seen > MAX_PADDING {
+            return Some(format!("more than {} KiB of padding", MAX_PADDING >> 10));
         }
     }
 }
@@ -752,15 +765,45 @@ mod tests {
         }
     }
 
-    /// A reader that counts what it hands out.
-    struct Counted<'a, R>(R, &'a mut u64);
+    /// How a test writer feeds a pipe after the archive.
+    enum Tail {
+        /// These bytes, then the write end is closed.
+        Then(Vec<u8>),
+        /// These bytes, then the write end stays open and silent until `hold` ends.
+        Silent(Vec<u8>, std::time::Duration),
+        /// Zeros without end (until the reader is gone).
+        Endless,
+    }
 
-    impl<R: Read> Read for Counted<'_, R> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.0.read(buf)?;
-            *self.1 += n as u64;
-            Ok(n)
-        }
+    /// `archive` and `tail` written into a pipe by a thread; the read end, buffered as stdin
+    /// is, and the thread (it returns how many bytes its writes took).
+    fn piped(archive: Vec<u8>, tail: Tail) -> (StreamIn, std::thread::JoinHandle<u64>) {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let feeder = std::thread::spawn(move || {
+            let mut w = std::fs::File::from(w);
+            let mut took = archive.len() as u64;
+            w.write_all(&archive).unwrap();
+            match tail {
+                Tail::Then(b) => {
+                    w.write_all(&b).unwrap();
+                    took += b.len() as u64;
+                }
+                Tail::Silent(b, hold) => {
+                    w.write_all(&b).unwrap();
+                    took += b.len() as u64;
+                    std::thread::sleep(hold);
+                }
+                Tail::Endless => {
+                    let zeros = [0u8; 4096];
+                    while w.write_all(&zeros).is_ok() {
+                        took += zeros.len() as u64;
+                    }
+                }
+            }
+            took
+        });
+        let input = std::io::BufReader::with_capacity(1 << 20, std::fs::File::from(r));
+        (input, feeder)
     }
 
     /// Out and back in through a tar stream, on host paths (as root: files extracted without
@@ -787,14 +830,16 @@ mod tests {
         .unwrap();
         let dst = t.path().join("dst");
         std::fs::create_dir(&dst).unwrap();
+        let (mut input, feeder) = piped(tar.clone(), Tail::Then(vec![]));
         read_tar(
             &Side::host(),
             dst.as_os_str().as_bytes(),
             o,
-            tar.as_slice(),
+            &mut input,
             &mut crate::notice::ignore,
         )
         .unwrap();
+        feeder.join().unwrap();
         let got = dst.join("src");
         assert_eq!(
             std::fs::read_to_string(got.join(&long).join("f")).unwrap(),
@@ -808,33 +853,56 @@ mod tests {
             std::fs::read_link(got.join("l")).unwrap(),
             std::path::PathBuf::from(format!("/{long}/{long}"))
         );
-        // Zero padding after the end marker is read to EOF quietly; data, or endless zeros,
-        // stop the read with one warning.
-        let endless = || Box::new(std::io::repeat(0)) as Box<dyn Read>;
-        let tails: [(Box<dyn Read>, bool); 3] = [
-            (Box::new(std::io::Cursor::new(vec![0u8; 10240])), false),
-            (Box::new(std::io::Cursor::new(b"\0junk".to_vec())), true),
-            (endless(), true),
+        // After the end marker: zero padding is read to EOF quietly, and so is padding whose
+        // writer then stays silent with its end open (for LINGER_MS, not for ever). Data, or
+        // endless zeros, stop the read with one warning.
+        let hold = std::time::Duration::from_secs(4);
+        let cases = [
+            (Tail::Then(vec![0; 10240]), None),
+            (Tail::Silent(vec![0; 512], hold), None),
+            (
+                Tail::Then(b"\0junk".to_vec()),
+                Some("it is not zero padding"),
+            ),
+            (Tail::Endless, Some("more than 1024 KiB of padding")),
         ];
-        for (tail, warned) in tails {
+        for (tail, warned) in cases {
+            let what = match &tail {
+                Tail::Then(b) => format!("{} bytes", b.len()),
+                Tail::Silent(..) => "a silent writer".into(),
+                Tail::Endless => "endless zeros".into(),
+            };
+            let (mut input, feeder) = piped(tar.clone(), tail);
             let mut notices = vec![];
-            let mut read = 0u64;
-            let input = std::io::Read::chain(tar.as_slice(), tail);
-            let counted = Counted(input, &mut read);
+            let began = std::time::Instant::now();
             read_tar(
                 &Side::host(),
                 dst.as_os_str().as_bytes(),
                 o,
-                counted,
+                &mut input,
                 &mut |n: Notice<'_>| notices.push(format!("{n:?}")),
             )
             .unwrap();
-            let said = notices
-                .iter()
-                .any(|n| n.contains("input after the end of the tar stream was ignored"));
-            assert_eq!(said, warned, "{notices:?}");
-            if !warned {
-                assert_eq!(read, tar.len() as u64 + 10240, "read to its end");
+            assert!(began.elapsed() < hold / 2, "{what}: {:?}", began.elapsed());
+            let expected: Vec<String> = warned
+                .map(|w| {
+                    format!(
+                        "{:?}",
+                        Notice::Warning(format!(
+                            "input after the end of the tar stream was ignored: {w}"
+                        ))
+                    )
+                })
+                .into_iter()
+                .collect();
+            assert_eq!(notices, expected, "{what}");
+            drop(input);
+            let took = feeder.join().unwrap();
+            if warned.is_none() {
+                assert!(
+                    took > tar.len() as u64,
+                    "{what}: the writer's padding went through"
+                );
             }
         }
         // Nothing left under a temporary name.
