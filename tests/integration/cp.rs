@@ -441,47 +441,8 @@ fn peer_cp_round_trips_through_docker_cp() {
     require_runtimes();
     let c = PeerContainer::start("docker", "cp", &[]);
     let t = tmp("docker");
-    let src = t.path().join("src");
-    long_tree(&src);
     let target = format!("docker://{}", c.name);
-    let o = env_free_nsk(&["cp", src.to_str().unwrap(), &format!("{target}:/tmp")]);
-    assert_eq!(o.code, 0, "{o:?}");
-    let via_docker = t.path().join("via-docker");
-    let d = std::process::Command::new("/usr/bin/docker")
-        .args(["cp", &format!("{}:/tmp/src", c.name)])
-        .arg(&via_docker)
-        .status()
-        .unwrap();
-    assert!(d.success());
-    assert_eq!(digest(&src), digest(&via_docker));
-    let d = std::process::Command::new("/usr/bin/docker")
-        .arg("cp")
-        .arg(&src)
-        .arg(format!("{}:/tmp/by-docker", c.name))
-        .status()
-        .unwrap();
-    assert!(d.success());
-    let out = t.path().join("out");
-    let o = env_free_nsk(&[
-        "cp",
-        &format!("{target}:/tmp/by-docker"),
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.code, 0, "{o:?}");
-    assert_eq!(digest(&src), digest(&out));
-    let f = t.path().join("owned");
-    std::fs::write(&f, "x").unwrap();
-    std::os::unix::fs::chown(&f, Some(33), Some(4)).unwrap();
-    let o = env_free_nsk(&[
-        "cp",
-        "-a",
-        f.to_str().unwrap(),
-        &format!("{target}:/tmp/owned"),
-    ]);
-    assert_eq!(o.code, 0, "{o:?}");
-    let st = c.exec("stat -c %u:%g /tmp/owned");
-    assert_eq!(st.stdout.trim(), "33:4", "{st:?}");
-
+    files_both_ways("/usr/bin/docker", &c, t.path(), &target);
     // Tar streams both ways, piped through docker cp's own: what docker's exec sees of the
     // result (names, types, modes, owners, mtimes, link targets, contents) must match the
     // original, which docker also reads.
@@ -542,52 +503,8 @@ fn peer_cp_round_trips_through_podman_cp() {
     require_runtimes();
     let c = PeerContainer::start("podman", "cp", &[]);
     let t = tmp("podman");
-    let src = t.path().join("src");
-    long_tree(&src);
     let target = format!("podman://{}", c.name);
-    let podman = |args: &[&str]| {
-        let o: Out = std::process::Command::new("podman")
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-            .into();
-        assert_eq!(o.code, 0, "podman {args:?}: {o:?}");
-    };
-    let o = env_free_nsk(&["cp", src.to_str().unwrap(), &format!("{target}:/tmp")]);
-    assert_eq!(o.code, 0, "{o:?}");
-    let via_podman = t.path().join("via-podman");
-    podman(&[
-        "cp",
-        &format!("{}:/tmp/src", c.name),
-        via_podman.to_str().unwrap(),
-    ]);
-    assert_eq!(digest(&src), digest(&via_podman));
-    podman(&[
-        "cp",
-        src.to_str().unwrap(),
-        &format!("{}:/tmp/by-podman", c.name),
-    ]);
-    let out = t.path().join("out");
-    let o = env_free_nsk(&[
-        "cp",
-        &format!("{target}:/tmp/by-podman"),
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.code, 0, "{o:?}");
-    assert_eq!(digest(&src), digest(&out));
-    let f = t.path().join("owned");
-    std::fs::write(&f, "x").unwrap();
-    std::os::unix::fs::chown(&f, Some(33), Some(4)).unwrap();
-    let o = env_free_nsk(&[
-        "cp",
-        "-a",
-        f.to_str().unwrap(),
-        &format!("{target}:/tmp/owned"),
-    ]);
-    assert_eq!(o.code, 0, "{o:?}");
-    let st = c.exec("stat -c %u:%g /tmp/owned");
-    assert_eq!(st.stdout.trim(), "33:4", "{st:?}");
+    files_both_ways("podman", &c, t.path(), &target);
     // Podman's archive of the tree it copied in, extracted by nsk: what Podman's exec sees of
     // both (names, types, modes, link targets, contents) is the same.
     assert_eq!(c.exec("mkdir /tmp/nsk-in").code, 0);
@@ -616,6 +533,54 @@ fn peer_cp_round_trips_through_podman_cp() {
         o.stdout
     };
     assert_eq!(seen("/tmp/by-podman"), seen("/tmp/nsk-in/by-podman"));
+}
+
+/// What the Docker and Podman peer tests share: a tree (long names, a symlink, a hard link)
+/// copied in by nsk comes out identical through the runtime's own `cp` (CLI `bin`), the reverse
+/// too, and a file copied in with `-a` keeps its owner as the runtime's exec shows it. Leaves
+/// in the container `/tmp/src` (by nsk), `/tmp/by-RUNTIME` (by the runtime) and `/tmp/owned`.
+fn files_both_ways(bin: &str, c: &PeerContainer, dir: &Path, target: &str) {
+    let peer_cp = |from: &str, to: &str| {
+        let o: Out = std::process::Command::new(bin)
+            .args(["cp", from, to])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 0, "{bin} cp {from} {to}: {o:?}");
+    };
+    let src = dir.join("src");
+    long_tree(&src);
+    let o = env_free_nsk(&["cp", src.to_str().unwrap(), &format!("{target}:/tmp")]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let via_peer = dir.join("via-peer");
+    peer_cp(&format!("{}:/tmp/src", c.name), via_peer.to_str().unwrap());
+    assert_eq!(digest(&src), digest(&via_peer));
+    let runtime = bin.rsplit('/').next().unwrap();
+    peer_cp(
+        src.to_str().unwrap(),
+        &format!("{}:/tmp/by-{runtime}", c.name),
+    );
+    let out = dir.join("out");
+    let o = env_free_nsk(&[
+        "cp",
+        &format!("{target}:/tmp/by-{runtime}"),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(digest(&src), digest(&out));
+    let f = dir.join("owned");
+    std::fs::write(&f, "x").unwrap();
+    std::os::unix::fs::chown(&f, Some(33), Some(4)).unwrap();
+    let o = env_free_nsk(&[
+        "cp",
+        "-a",
+        f.to_str().unwrap(),
+        &format!("{target}:/tmp/owned"),
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let st = c.exec("stat -c %u:%g /tmp/owned");
+    assert_eq!(st.stdout.trim(), "33:4", "{st:?}");
 }
 
 fn env_free_nsk(args: &[&str]) -> Out {

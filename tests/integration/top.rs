@@ -531,23 +531,30 @@ fn refreshes_in_place_and_q_restores_the_terminal() {
     env.assert_clean();
 }
 
-/// Against `docker stats --no-stream` while a Docker container burns CPU under a 0.5-CPU limit.
-#[test]
-fn peer_top_agrees_with_docker_stats() {
-    require_runtimes();
-    let env = Env::new();
-    let c = PeerContainer::start("docker", "top", &["--cpus", "0.5", "--memory", "64m"]);
-    let o: Out = std::process::Command::new("/usr/bin/docker")
+/// Start a busy loop in runtime `bin`'s container `c` with its own exec, give it 2 s, and take
+/// one snapshot of the container by `RUNTIME://NAME`, whose one row must name that runtime.
+fn busy_row(env: &Env, bin: &str, c: &PeerContainer) -> serde_json::Value {
+    let o: Out = std::process::Command::new(bin)
         .args(["exec", "-d", &c.name, "sh", "-c", "while :; do :; done"])
         .output()
         .unwrap()
         .into();
     assert_eq!(o.code, 0, "{o:?}");
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let target = format!("docker://{}", c.name);
-    let v = snapshot(&env, &[&target]);
+    let runtime = bin.rsplit('/').next().unwrap();
+    let v = snapshot(env, &[&format!("{runtime}://{}", c.name)]);
+    assert_eq!(v["containers"][0]["runtime"], runtime, "{v}");
+    v
+}
+
+/// Against `docker stats --no-stream` while a Docker container burns CPU under a 0.5-CPU limit.
+#[test]
+fn peer_top_agrees_with_docker_stats() {
+    require_runtimes();
+    let env = Env::new();
+    let c = PeerContainer::start("docker", "top", &["--cpus", "0.5", "--memory", "64m"]);
+    let v = busy_row(&env, "/usr/bin/docker", &c);
     let r = &v["containers"][0];
-    assert_eq!(r["runtime"], "docker", "{v}");
     let d: Out = std::process::Command::new("/usr/bin/docker")
         .args(["stats", "--no-stream", "--format", "{{json .}}", &c.name])
         .output()
@@ -594,16 +601,8 @@ fn peer_top_rows_of_podman_containers_agree_with_their_cgroup_files() {
     require_runtimes();
     let env = Env::new();
     let c = PeerContainer::start("podman", "top", &["--memory", "64m", "--pids-limit", "50"]);
-    let o: Out = std::process::Command::new("podman")
-        .args(["exec", "-d", &c.name, "sh", "-c", "while :; do :; done"])
-        .output()
-        .unwrap()
-        .into();
-    assert_eq!(o.code, 0, "{o:?}");
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    let v = snapshot(&env, &[&format!("podman://{}", c.name)]);
+    let v = busy_row(&env, "podman", &c);
     let r = &v["containers"][0];
-    assert_eq!(r["runtime"], "podman", "{v}");
     assert_eq!(r["memory_limit"].as_u64(), Some(64 << 20), "{r}");
     assert_eq!(r["pids_limit"].as_u64(), Some(50), "{r}");
     assert!(r["cpu_percent"].as_f64().unwrap() > 20.0, "{r}");
