@@ -175,7 +175,8 @@ pub fn read_at(dir: impl AsFd, name: &str, shown: &Path, max: u64) -> Result<Vec
 }
 
 /// Replace file `name` of `dir` atomically with `body`: a temp file beside it (mode
-/// `FILE_MODE`), then rename, so a reader sees the old or the new content. The temp file never
+/// `FILE_MODE`), then swapped into place (`swap_into_place`), so a reader sees the old or the
+/// new content. The temp file never
 /// outlives a failure. When the filesystem is full and the new content fits in the old file,
 /// it is written in place instead, padded with spaces (the content is JSON, where trailing
 /// blanks are allowed): a full state root never loses an exit status.
@@ -215,9 +216,9 @@ pub fn replace_at(dir: impl AsFd, name: &str, shown: &Path, body: &[u8]) -> Resu
 /// and the later unlink of those blocks about 0.2 ms more (measured with a C loop of 400
 /// replacements on this disk: 250 + 210 us against 55 + 12 us). That forced allocation guards
 /// against a power loss, which nsk's state (under /run by default) never outlives; on a disk
-/// root, the README says what a power loss can leave. A
-/// filesystem without RENAME_EXCHANGE gets a plain rename; a `name` that is a directory is
-/// swapped back and refused, as a rename over it would be.
+/// root, the README says what a power loss can leave. A filesystem without RENAME_EXCHANGE
+/// gets a plain rename; a `name` that is a directory is swapped back and refused, as a rename
+/// over it would be.
 fn swap_into_place(dir: BorrowedFd, tmp: &str, name: &str) -> nix::Result<()> {
     use nix::fcntl::{renameat, renameat2, RenameFlags};
     match renameat2(dir, tmp, dir, name, RenameFlags::RENAME_EXCHANGE) {
@@ -240,7 +241,8 @@ fn swap_into_place(dir: BorrowedFd, tmp: &str, name: &str) -> nix::Result<()> {
 }
 
 /// Remove the temp files `replace_at` left in `dir` (`.NAME.PID.SEQ`) when its process was
-/// killed between creating and renaming them: regular files of nsk's user whose PID is gone.
+/// killed before it swapped them in, or before it unlinked the old file swapped out: regular
+/// files of nsk's user whose PID is gone.
 pub fn sweep_temps(dir: &Path) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;

@@ -448,17 +448,7 @@ fn peer_cp_round_trips_through_docker_cp() {
     // original, which docker also reads.
     let mk = c.exec("mkdir /tmp/nsk-in /tmp/docker-in /tmp/docker-in-a");
     assert_eq!(mk.code, 0, "{mk:?}");
-    let pipe = |script: String| {
-        let o: Out = std::process::Command::new("bash")
-            .args(["-c", &format!("set -o pipefail; {script}")])
-            .env("NSK_ROOT", t.path().join("state"))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-            .into();
-        assert_eq!(o.code, 0, "{script}: {o:?}");
-        o
-    };
+    let pipe = |script: String| pipeline(t.path(), &script);
     let (dk, n) = ("/usr/bin/docker", &c.name);
     // docker -> nsk: docker's archive of a tree it made, extracted by nsk (-a: its owners).
     pipe(format!(
@@ -474,17 +464,7 @@ fn peer_cp_round_trips_through_docker_cp() {
     pipe(format!(
         "{NSK} cp -a {target}:/tmp/owned - | {dk} cp -a - {n}:/tmp/docker-in-a"
     ));
-    let seen = |dir: &str| {
-        let o = c.exec(&format!(
-            "cd {dir} && find . ! -name . -type d -exec stat -c '%n %F %a %u:%g' {{}} + | sort && \
-             find . ! -type d -exec stat -c '%n %F %a %u:%g %Y' {{}} + | sort && \
-             find . -type f -exec md5sum {{}} + | sort && \
-             for l in $(find . -type l | sort); do echo \"$l -> $(readlink $l)\"; done"
-        ));
-        assert_eq!(o.code, 0, "{o:?}");
-        assert!(o.stdout.contains("regular file"), "{o:?}");
-        o.stdout
-    };
+    let seen = |dir: &str| seen_in(&c, dir, true);
     assert_eq!(seen("/tmp/by-docker"), seen("/tmp/nsk-in/by-docker"));
     assert_eq!(seen("/tmp/src"), seen("/tmp/docker-in/src"));
     let hl =
@@ -508,31 +488,49 @@ fn peer_cp_round_trips_through_podman_cp() {
     // Podman's archive of the tree it copied in, extracted by nsk: what Podman's exec sees of
     // both (names, types, modes, link targets, contents) is the same.
     assert_eq!(c.exec("mkdir /tmp/nsk-in").code, 0);
+    pipeline(
+        t.path(),
+        &format!(
+            "podman cp {}:/tmp/by-podman - | {NSK} cp - {target}:/tmp/nsk-in",
+            c.name
+        ),
+    );
+    assert_eq!(
+        seen_in(&c, "/tmp/by-podman", false),
+        seen_in(&c, "/tmp/nsk-in/by-podman", false)
+    );
+}
+
+/// Run shell pipeline `script` under `set -o pipefail`, nsk's state root in `dir`: every
+/// command of it must succeed.
+fn pipeline(dir: &Path, script: &str) -> Out {
     let o: Out = std::process::Command::new("bash")
-        .args([
-            "-c",
-            &format!(
-                "set -o pipefail; podman cp {}:/tmp/by-podman - | {NSK} cp - {target}:/tmp/nsk-in",
-                c.name
-            ),
-        ])
-        .env("NSK_ROOT", t.path().join("state"))
+        .args(["-c", &format!("set -o pipefail; {script}")])
+        .env("NSK_ROOT", dir.join("state"))
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap()
         .into();
-    assert_eq!(o.code, 0, "{o:?}");
-    let seen = |dir: &str| {
-        let o = c.exec(&format!(
-            "cd {dir} && find . ! -name . -exec stat -c '%n %F %a' {{}} + | sort && \
-             find . -type f -exec md5sum {{}} + | sort && \
-             for l in $(find . -type l | sort); do echo \"$l -> $(readlink $l)\"; done"
-        ));
-        assert_eq!(o.code, 0, "{o:?}");
-        assert!(o.stdout.contains("regular file"), "{o:?}");
-        o.stdout
+    assert_eq!(o.code, 0, "{script}: {o:?}");
+    o
+}
+
+/// What the runtime's own exec sees of the tree at `dir` in container `c`: names, types, modes,
+/// contents and link targets, and with `owners` also owners and (but for directories) mtimes.
+fn seen_in(c: &PeerContainer, dir: &str, owners: bool) -> String {
+    let stats = if owners {
+        "find . ! -name . -type d -exec stat -c '%n %F %a %u:%g' {} + | sort && \
+         find . ! -type d -exec stat -c '%n %F %a %u:%g %Y' {} + | sort"
+    } else {
+        "find . ! -name . -exec stat -c '%n %F %a' {} + | sort"
     };
-    assert_eq!(seen("/tmp/by-podman"), seen("/tmp/nsk-in/by-podman"));
+    let o = c.exec(&format!(
+        "cd {dir} && {stats} && find . -type f -exec md5sum {{}} + | sort && \
+         for l in $(find . -type l | sort); do echo \"$l -> $(readlink $l)\"; done"
+    ));
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("regular file"), "{o:?}");
+    o.stdout
 }
 
 /// What the Docker and Podman peer tests share: a tree (long names, a symlink, a hard link)
