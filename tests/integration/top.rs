@@ -176,6 +176,15 @@ fn rows_agree_with_the_cgroup_files() {
 #[test]
 fn oom_kills_are_counted_and_marked_and_exited_containers_vanish() {
     let env = Env::new();
+    // The kills begin after top's first read (its marks are of kills since the last read), so
+    // the wait scales with the emulated guests' pace as the stream does; each hog raises its
+    // own OOM score so that the killer takes it, never the shell.
+    let oom = format!(
+        "sleep {}; for i in 1 2 3; do \
+         sh -c 'echo 1000 >/proc/self/oom_score_adj; head -c 200000000 /dev/zero | tail'; \
+         sleep 1; done; sleep 1000",
+        2 * time_scale()
+    );
     let o = env.run(&[
         "-d",
         "--name",
@@ -187,7 +196,7 @@ fn oom_kills_are_counted_and_marked_and_exited_containers_vanish() {
         "--",
         "sh",
         "-c",
-        "sleep 2; for i in 1 2 3; do head -c 200000000 /dev/zero | tail; sleep 1; done; sleep 1000",
+        &oom,
     ]);
     assert_eq!(o.code, 0, "{o:?}");
     let brief = (2 * time_scale()).to_string();
