@@ -62,29 +62,31 @@ pub fn write_all<F: AsFd>(fd: F, mut buf: &[u8]) -> std::result::Result<(), nix:
     Ok(())
 }
 
-/// Copy what the non-blocking `from` has now to `to`: reads are gathered in `buf` until it is
-/// full or `from` has nothing more, then written at once. False when `from` ended (EOF, EIO)
-/// or `to` refused a write.
+/// Copy what the non-blocking `from` has now to `to`, each read written out at once, until
+/// `from` has nothing more or 16 reads were made (a writer that never pauses must not keep
+/// the caller from its signals and its other input). False when `from` ended (EOF, EIO) or
+/// `to` refused a write.
+///
+/// Writing each read at once keeps the pipeline moving: the reader on the other side drains
+/// one chunk while the next is read here. Gathering reads into one large write was measured
+/// slower (100 MB through `enter -t` under `script`: 1.51 s against 1.07 s), because a PTY
+/// takes a large write in 2 KiB pieces and the writer sleeps until the reader makes room,
+/// while nothing is read from `from`.
 pub fn drain<T: AsFd>(from: &OwnedFd, to: T, buf: &mut [u8]) -> bool {
     use nix::errno::Errno;
-    // Leave room for a full PTY read (4 KiB) before going out to write.
-    const ROOM: usize = 4096;
-    let mut have = 0;
-    let open = loop {
-        if buf.len() - have < ROOM.min(buf.len()) {
-            if write_all(&to, &buf[..have]).is_err() {
-                return false;
+    for _ in 0..16 {
+        match nix::unistd::read(from, buf) {
+            Ok(0) | Err(Errno::EIO) => return false,
+            Ok(n) => {
+                if write_all(&to, &buf[..n]).is_err() {
+                    return false;
+                }
             }
-            have = 0;
-        }
-        match nix::unistd::read(from, &mut buf[have..]) {
-            Ok(0) | Err(Errno::EIO) => break false,
-            Ok(n) => have += n,
             Err(Errno::EINTR) => {}
-            Err(_) => break true,
+            Err(_) => return true,
         }
-    };
-    write_all(&to, &buf[..have]).is_ok() && open
+    }
+    true
 }
 
 /// In a process that is inside a container (its mount namespace and root): allocate a PTY from
@@ -109,5 +111,54 @@ pub fn open_in_container(chan: &super::channel::Channel) -> Result<OwnedFd> {
     match chan.recv()? {
         Some((Msg::Go, _)) => Ok(slave),
         _ => sys::exit_now(125),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+
+    /// Everything the non-blocking `fd` has now.
+    fn available(fd: &OwnedFd) -> Vec<u8> {
+        let (mut out, mut buf) = (Vec::new(), [0u8; 4096]);
+        while let Ok(n @ 1..) = nix::unistd::read(fd, &mut buf) {
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    }
+
+    #[test]
+    fn drain_copies_in_order_a_bounded_batch_per_call_and_reports_the_end() {
+        let nb = OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
+        let (from_r, from_w) = nix::unistd::pipe2(nb).unwrap();
+        let (to_r, to_w) = nix::unistd::pipe2(nb).unwrap();
+        // Room in both pipes for everything, so that no write waits.
+        fcntl(&from_w, FcntlArg::F_SETPIPE_SZ(1 << 20)).unwrap();
+        fcntl(&to_w, FcntlArg::F_SETPIPE_SZ(1 << 20)).unwrap();
+        let data: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+        write_all(&from_w, &data).unwrap();
+        let mut buf = vec![0u8; 1000];
+        // 40 reads' worth: each call stops after 16 reads, with the source still open.
+        assert!(drain(&from_r, &to_w, &mut buf));
+        assert_eq!(
+            available(&to_r),
+            data[..16_000],
+            "the first batch, in order"
+        );
+        assert!(drain(&from_r, &to_w, &mut buf));
+        assert_eq!(available(&to_r), data[16_000..32_000], "the second batch");
+        // The last 8 reads, then nothing for now (EAGAIN): still open.
+        assert!(drain(&from_r, &to_w, &mut buf));
+        assert!(drain(&from_r, &to_w, &mut buf));
+        assert_eq!(available(&to_r), data[32_000..], "the rest, nothing twice");
+        // The writer closed: the end is reported.
+        drop(from_w);
+        assert!(!drain(&from_r, &to_w, &mut buf));
+        // A closed reader on the other side is a refused write.
+        let (r2, w2) = nix::unistd::pipe2(nb).unwrap();
+        write_all(&w2, b"more").unwrap();
+        drop(to_r);
+        assert!(!drain(&r2, &to_w, &mut buf));
     }
 }

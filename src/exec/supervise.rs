@@ -253,9 +253,8 @@ pub fn supervise(
             (ready(Some(0)), ready(ci), ready(si), ready(mi));
         drop(fds);
         if m_ready {
-            // Drain what is there (the master is non-blocking) before polling again: a PTY
-            // hands out at most a few KiB per read, so the reads of one burst are gathered
-            // and go out in one write (one wake-up of the reader on the other side).
+            // Copy what is there (the master is non-blocking) before polling again: a PTY
+            // hands out at most 4 KiB per read, and each read goes out at once.
             let m = master.as_ref().expect("master polled");
             if !pty::drain(m, &stdout, &mut buf) {
                 master_open = false;

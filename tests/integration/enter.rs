@@ -381,6 +381,78 @@ fn the_pty_follows_the_window_and_ctrl_c_reaches_the_command() {
 }
 
 #[test]
+fn a_pty_flood_arrives_whole_and_never_keeps_nsk_from_term() {
+    let env = Env::new();
+    env.run(&["-d", "--name", "flood", "--", "sleep", "100"]);
+    let root = env.root.path().display().to_string();
+    // Every byte, in order, through both hops (the container's PTY, then script's).
+    let o: Out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("NSK_ROOT={root} {NSK} enter -t flood -- seq 1 200000"),
+            "/dev/null",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let got: Vec<&str> = o.stdout.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let want: Vec<String> = (1..=200000).map(|i| i.to_string()).collect();
+    assert!(
+        got == want,
+        "{} lines, first difference at {:?}",
+        got.len(),
+        got.iter().zip(&want).position(|(a, b)| a != b)
+    );
+    // A command that never stops writing: TERM still reaches nsk's loop and ends it.
+    let mut script = Command::new("script")
+        .args([
+            "-qec",
+            &format!("exec env NSK_ROOT={root} {NSK} enter -t flood -- yes"),
+            "/dev/null",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let children = format!("/proc/{0}/task/{0}/children", script.id());
+    let mut nsk = 0;
+    wait_for("nsk under script", || {
+        nsk = std::fs::read_to_string(&children)
+            .unwrap_or_default()
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        nsk > 0
+            && std::fs::read_link(format!("/proc/{nsk}/exe"))
+                .is_ok_and(|e| e.to_string_lossy().contains("nsk"))
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(nsk), nix::sys::signal::SIGTERM).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = script.try_wait().unwrap() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    if status.is_none() {
+        let _ = script.kill();
+        let _ = script.wait();
+    }
+    env.nsk(&["rm", "-f", "flood"]);
+    let status =
+        status.expect("nsk enter -t did not end on TERM while its command flooded the PTY");
+    assert_eq!(status.code(), Some(143), "yes ends on the forwarded TERM");
+    env.assert_clean();
+}
+
+#[test]
 fn tools_bring_a_shell_to_an_image_without_one() {
     let env = Env::new();
     // A root filesystem with one static binary and no shell.
