@@ -69,7 +69,7 @@ cleanup() {
 	[ -n "${CP_DOCKER:-}" ] && docker rm -f "$CP_DOCKER" >/dev/null 2>&1
 	[ -n "${CP_IMAGE:-}" ] && docker rmi "$CP_IMAGE" >/dev/null 2>&1
 	mountpoint -q "$W/tmpfs" 2>/dev/null && umount "$W/tmpfs"
-	for d in /sys/fs/cgroup/*/nsk-bench /sys/fs/cgroup/nsk-bench; do
+	for d in /sys/fs/cgroup/*/nsk-bench* /sys/fs/cgroup/nsk-bench*; do
 		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 	done
 	rm -rf "$W"
@@ -185,10 +185,33 @@ rss_row() {
 	echo "  peak RSS: nsk $3 KiB, $4 $5 KiB (goal: nsk at most 3072 KiB: $met)"
 }
 
+# parent_up NAME: the cgroup NAME in every hierarchy, as a host's parent slice is there before
+# its containers. crun never removes the parent it makes, nsk removes the ones it made when
+# their last container goes: made here first, it is the same for both.
+parent_up() {
+	local d
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		mkdir -p "/sys/fs/cgroup/$1"
+		for c in $(cat /sys/fs/cgroup/cgroup.subtree_control); do
+			echo "+$c" >"/sys/fs/cgroup/$1/cgroup.subtree_control" 2>/dev/null || true
+		done
+		return
+	fi
+	for d in /sys/fs/cgroup/*/; do
+		[ "$(stat -fc %T "$d")" = cgroupfs ] || continue
+		mkdir -p "$d$1"
+		if [ -f "$d$1/cpuset.cpus" ]; then
+			cat "${d}cpuset.cpus" >"$d$1/cpuset.cpus"
+			cat "${d}cpuset.mems" >"$d$1/cpuset.mems"
+		fi
+	done
+}
+
 scenario_run() {
 	local tm=$W/tmpfs S=(--rm --cgroup-parent nsk-bench --rootfs "$R" --memory 256M -- /bin/true)
 	echo "== run: start-to-exit of /bin/true, 256M memory limit (rounds $ROUNDS x $RUNS runs)"
 	bundle '["/bin/true"]' /nsk-bench/peer
+	parent_up nsk-bench
 	mkdir -p "$tm"
 	[ "$(stat -fc %T "$W")" != tmpfs ] && mount -t tmpfs -o size=64m,mode=0700 nsk-bench "$tm"
 	local c=() t=()
@@ -197,13 +220,15 @@ scenario_run() {
 	command -v crun >/dev/null && t=(crun-tmpfs "crun --root $tm/crun run --bundle $B nskbench")
 	VIEW=1 series run nsk "$NSK --root $W/state run ${S[*]}" "${c[@]}" \
 		nsk-tmpfs "$NSK --root $tm/state run ${S[*]}" "${t[@]}" \
+		nsk-parent "$NSK --root $W/state run --rm --cgroup-parent nsk-bench-own ${S[*]:3}" \
 		unshare "unshare --pid --fork --uts --mount --ipc --net --cgroup chroot $R /bin/true"
 	local specs=()
 	if command -v crun >/dev/null; then
 		specs+=("run|run --rm --rootfs R --memory 256M /bin/true (state roots on disk)|nsk|crun|crun run --bundle B|0.5"
 			"run|the same, state roots on a tmpfs|nsk-tmpfs|crun-tmpfs|crun run --bundle B|0.5")
 	fi
-	specs+=("run|run, against unshare+chroot (no overlay, limits or state)|nsk|unshare|unshare -pfumin --cgroup chroot|-")
+	specs+=("run|run, against unshare+chroot (no overlay, limits or state)|nsk|unshare|unshare -pfumin --cgroup chroot|-"
+		"run|run with a cgroup parent nsk makes and removes each time, against run under one that is there|nsk-parent|nsk|nsk run, parent there|-")
 	report run "${specs[@]}"
 	if command -v runc >/dev/null; then
 		# runc needs no view; its own series, interleaved with nsk.
@@ -517,7 +542,11 @@ md += ["- `run`: crun is run as bare as nsk: hyperfine itself runs " +
        "and starts `crun --root DIR run --bundle B` directly; crun's `--root` and nsk's `--root` are "
        "on the same filesystem (the disk of /tmp, then a tmpfs). Same namespaces (pid, net, ipc, "
        "uts, mnt, cgroup), the same busybox root (read-only for crun; nsk's overlay has its writable "
-       "layer on a private tmpfs) and the same 256M memory limit.",
+       "layer on a private tmpfs) and the same 256M memory limit. Both start under a cgroup parent "
+       "that is already there (`nsk-bench`, made by the script first, as a host's parent slice is): "
+       "crun never removes the parent it makes, while nsk removes the ones it made with their last "
+       "container. The row \"run with a cgroup parent nsk makes and removes each time\" shows what "
+       "that costs nsk when it is the parent's only container.",
        "- PTY: the CPU figures are the user+system time of the whole process tree (script, the "
        "tool, cat) from its rusage; the kernel's tty work done in kworker threads is not in them.",
        "- Peak RSS: GNU time `%M`, median of five runs.", "",
