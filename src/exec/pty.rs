@@ -69,7 +69,7 @@ pub fn write_all<F: AsFd>(fd: F, mut buf: &[u8]) -> std::result::Result<(), nix:
 ///
 /// Writing each read at once keeps the pipeline moving: the reader on the other side drains
 /// one chunk while the next is read here. Gathering reads into one large write was measured
-/// slower (100 MB through `enter -t` under `script`: 1.51 s against 1.07 s), because a PTY
+/// slower (`bench/run.sh pty`: 1.45x the time of `script` alone, against 1.06x), because a PTY
 /// takes a large write in 2 KiB pieces and the writer sleeps until the reader makes room,
 /// while nothing is read from `from`.
 pub fn drain<T: AsFd>(from: &OwnedFd, to: T, buf: &mut [u8]) -> bool {
