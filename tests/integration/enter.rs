@@ -190,13 +190,7 @@ fn stopped_enter(env: &Env, target: &str) -> (std::process::Child, i32) {
     let me = nsk.id();
     let mut joiner = 0;
     wait_for("the joining process to stop", || {
-        let kids =
-            std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).unwrap_or_default();
-        joiner = kids
-            .split_whitespace()
-            .next()
-            .and_then(|k| k.parse().ok())
-            .unwrap_or(0);
+        joiner = first_child(me);
         joiner > 0
             && std::fs::read_to_string(format!("/proc/{joiner}/stat"))
                 .is_ok_and(|s| s.contains(") T "))
@@ -416,15 +410,9 @@ fn a_pty_flood_arrives_whole_and_never_keeps_nsk_from_term() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let children = format!("/proc/{0}/task/{0}/children", script.id());
     let mut nsk = 0;
     wait_for("nsk under script", || {
-        nsk = std::fs::read_to_string(&children)
-            .unwrap_or_default()
-            .split_whitespace()
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
+        nsk = first_child(script.id());
         nsk > 0
             && std::fs::read_link(format!("/proc/{nsk}/exe"))
                 .is_ok_and(|e| e.to_string_lossy().contains("nsk"))

@@ -612,3 +612,13 @@ impl Drop for PeerContainer {
             .output();
     }
 }
+
+/// The first child of process `pid` (its main thread's), or 0 while it has none.
+pub fn first_child(pid: u32) -> i32 {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(0)
+}
