@@ -380,16 +380,22 @@ fn a_pty_flood_arrives_whole_and_never_keeps_nsk_from_term() {
     env.run(&["-d", "--name", "flood", "--", "sleep", "100"]);
     let root = env.root.path().display().to_string();
     // Every byte, in order, through both hops (the container's PTY, then script's).
-    let o: Out = Command::new("script")
+    // script's stdin stays open: at EOF script types the EOF character, which nsk
+    // rightly forwards and the container's PTY echoes into the output.
+    let mut child = Command::new("script")
         .args([
             "-qec",
             &format!("NSK_ROOT={root} {NSK} enter -t flood -- seq 1 200000"),
             "/dev/null",
         ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-        .into();
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let keep_open = child.stdin.take();
+    let o: Out = child.wait_with_output().unwrap().into();
+    drop(keep_open);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let got: Vec<&str> = o.stdout.lines().map(|l| l.trim_end_matches('\r')).collect();
     let want: Vec<String> = (1..=200000).map(|i| i.to_string()).collect();
@@ -406,7 +412,7 @@ fn a_pty_flood_arrives_whole_and_never_keeps_nsk_from_term() {
             &format!("exec env NSK_ROOT={root} {NSK} enter -t flood -- yes"),
             "/dev/null",
         ])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
