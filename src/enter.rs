@@ -406,15 +406,8 @@ fn child_main(t: &Target, p: &Prepared, o: &Options, chan: &Channel, in_v2: bool
 /// filters last where no_new_privs allows. With --privileged: the identity only.
 fn narrow(p: &Prepared, o: &Options) -> std::result::Result<(), String> {
     let confined = p.confinement.as_ref().filter(|_| !o.privileged);
-    if confined.is_some() {
-        for c in caps::all() {
-            if p.cap_bnd & c.bitmask() == 0
-                && caps::has_cap(None, caps::CapSet::Bounding, c).unwrap_or(false)
-                && caps::drop(None, caps::CapSet::Bounding, c).is_err()
-            {
-                return Err("cannot narrow the capability bounding set".into());
-            }
-        }
+    if confined.is_some() && sys::drop_bounding_except(p.cap_bnd).is_err() {
+        return Err("cannot narrow the capability bounding set".into());
     }
     if let Some(c) = confined.filter(|_| !p.no_new_privs) {
         confine::apply_seccomp(c)?;

@@ -253,13 +253,7 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> (nix::errno::Errno, i3
 }
 
 pub fn drop_bounding_caps() -> std::result::Result<(), nix::errno::Errno> {
-    let keep: Vec<caps::Capability> = DEFAULT_CAPS.to_vec();
-    for c in caps::all() {
-        if !keep.contains(&c) && caps::has_cap(None, caps::CapSet::Bounding, c).unwrap_or(false) {
-            caps::drop(None, caps::CapSet::Bounding, c).map_err(|_| nix::errno::Errno::EPERM)?;
-        }
-    }
-    Ok(())
+    sys::drop_bounding_except(DEFAULT_CAPS.iter().fold(0, |m, c| m | c.bitmask()))
 }
 
 /// Wait for signals: forward them to the command, reap zombies, and when the command ends,

@@ -273,11 +273,20 @@ fn record_running(store: &Store, st: &mut State, pid: Pid) -> Result<()> {
 /// Record how the container ended, remove it with --rm, and return nsk's exit code.
 fn finish(store: &Store, cfg: &Config, mut st: State, status: i32) -> Result<i32> {
     let code = crate::exec::command::exit_code(status);
-    let oom = st.cgroups.as_ref().and_then(|c| c.oom_kills()).unwrap_or(0) > 0;
     if cfg.remove {
-        remove(store, &cfg.name, &st)?;
+        // The state is this process's own, kept in memory since it made the cgroups: only the
+        // directory is checked to be still this container's (a state read back from a file is
+        // checked whole by `remove`).
+        if store.marker(&cfg.name)?.id != st.id {
+            return Err(super::state::damaged(
+                &cfg.name,
+                "its directory names another container",
+            ));
+        }
+        remove_checked(store, &cfg.name, &st)?;
         return Ok(code);
     }
+    let oom = st.cgroups.as_ref().and_then(|c| c.oom_kills()).unwrap_or(0) > 0;
     if let Ok(_lock) = store.lock(&st.name) {
         st.status = if oom && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL {
             Status::OomKilled
@@ -312,8 +321,12 @@ pub fn check_removable(store: &Store, name: &str, st: &State) -> Result<()> {
 }
 
 /// Remove the cgroup parents of `cg` that nsk created (by the state root's record), deepest
-/// first, while they are empty.
+/// first, while they are empty. Without a record nsk created none of them: a parent another
+/// nsk creates meanwhile is recorded before it is made, and is that nsk's to remove.
 fn remove_parents(store: &Store, cg: &CgroupSet) {
+    if !store.has_cgroup_parents() {
+        return;
+    }
     let _ = store.with_cgroup_parents(|rec| {
         for p in cg.remove_parents(&|p| rec.made.contains(p)) {
             rec.made.remove(&p);
@@ -325,6 +338,11 @@ fn remove_parents(store: &Store, cg: &CgroupSet) {
 /// made for it), then its directory.
 pub fn remove(store: &Store, name: &str, st: &State) -> Result<()> {
     check_removable(store, name, st)?;
+    remove_checked(store, name, st)
+}
+
+/// `remove` once `st` is known to be container `name`'s.
+fn remove_checked(store: &Store, name: &str, st: &State) -> Result<()> {
     if let Some(cg) = &st.cgroups {
         cg.remove()?;
         // A limit journal for these cgroups is moot once they are gone.

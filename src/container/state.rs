@@ -558,6 +558,11 @@ impl Store {
 }
 
 impl Store {
+    /// Whether the state root holds a record of cgroup parents nsk created.
+    pub fn has_cgroup_parents(&self) -> bool {
+        fs::symlink_metadata(self.root.join(PARENTS)).is_ok()
+    }
+
     /// Run `f` on the record of the cgroup parents nsk created (and so may remove), under a lock
     /// on the state root: a parent another nsk is about to create a leaf in is never removed in
     /// between, and a parent nsk did not create is never recorded. The record is saved before
