@@ -54,7 +54,10 @@ pub fn clap_one_line(rendered: &str, args: &[String]) -> String {
     }
     // The verb typed (for its --help): "run", "image import".
     use clap::CommandFactory;
-    let cmd = Cli::command();
+    let mut cmd = Cli::command();
+    // The verbs' own subcommands are built with their arguments (defer): build them all, once,
+    // on this error path.
+    cmd.build();
     let mut verb = vec!["nsk".to_string()];
     let mut level = &cmd;
     for a in args {
@@ -261,7 +264,9 @@ mod tests {
         }
         // Every option of the group conflicts with --reset, without a list to keep.
         use clap::CommandFactory;
-        let cmd = Cli::command();
+        let mut cmd = Cli::command();
+        // The verbs' arguments are built when a verb is used (defer): build them all here.
+        cmd.build();
         let limit = cmd.find_subcommand("limit").unwrap();
         let set: Vec<_> = limit
             .get_groups()

@@ -8,7 +8,9 @@ use nsk::cli::Cli;
 /// Every generated file: (path relative to the repository, contents).
 pub fn render() -> Vec<(String, Vec<u8>)> {
     let mut out = vec![];
-    let cmd = Cli::command();
+    let mut cmd = Cli::command();
+    // Every verb's arguments (built only for the verb used otherwise, by `defer`).
+    cmd.build();
     let mut buf = vec![];
     clap_mangen::Man::new(cmd.clone())
         .render(&mut buf)
