@@ -100,15 +100,6 @@ _nsk() {
             nsk__subcmd__help,top)
                 cmd="nsk__subcmd__help__subcmd__top"
                 ;;
-            nsk__subcmd__help__subcmd__image,import)
-                cmd="nsk__subcmd__help__subcmd__image__subcmd__import"
-                ;;
-            nsk__subcmd__help__subcmd__image,ls)
-                cmd="nsk__subcmd__help__subcmd__image__subcmd__ls"
-                ;;
-            nsk__subcmd__help__subcmd__image,rm)
-                cmd="nsk__subcmd__help__subcmd__image__subcmd__rm"
-                ;;
             nsk__subcmd__image,help)
                 cmd="nsk__subcmd__image__subcmd__help"
                 ;;
@@ -162,7 +153,7 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__cp)
-            opts="-a -L -q -h -V --archive --follow-link --quiet --root --json --color --help --version"
+            opts="-a -L -q -h -V --root --json --color --archive --follow-link --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -184,12 +175,20 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__enter)
-            opts="-m -i -n -p -U -C -w -e -u -t -T -h -V --mount --uts --ipc --net --pid --userns --cgroupns --time --no-cgroup --workdir --env --user --privileged --tty --no-tty --tools --root --json --color --help --version"
+            opts="-m -i -n -p -U -C -w -e -u -t -T -h -V --root --json --color --mount --uts --ipc --net --pid --userns --cgroupns --time --no-cgroup --workdir --env --user --privileged --tty --no-tty --tools --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --workdir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -216,14 +215,6 @@ _nsk() {
                     ;;
                 --tools)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -290,50 +281,8 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__help__subcmd__image)
-            opts="import ls rm"
+            opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        nsk__subcmd__help__subcmd__image__subcmd__import)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        nsk__subcmd__help__subcmd__image__subcmd__ls)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        nsk__subcmd__help__subcmd__image__subcmd__rm)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -678,12 +627,20 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__limit)
-            opts="-h -V --memory --memory-swap --memory-reservation --cpus --cpu-shares --cpu-weight --cpuset-cpus --pids --io-weight --freeze --thaw --force --dry-run --reset --root --json --color --help --version"
+            opts="-h -V --root --json --color --memory --memory-swap --memory-reservation --cpus --cpu-shares --cpu-weight --cpuset-cpus --pids --io-weight --freeze --thaw --force --dry-run --reset --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --memory)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -720,14 +677,6 @@ _nsk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -736,7 +685,7 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__logs)
-            opts="-f -h -V --follow --root --json --color --help --version"
+            opts="-f -h -V --root --json --color --follow --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -758,7 +707,7 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__ps)
-            opts="-a -h -V --all --host --root --json --color --help --version"
+            opts="-a -h -V --root --json --color --all --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -780,7 +729,7 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__rm)
-            opts="-f -h -V --force --root --json --color --help --version"
+            opts="-f -h -V --root --json --color --force --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -802,12 +751,20 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__run)
-            opts="-e -w -u -v -t -T -d -h -V --rootfs --image --entrypoint --name --hostname --env --workdir --user --net --volume --memory --memory-swap --cpus --pids --storage-size --tty --no-tty --detach --rm --userns --privileged --cgroup-parent --root --json --color --help --version"
+            opts="-e -w -u -v -t -T -d -h -V --root --json --color --rootfs --image --entrypoint --name --hostname --env --workdir --user --net --volume --memory --memory-swap --cpus --pids --storage-size --tty --no-tty --detach --rm --userns --privileged --cgroup-parent --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --rootfs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -888,14 +845,6 @@ _nsk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -904,26 +853,26 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__stop)
-            opts="-t -h -V --time --root --json --color --help --version"
+            opts="-t -h -V --root --json --color --time --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --time)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -t)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -934,12 +883,20 @@ _nsk() {
             return 0
             ;;
         nsk__subcmd__top)
-            opts="-i -h -V --interval --sort --no-stream --root --json --color --help --version"
+            opts="-i -h -V --root --json --color --interval --sort --no-stream --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -950,14 +907,6 @@ _nsk() {
                     ;;
                 --sort)
                     COMPREPLY=($(compgen -W "cpu mem io pids oom" -- "${cur}"))
-                    return 0
-                    ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -46,6 +46,10 @@ complete -c nsk -n "__fish_nsk_needs_command" -f -a "cp" -d 'Copy files between 
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "top" -d 'Every container\'s CPU, memory, PIDs, block and network I/O, pressure (PSI) and OOM kills, refreshed in place (docker stats without the daemon, for all runtimes)'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "stats" -d 'Every container\'s CPU, memory, PIDs, block and network I/O, pressure (PSI) and OOM kills, refreshed in place (docker stats without the daemon, for all runtimes)'
 complete -c nsk -n "__fish_nsk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l rootfs -d 'Root filesystem directory, used read-only as the overlay\'s lower layer [default: a snapshot of the host\'s /, writes discarded]' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l image -d 'Image to run: a tarball (plain root filesystem, .tar/.tar.gz/.tar.zst; docker save; OCI), an OCI layout directory, FILE:TAG or FILE@sha256:DIGEST to pick one, or a NAME[:TAG] or id from `nsk image ls`. Unpacked once into the cache, verified, shared read-only' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l entrypoint -d 'Replace the image\'s Entrypoint ("" clears it)' -r
@@ -63,26 +67,22 @@ complete -c nsk -n "__fish_nsk_using_subcommand run" -l cpus -d 'CPU limit as a 
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l pids -d 'Maximum number of processes' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l storage-size -d 'Bound of the writable layer: a tmpfs of SIZE private to the container (charged to its memory cgroup), so it cannot fill the state root; max keeps it unbounded in the state directory' -r
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l cgroup-parent -d 'Parent cgroup of the container\'s cgroups, relative to each hierarchy\'s root, without \'..\' (machine/nsk); nsk removes only the parents it created' -r
-complete -c nsk -n "__fish_nsk_using_subcommand run" -l root -d 'State root holding one directory per container' -r -F
-complete -c nsk -n "__fish_nsk_using_subcommand run" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
-always\t''
-never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand run" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand run" -s t -l tty -d 'Give the command a PTY from the container\'s own devpts [default: when stdin is a terminal]'
 complete -c nsk -n "__fish_nsk_using_subcommand run" -s T -l no-tty -d 'Never allocate a PTY: the command gets the caller\'s stdin, stdout and stderr'
 complete -c nsk -n "__fish_nsk_using_subcommand run" -s d -l detach -d 'Run in the background: print the name and return; output goes to `nsk logs`'
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l rm -d 'Remove the container when its command exits'
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l userns -d 'Add a user namespace mapping the caller to root inside (lets a non-root user run)'
 complete -c nsk -n "__fish_nsk_using_subcommand run" -l privileged -d 'Keep every capability and leave /proc and /sys paths unmasked'
-complete -c nsk -n "__fish_nsk_using_subcommand run" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nsk -n "__fish_nsk_using_subcommand run" -s V -l version -d 'Print version'
 complete -c nsk -n "__fish_nsk_using_subcommand ps" -l root -d 'State root holding one directory per container' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand ps" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand ps" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand ps" -s a -l all -d 'Also show nsk containers that are not running (docker ps -a)'
 complete -c nsk -n "__fish_nsk_using_subcommand ps" -l host -d 'Every group of isolated processes on the host (any runtime), one row per container'
-complete -c nsk -n "__fish_nsk_using_subcommand ps" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand ps" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand ps" -s V -l version -d 'Print version'
 complete -c nsk -n "__fish_nsk_using_subcommand inspect" -l root -d 'State root holding one directory per container' -r -F
@@ -92,6 +92,10 @@ never\t''"
 complete -c nsk -n "__fish_nsk_using_subcommand inspect" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand inspect" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l memory -d 'Memory limit (512k, 256M, 1.5G, max)' -r
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l memory-swap -d 'Memory plus swap limit, docker\'s meaning (v2: swap.max = this minus memory)' -r
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l memory-reservation -d 'Soft memory limit (v1 memory.soft_limit_in_bytes, v2 memory.low)' -r
@@ -101,26 +105,23 @@ complete -c nsk -n "__fish_nsk_using_subcommand limit" -l cpu-weight -d 'Relativ
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l cpuset-cpus -d 'CPUs the processes may run on (0-3, 0,2)' -r
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l pids -d 'Maximum number of processes (N or max)' -r
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l io-weight -d 'I/O weight (v2 io.weight 1-10000, v1 blkio.weight 10-1000)' -r
-complete -c nsk -n "__fish_nsk_using_subcommand limit" -l root -d 'State root holding one directory per container' -r -F
-complete -c nsk -n "__fish_nsk_using_subcommand limit" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
-always\t''
-never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand limit" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l freeze -d 'Freeze every process of the cgroup'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l thaw -d 'Thaw a frozen cgroup (refused when the container\'s runtime paused it, unless --force)'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l force -d 'With --thaw: thaw a container its runtime paused (docker pause, podman pause, ctr task pause), leaving the runtime believing it paused'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l dry-run -d 'Show what would change, write nothing; every check of the real change is made, with the same status and message'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -l reset -d 'Put back the values from before nsk\'s first change, where they still hold what nsk wrote (a value changed since is left alone and named), and forget them'
-complete -c nsk -n "__fish_nsk_using_subcommand limit" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand limit" -s V -l version -d 'Print version'
-complete -c nsk -n "__fish_nsk_using_subcommand enter" -s w -l workdir -d 'Working directory inside the target [default: the target\'s own]' -r
-complete -c nsk -n "__fish_nsk_using_subcommand enter" -s e -l env -d 'Set an environment variable on top of the target\'s (KEY=VAL)' -r
-complete -c nsk -n "__fish_nsk_using_subcommand enter" -s u -l user -d 'Run as USER[:GROUP] from the target\'s /etc/passwd and /etc/group [default: the target\'s identity]' -r
-complete -c nsk -n "__fish_nsk_using_subcommand enter" -l tools -d 'Show a host directory of tools (a static busybox, say) at /.nsk/tools, first in PATH, in a private view of the target\'s filesystem that the target never sees' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -l root -d 'State root holding one directory per container' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand enter" -s w -l workdir -d 'Working directory inside the target [default: the target\'s own]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand enter" -s e -l env -d 'Set an environment variable on top of the target\'s (KEY=VAL)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand enter" -s u -l user -d 'Run as USER[:GROUP] from the target\'s /etc/passwd and /etc/group [default: the target\'s identity]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand enter" -l tools -d 'Show a host directory of tools (a static busybox, say) at /.nsk/tools, first in PATH, in a private view of the target\'s filesystem that the target never sees' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand enter" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s m -l mount -d 'Join the mount namespace (with -i, -n, -p, -U, -C, --uts, --time: only those named)'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -l uts -d 'Join the UTS namespace'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s i -l ipc -d 'Join the IPC namespace'
@@ -133,17 +134,17 @@ complete -c nsk -n "__fish_nsk_using_subcommand enter" -l no-cgroup -d 'Stay in 
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -l privileged -d 'Enter without the target\'s confinement: nsk\'s capabilities, no seccomp filter, LSM label, no_new_privs or rlimits of the target\'s'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s t -l tty -d 'Allocate a PTY even when stdin is not a terminal'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s T -l no-tty -d 'No PTY: the command gets nsk\'s stdin, stdout and stderr directly'
-complete -c nsk -n "__fish_nsk_using_subcommand enter" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand enter" -s V -l version -d 'Print version'
-complete -c nsk -n "__fish_nsk_using_subcommand exec" -s w -l workdir -d 'Working directory inside the target [default: the target\'s own]' -r
-complete -c nsk -n "__fish_nsk_using_subcommand exec" -s e -l env -d 'Set an environment variable on top of the target\'s (KEY=VAL)' -r
-complete -c nsk -n "__fish_nsk_using_subcommand exec" -s u -l user -d 'Run as USER[:GROUP] from the target\'s /etc/passwd and /etc/group [default: the target\'s identity]' -r
-complete -c nsk -n "__fish_nsk_using_subcommand exec" -l tools -d 'Show a host directory of tools (a static busybox, say) at /.nsk/tools, first in PATH, in a private view of the target\'s filesystem that the target never sees' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand exec" -l root -d 'State root holding one directory per container' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand exec" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s w -l workdir -d 'Working directory inside the target [default: the target\'s own]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s e -l env -d 'Set an environment variable on top of the target\'s (KEY=VAL)' -r
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -s u -l user -d 'Run as USER[:GROUP] from the target\'s /etc/passwd and /etc/group [default: the target\'s identity]' -r
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -l tools -d 'Show a host directory of tools (a static busybox, say) at /.nsk/tools, first in PATH, in a private view of the target\'s filesystem that the target never sees' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand exec" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand exec" -s m -l mount -d 'Join the mount namespace (with -i, -n, -p, -U, -C, --uts, --time: only those named)'
 complete -c nsk -n "__fish_nsk_using_subcommand exec" -l uts -d 'Join the UTS namespace'
 complete -c nsk -n "__fish_nsk_using_subcommand exec" -s i -l ipc -d 'Join the IPC namespace'
@@ -156,14 +157,13 @@ complete -c nsk -n "__fish_nsk_using_subcommand exec" -l no-cgroup -d 'Stay in n
 complete -c nsk -n "__fish_nsk_using_subcommand exec" -l privileged -d 'Enter without the target\'s confinement: nsk\'s capabilities, no seccomp filter, LSM label, no_new_privs or rlimits of the target\'s'
 complete -c nsk -n "__fish_nsk_using_subcommand exec" -s t -l tty -d 'Allocate a PTY even when stdin is not a terminal'
 complete -c nsk -n "__fish_nsk_using_subcommand exec" -s T -l no-tty -d 'No PTY: the command gets nsk\'s stdin, stdout and stderr directly'
-complete -c nsk -n "__fish_nsk_using_subcommand exec" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand exec" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand exec" -s V -l version -d 'Print version'
-complete -c nsk -n "__fish_nsk_using_subcommand stop" -s t -l time -d 'Seconds to wait after SIGTERM before SIGKILL' -r
 complete -c nsk -n "__fish_nsk_using_subcommand stop" -l root -d 'State root holding one directory per container' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand stop" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand stop" -s t -l time -d 'Seconds to wait after SIGTERM before SIGKILL' -r
 complete -c nsk -n "__fish_nsk_using_subcommand stop" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand stop" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand stop" -s V -l version -d 'Print version'
@@ -178,16 +178,16 @@ complete -c nsk -n "__fish_nsk_using_subcommand rm" -l root -d 'State root holdi
 complete -c nsk -n "__fish_nsk_using_subcommand rm" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c nsk -n "__fish_nsk_using_subcommand rm" -s f -l force -d 'Kill running containers first, and ignore names that do not exist'
 complete -c nsk -n "__fish_nsk_using_subcommand rm" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand rm" -s f -l force -d 'Kill running containers first, and ignore names that do not exist'
 complete -c nsk -n "__fish_nsk_using_subcommand rm" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand rm" -s V -l version -d 'Print version'
 complete -c nsk -n "__fish_nsk_using_subcommand logs" -l root -d 'State root holding one directory per container' -r -F
 complete -c nsk -n "__fish_nsk_using_subcommand logs" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c nsk -n "__fish_nsk_using_subcommand logs" -s f -l follow -d 'Keep printing new output until the container exits'
 complete -c nsk -n "__fish_nsk_using_subcommand logs" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand logs" -s f -l follow -d 'Keep printing new output until the container exits'
 complete -c nsk -n "__fish_nsk_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c nsk -n "__fish_nsk_using_subcommand image; and not __fish_seen_subcommand_from import ls rm help" -l root -d 'State root holding one directory per container' -r -F
@@ -231,38 +231,38 @@ complete -c nsk -n "__fish_nsk_using_subcommand cp" -l root -d 'State root holdi
 complete -c nsk -n "__fish_nsk_using_subcommand cp" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c nsk -n "__fish_nsk_using_subcommand cp" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand cp" -s a -l archive -d 'Archive mode: keep uid and gid (mapped through the container\'s user namespace) and the extended attributes user.*, security.capability and trusted.*'
 complete -c nsk -n "__fish_nsk_using_subcommand cp" -s L -l follow-link -d 'Follow a symlink SRC (the symlink itself is copied otherwise)'
 complete -c nsk -n "__fish_nsk_using_subcommand cp" -s q -l quiet -d 'No progress, even on a terminal'
-complete -c nsk -n "__fish_nsk_using_subcommand cp" -l json -d 'Print data as JSON (for scripts)'
 complete -c nsk -n "__fish_nsk_using_subcommand cp" -s h -l help -d 'Print help'
 complete -c nsk -n "__fish_nsk_using_subcommand cp" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand top" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand top" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c nsk -n "__fish_nsk_using_subcommand top" -s i -l interval -d 'Seconds between refreshes (0.1 to 3600)' -r
 complete -c nsk -n "__fish_nsk_using_subcommand top" -l sort -d 'Sort order, largest first' -r -f -a "cpu\t'CPU use'
 mem\t'Memory working set'
 io\t'Block I/O read plus write rate'
 pids\t'Number of processes'
 oom\t'OOM kills'"
-complete -c nsk -n "__fish_nsk_using_subcommand top" -l root -d 'State root holding one directory per container' -r -F
-complete -c nsk -n "__fish_nsk_using_subcommand top" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c nsk -n "__fish_nsk_using_subcommand top" -l no-stream -d 'Print one snapshot and exit'
 complete -c nsk -n "__fish_nsk_using_subcommand top" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand top" -l no-stream -d 'Print one snapshot and exit'
 complete -c nsk -n "__fish_nsk_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nsk -n "__fish_nsk_using_subcommand top" -s V -l version -d 'Print version'
+complete -c nsk -n "__fish_nsk_using_subcommand stats" -l root -d 'State root holding one directory per container' -r -F
+complete -c nsk -n "__fish_nsk_using_subcommand stats" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c nsk -n "__fish_nsk_using_subcommand stats" -s i -l interval -d 'Seconds between refreshes (0.1 to 3600)' -r
 complete -c nsk -n "__fish_nsk_using_subcommand stats" -l sort -d 'Sort order, largest first' -r -f -a "cpu\t'CPU use'
 mem\t'Memory working set'
 io\t'Block I/O read plus write rate'
 pids\t'Number of processes'
 oom\t'OOM kills'"
-complete -c nsk -n "__fish_nsk_using_subcommand stats" -l root -d 'State root holding one directory per container' -r -F
-complete -c nsk -n "__fish_nsk_using_subcommand stats" -l color -d 'When to color tables (NO_COLOR in the environment means never)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c nsk -n "__fish_nsk_using_subcommand stats" -l no-stream -d 'Print one snapshot and exit'
 complete -c nsk -n "__fish_nsk_using_subcommand stats" -l json -d 'Print data as JSON (for scripts)'
+complete -c nsk -n "__fish_nsk_using_subcommand stats" -l no-stream -d 'Print one snapshot and exit'
 complete -c nsk -n "__fish_nsk_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nsk -n "__fish_nsk_using_subcommand stats" -s V -l version -d 'Print version'
 complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image cp top help" -f -a "run" -d 'Start a container: new PID, UTS, mount, IPC, network and cgroup namespaces, limits, and an overlay root filesystem (the host\'s / read-only by default)'
@@ -278,6 +278,3 @@ complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcom
 complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image cp top help" -f -a "cp" -d 'Copy files between the host and any running container, with no tool inside it and no daemon: paths are resolved in the container\'s mount namespace, confined beneath its root'
 complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image cp top help" -f -a "top" -d 'Every container\'s CPU, memory, PIDs, block and network I/O, pressure (PSI) and OOM kills, refreshed in place (docker stats without the daemon, for all runtimes)'
 complete -c nsk -n "__fish_nsk_using_subcommand help; and not __fish_seen_subcommand_from run ps inspect limit enter stop kill rm logs image cp top help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "import" -d 'Unpack an image into the cache ahead of time (a tarball, an OCI layout directory, FILE:TAG or FILE@sha256:DIGEST)'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List cached images'
-complete -c nsk -n "__fish_nsk_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove cached images (refused while a container uses one)'

@@ -367,8 +367,9 @@ pub struct LimitArgs {
     pub reset: bool,
 }
 
-/// Every change `nsk limit` can make, as one group that conflicts with `--reset`: an option
-/// added here is refused with `--reset` without being named anywhere else.
+// Every change `nsk limit` can make, as one group that conflicts with `--reset`: an option
+// added here is refused with `--reset` without being named anywhere else. (A plain comment: a
+// doc comment here would become `nsk limit`'s about text once the verb's arguments are built.)
 #[derive(Debug, Default, Args)]
 #[group(id = "set", multiple = true, conflicts_with = "reset")]
 pub struct LimitSet {

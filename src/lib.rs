@@ -285,4 +285,27 @@ mod tests {
             assert_eq!(set.contains(&id), changes, "{id}");
         }
     }
+
+    #[test]
+    fn building_a_verb_keeps_the_summary_nsk_help_shows_for_it() {
+        // A verb's arguments are added when it is built (defer); a doc comment on an argument
+        // struct would then replace the verb's own summary in `nsk VERB --help`.
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let mut verbs = 0;
+        for sub in cmd.get_subcommands() {
+            let before = sub.get_about().map(|a| a.to_string());
+            let mut built = sub.clone();
+            built.build();
+            assert_eq!(
+                built.get_about().map(|a| a.to_string()),
+                before,
+                "{}",
+                sub.get_name()
+            );
+            assert!(before.is_some(), "{} has no summary", sub.get_name());
+            verbs += 1;
+        }
+        assert!(verbs >= 12, "{verbs}");
+    }
 }

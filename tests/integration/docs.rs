@@ -16,7 +16,10 @@ pub fn render() -> Vec<(String, Vec<u8>)> {
         .render(&mut buf)
         .expect("render nsk.1");
     out.push(("man/nsk.1".to_string(), buf));
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         let name = format!("nsk-{}", sub.get_name());
         let sub = sub.clone().name(name.clone()).display_name(name.clone());
         let mut buf = vec![];
