@@ -13,6 +13,7 @@
 #                        sets (unshare --pid --fork --uts --ipc --net --mount sleep), killed by PID
 #   bench/run.sh cp      PTY_MB out of a runc container against nsenter cat; CP_MB (1 GiB) out of
 #                        an nsk container's bind volume against host cp and docker cp, same disk
+#                        (dockerd and containerd are started for the run when they are not up)
 #   bench/run.sh top     one refresh of nsk top --no-stream against systemd-cgtop -n 1 and docker
 #                        stats --no-stream with TOP_N (100) nsk containers up (bench/top-load.sh);
 #                        nsk's CPU per refresh at -i 1 with TOP_N and 500 containers
@@ -35,7 +36,7 @@ cd "$(dirname "$0")/.."
 for c in hyperfine python3; do command -v $c >/dev/null || { echo "bench/run.sh: needs $c" >&2; exit 1; }; done
 SCENARIO=${1:-run}
 case $SCENARIO in run | enter | pty | ps | cp | top | budgets | all) ;; *)
-	sed -n '2,26p' "$0" >&2
+	sed -n '2,27p' "$0" >&2
 	exit 2
 	;;
 esac
@@ -52,8 +53,12 @@ T0=$(date +%s)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cargo build --release --locked -q
-NSK=$PWD/target/x86_64-unknown-linux-gnu/release/nsk
 W=$(mktemp -d /tmp/nsk-bench.XXXXXX)
+# nsk runs from an installed copy, as its peers run from /usr/bin: the file the linker wrote in
+# target/ costs every start more page faults (about 16 more for enter, some 5-10% of its time)
+# than a copy of it does.
+install -D -m 0755 target/x86_64-unknown-linux-gnu/release/nsk "$W/bin/nsk"
+NSK=$W/bin/nsk
 LOAD=()
 cleanup() {
 	# The containers of the top scenario, by name in their own state root.
@@ -69,12 +74,22 @@ cleanup() {
 	[ -n "${CP_DOCKER:-}" ] && docker rm -f "$CP_DOCKER" >/dev/null 2>&1
 	[ -n "${CP_IMAGE:-}" ] && docker rmi "$CP_IMAGE" >/dev/null 2>&1
 	mountpoint -q "$W/tmpfs" 2>/dev/null && umount "$W/tmpfs"
+	# The daemons docker_up started (by PID), after their containers are gone.
+	[ -d "$W/rt" ] && tests/runtimes.sh stop "$W/rt"
 	for d in /sys/fs/cgroup/*/nsk-bench* /sys/fs/cgroup/nsk-bench*; do
 		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 	done
 	rm -rf "$W"
 }
 trap cleanup EXIT
+# The docker rows need dockerd: where docker is installed and its daemon is not up, containerd
+# and dockerd are started for this run (tests/runtimes.sh: no network setup, stopped at the end).
+docker_up() {
+	docker version >/dev/null 2>&1 && return 0
+	command -v dockerd >/dev/null || return 1
+	[ -d "$W/rt" ] || tests/runtimes.sh daemons "$W/rt" >&2 || return 1
+	docker version >/dev/null 2>&1
+}
 ROWS=$W/rows.tsv
 NOTES=$W/notes.txt
 : >"$ROWS"
@@ -335,14 +350,14 @@ scenario_cp() {
 	CP_NSK=cpbench
 	"$NSK" --root "$W/state" run -d --name "$CP_NSK" --cgroup-parent nsk-bench --rootfs "$R" \
 		-v "$vol:/vol" -- /bin/sleep 1000 >/dev/null
-	if docker version >/dev/null 2>&1; then
+	if docker_up; then
 		CP_IMAGE=nsk-bench-cp:$$
 		tar -C "$R" --exclude=./big -c . | docker import - "$CP_IMAGE" >/dev/null
 		CP_DOCKER=nsk-bench-cp-$$
 		docker run -d --name "$CP_DOCKER" --network none -v "$vol:/vol" "$CP_IMAGE" /bin/sleep 1000 >/dev/null
 		peer=(docker "docker cp $CP_DOCKER:/vol/big $dst")
 	else
-		note "cp: docker does not answer (docker version): no docker cp row"
+		note "cp: docker is not installed or its daemon does not start (docker version): no docker cp row"
 	fi
 	echo "== cp: $mb MiB out of a container's bind volume (rounds ${CP_ROUNDS:-4} x ${CP_RUNS:-3} runs)"
 	SH=1 PREP="rm -f $dst; sync" SROUNDS=${CP_ROUNDS:-4} SRUNS=${CP_RUNS:-3} series cpbig \
@@ -360,8 +375,8 @@ scenario_top() {
 	load_up "$n"
 	command -v systemd-cgtop >/dev/null && peers+=(cgtop "systemd-cgtop -n 1 -b") ||
 		note "top: systemd-cgtop is not installed (apt-get install systemd); no cgtop row"
-	docker version >/dev/null 2>&1 && peers+=(docker "docker stats --no-stream") ||
-		note "top: docker does not answer; no docker stats row"
+	docker_up && peers+=(docker "docker stats --no-stream") ||
+		note "top: docker is not installed or its daemon does not start; no docker stats row"
 	echo "== top: one refresh over the host's containers, $n nsk containers up (rounds $(((ROUNDS + 1) / 2)) x $RUNS runs)"
 	# nsk needs two reads for its rates (-i 0.1 apart); cgtop's first and only refresh shows
 	# none; docker stats waits for two samples of its daemon.
@@ -403,7 +418,8 @@ scenario_budgets() {
 	mkdir -p "$W/base"
 	git archive "$BASE" | tar -x -C "$W/base"
 	(cd "$W/base" && CARGO_TARGET_DIR=$W/base-target cargo build --release --locked -q)
-	local old=$W/base-target/x86_64-unknown-linux-gnu/release/nsk so sn
+	local old=$W/bin/nsk-base so sn
+	install -m 0755 "$W/base-target/x86_64-unknown-linux-gnu/release/nsk" "$old"
 	so=$(stat -c %s "$old")
 	sn=$(stat -c %s "$NSK")
 	printf 'budgets\trelease binary size (static, stripped)\t%s KiB\tnsk at %s\t%s KiB\t%s\t-\t-\t-\t-\n' \
@@ -549,7 +565,10 @@ md += ["- `run`: crun is run as bare as nsk: hyperfine itself runs " +
        "that costs nsk when it is the parent's only container.",
        "- PTY: the CPU figures are the user+system time of the whole process tree (script, the "
        "tool, cat) from its rusage; the kernel's tty work done in kworker threads is not in them.",
-       "- Peak RSS: GNU time `%M`, median of five runs.", "",
+       "- Peak RSS: GNU time `%M`, median of five runs.",
+       "- nsk (this build and the base) runs from an installed copy of the release binary, as its "
+       "peers run from /usr/bin: started from the file the linker wrote in target/, each start "
+       "takes more page faults (about 16 more for enter, 5-10% of its time).", "",
        "## Machine", "",
        f"- Date: {now}; `bench/run.sh all` took {int(secs) // 60} min {int(secs) % 60} s",
        f"- Kernel: {platform.release()} ({platform.machine()})",

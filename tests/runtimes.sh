@@ -6,6 +6,7 @@
 #                                 a busybox image into each runtime, start one container in each
 #                                 (Docker, Podman with runc, containerd's ctr); DIR keeps the logs
 #                                 and what stop needs
+#   tests/runtimes.sh daemons DIR start only containerd and dockerd (unless they already answer)
 #   tests/runtimes.sh stop DIR    remove those containers and images, stop the daemons this script
 #                                 started (by PID), and put back what dockerd changed
 #
@@ -18,7 +19,7 @@ set -euo pipefail
 cmd=${1:-}
 dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || {
-	echo "usage: tests/runtimes.sh start|stop DIR" >&2
+	echo "usage: tests/runtimes.sh start|daemons|stop DIR" >&2
 	exit 2
 }
 docker=/usr/bin/docker # Debian's client, matching its dockerd (another may come first in PATH)
@@ -40,23 +41,19 @@ wait_for() { # wait_for WHAT CMD...: up to 60 s
 	return 1
 }
 
-start() {
-	mkdir -p "$dir"
-	for t in "$docker" podman containerd ctr dockerd runc; do
+need() {
+	local t
+	for t in "$@"; do
 		command -v "$t" >/dev/null || {
 			echo "tests/runtimes.sh: $t is missing (apt-get install docker.io podman containerd runc)" >&2
 			exit 1
 		}
 	done
-	# A busybox root filesystem, as an image for each runtime (no registry is reachable).
-	local rootfs=$dir/rootfs bb
-	bb=$(command -v busybox)
-	mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp"
-	cp "$bb" "$rootfs/bin/busybox"
-	for a in $("$bb" --list); do [ "$a" = busybox ] || ln -sf busybox "$rootfs/bin/$a"; done
-	echo "root:x:0:0:root:/root:/bin/sh" >"$rootfs/etc/passwd"
-	tar -C "$rootfs" -cf "$dir/rootfs.tar" .
+}
 
+daemons() {
+	mkdir -p "$dir"
+	need "$docker" containerd ctr dockerd runc
 	if ! ctr version >/dev/null 2>&1; then
 		containerd >"$dir/containerd.log" 2>&1 &
 		echo $! >"$dir/containerd.pid"
@@ -69,6 +66,19 @@ start() {
 		echo $! >"$dir/dockerd.pid"
 		wait_for dockerd "$docker" info
 	fi
+}
+
+start() {
+	need podman
+	daemons
+	# A busybox root filesystem, as an image for each runtime (no registry is reachable).
+	local rootfs=$dir/rootfs bb
+	bb=$(command -v busybox)
+	mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp"
+	cp "$bb" "$rootfs/bin/busybox"
+	for a in $("$bb" --list); do [ "$a" = busybox ] || ln -sf busybox "$rootfs/bin/$a"; done
+	echo "root:x:0:0:root:/root:/bin/sh" >"$rootfs/etc/passwd"
+	tar -C "$rootfs" -cf "$dir/rootfs.tar" .
 
 	"$docker" import -c 'CMD ["/bin/sh"]' "$dir/rootfs.tar" "$tag" >/dev/null
 	"$docker" run -d --name "$name" --network none "$tag" sleep 100000 >/dev/null
@@ -121,9 +131,10 @@ stop() {
 
 case $cmd in
 start) start ;;
+daemons) daemons ;;
 stop) stop ;;
 *)
-	echo "usage: tests/runtimes.sh start|stop DIR" >&2
+	echo "usage: tests/runtimes.sh start|daemons|stop DIR" >&2
 	exit 2
 	;;
 esac
