@@ -18,10 +18,11 @@
 set -euo pipefail
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || {
+usage() {
 	echo "usage: tests/runtimes.sh start|daemons|stop DIR" >&2
 	exit 2
 }
+[ -n "$cmd" ] && [ -n "$dir" ] || usage
 docker=/usr/bin/docker # Debian's client, matching its dockerd (another may come first in PATH)
 # Names unique to DIR, so runs from other checkouts sharing these daemons never collide (image
 # repositories must be lower case).
@@ -133,8 +134,5 @@ case $cmd in
 start) start ;;
 daemons) daemons ;;
 stop) stop ;;
-*)
-	echo "usage: tests/runtimes.sh start|daemons|stop DIR" >&2
-	exit 2
-	;;
+*) usage ;;
 esac
