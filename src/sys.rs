@@ -11,7 +11,8 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 pub fn clone_fork(flags: CloneFlags) -> Result<Option<Pid>, Errno> {
     let f = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: a clone without CLONE_VM and with a NULL stack duplicates the address space exactly
-    // like fork(2); nsk is single-threaded at this point, so no lock can be held by another thread.
+    // like fork(2); nsk has no other thread at this point, so no lock can be held by one (a
+    // NetnsTask may share its memory, but takes no lock of nsk's).
     let r = unsafe { libc::syscall(libc::SYS_clone, f, 0usize, 0usize, 0usize, 0usize) };
     match r {
         -1 => Err(Errno::last()),
@@ -246,6 +247,89 @@ pub fn fgetxattr<F: AsFd>(fd: F, name: &[u8]) -> Result<Vec<u8>, Errno> {
 }
 
 /// Replace the process image (execve(2)) with an explicit environment. Returns only on failure.
+/// A null-terminated array of pointers to C strings (argv, envp), built before a process that
+/// may not allocate uses it; the strings must outlive it.
+pub struct NullTerminated(Vec<*const libc::c_char>);
+
+impl NullTerminated {
+    pub fn new(v: &[CString]) -> NullTerminated {
+        let mut p: Vec<*const libc::c_char> = v.iter().map(|s| s.as_ptr()).collect();
+        p.push(std::ptr::null());
+        NullTerminated(p)
+    }
+}
+
+/// execve(2) with arrays built beforehand: allocates nothing. Returns only on failure.
+pub fn execve_raw(path: &std::ffi::CStr, argv: &NullTerminated, env: &NullTerminated) -> Errno {
+    // SAFETY: `path` is a C string and both arrays are null-terminated arrays of pointers to C
+    // strings that outlive the call (NullTerminated's contract).
+    unsafe { libc::execve(path.as_ptr(), argv.0.as_ptr(), env.0.as_ptr()) };
+    Errno::last()
+}
+
+/// Set this thread's effective, permitted and inheritable capabilities (bit N for capability
+/// N) in one capset(2), allocating nothing.
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
+    // <linux/capability.h>
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut hdr = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let word = |m: u64, i: usize| (m >> (32 * i)) as u32;
+    let data: [Data; 2] = std::array::from_fn(|i| Data {
+        effective: word(effective, i),
+        permitted: word(permitted, i),
+        inheritable: word(inheritable, i),
+    });
+    // SAFETY: capset reads a version-3 header and two data structs, both on our stack.
+    Errno::result(unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) }).map(drop)
+}
+
+/// Start a process that shares this one's memory and runs `f` on a stack of its own until it
+/// execs or exits; the caller is suspended until then (CLONE_VM | CLONE_VFORK, as posix_spawn
+/// does). `f` must allocate nothing and take no lock: the memory it runs in is the caller's,
+/// stopped at this call. Returns the new process's PID (it exits with `f`'s return value, and
+/// sends SIGCHLD when it ends).
+pub fn spawn_vfork(f: &mut dyn FnMut() -> libc::c_int) -> Result<Pid, Errno> {
+    extern "C" fn trampoline(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `arg` is the `&mut dyn FnMut` below, alive while the caller is suspended.
+        let f = unsafe { &mut *(arg as *mut &mut dyn FnMut() -> libc::c_int) };
+        f()
+    }
+    const STACK: usize = 64 << 10;
+    let mut stack: Vec<u8> = Vec::with_capacity(STACK);
+    let top = (stack.as_mut_ptr() as usize + STACK) & !15;
+    let mut f = f;
+    // SAFETY: the child runs `trampoline` on `stack`, which outlives it as far as the caller can
+    // tell (the caller resumes only once the child has exec'd or exited); it shares the memory of
+    // a caller that is suspended meanwhile, so nothing it touches is touched from two places.
+    let pid = unsafe {
+        libc::clone(
+            trampoline,
+            top as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            &mut f as *mut &mut dyn FnMut() -> libc::c_int as *mut libc::c_void,
+        )
+    };
+    drop(stack);
+    match pid {
+        -1 => Err(Errno::last()),
+        pid => Ok(Pid::from_raw(pid)),
+    }
+}
+
 pub fn execve(path: &CString, argv: &[CString], env: &[CString]) -> Errno {
     match nix::unistd::execve(path, argv, env) {
         Err(e) => e,
@@ -434,7 +518,8 @@ pub fn clone3_fork<F: AsFd>(flags: CloneFlags, cgroup: Option<F>) -> Result<Opti
         args.cgroup = cg.as_fd().as_raw_fd() as u64;
     }
     // SAFETY: with no stack given, clone3 duplicates the address space like fork(2); nsk is
-    // single-threaded here. `args` lives across the call and its size is passed.
+    // single-threaded here (a NetnsTask may share its memory, but takes no lock of nsk's).
+    // `args` lives across the call and its size is passed.
     let r = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -579,6 +664,99 @@ pub fn clone_tree_at<F: AsFd>(dir: F, path: &str) -> Result<OwnedFd, Errno> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::fd::AsRawFd;
+
+    /// A capability set of /proc/thread-self/status (CapEff, CapPrm, CapInh, CapBnd).
+    fn thread_caps(field: &str) -> u64 {
+        let s = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let v = s
+            .lines()
+            .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
+            .unwrap();
+        u64::from_str_radix(v.trim(), 16).unwrap()
+    }
+
+    #[test]
+    fn capset_sets_the_three_sets_of_the_calling_thread_at_once() {
+        // Capabilities are per thread: a thread of its own gives up only its own.
+        std::thread::spawn(|| {
+            use caps::Capability::{CAP_CHOWN, CAP_KILL, CAP_NET_BIND_SERVICE};
+            let keep = CAP_CHOWN.bitmask() | CAP_KILL.bitmask() | CAP_NET_BIND_SERVICE.bitmask();
+            assert_eq!(thread_caps("CapEff") & keep, keep, "the tests run as root");
+            super::capset(keep, keep, 0).unwrap();
+            assert_eq!(thread_caps("CapEff"), keep);
+            assert_eq!(thread_caps("CapPrm"), keep);
+            assert_eq!(thread_caps("CapInh"), 0);
+            // What is gone from the permitted set cannot come back.
+            assert_eq!(
+                super::capset(u64::MAX >> 24, u64::MAX >> 24, 0),
+                Err(nix::errno::Errno::EPERM)
+            );
+            assert_eq!(thread_caps("CapEff"), keep);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn the_network_namespace_task_makes_one_with_its_loopback_up() {
+        let fd = super::NetnsTask::start().unwrap().finish().unwrap();
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        let own = std::fs::read_link("/proc/self/ns/net").unwrap();
+        assert!(link.to_string_lossy().starts_with("net:["), "{link:?}");
+        assert_ne!(link, own, "the task's namespace is not nsk's");
+        // A thread of its own joins it and finds only the loopback there, up.
+        std::thread::spawn(move || {
+            nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let dev = std::fs::read_to_string("/proc/thread-self/net/dev").unwrap();
+            let names: Vec<&str> = dev
+                .lines()
+                .skip(2)
+                .filter_map(|l| l.split(':').next())
+                .map(str::trim)
+                .collect();
+            assert_eq!(names, ["lo"]);
+            let sock = nix::sys::socket::socket(
+                nix::sys::socket::AddressFamily::Inet,
+                nix::sys::socket::SockType::Datagram,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+                None,
+            )
+            .unwrap();
+            // SAFETY: ifreq is plain old data; SIOCGIFFLAGS fills the one on our stack.
+            let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+            for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+                *d = *s as libc::c_char;
+            }
+            // SAFETY: the ifreq lives on our stack across the call.
+            let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) };
+            assert_eq!(r, 0);
+            // SAFETY: SIOCGIFFLAGS filled the flags member.
+            let up = unsafe { ifr.ifr_ifru.ifru_flags } & libc::IFF_UP as libc::c_short;
+            assert_ne!(up, 0, "lo is up");
+        })
+        .join()
+        .unwrap();
+        // Dropped without being finished, a task is still reaped (no zombie left behind).
+        drop(super::NetnsTask::start().unwrap());
+    }
+
+    #[test]
+    fn a_vfork_spawn_runs_in_the_callers_memory_and_ends_with_its_code() {
+        let mut seen = 0u32;
+        let pid = super::spawn_vfork(&mut || {
+            seen = 42;
+            3
+        })
+        .unwrap();
+        // The caller resumes once the child has ended; what it wrote is in the caller's memory.
+        assert_eq!(seen, 42);
+        assert_eq!(
+            nix::sys::wait::waitpid(pid, None).unwrap(),
+            nix::sys::wait::WaitStatus::Exited(pid, 3)
+        );
+    }
+
     #[test]
     fn the_argument_area_is_read_after_the_command_name() {
         let mut f: Vec<String> = (3..=52).map(|n| n.to_string()).collect();
@@ -735,4 +913,147 @@ pub fn set_rlimit(resource: libc::__rlimit_resource_t, l: &libc::rlimit64) -> Re
     // SAFETY: `l` is read within its size; 0 as pid means the calling process.
     let r = unsafe { libc::prlimit64(0, resource, l, std::ptr::null_mut()) };
     Errno::result(r).map(drop)
+}
+
+/// A network namespace being made, with its loopback up, by a helper task while nsk goes on
+/// with the state, the clone and the cgroups: making one is a few hundred microseconds of kernel
+/// work that would otherwise sit on the way to the container's command. The task shares nsk's
+/// memory and fd table (nothing is copied to start it) but is its own process, so the namespace
+/// it enters is not nsk's. It makes raw system calls only (rustix: no libc, so no errno, no
+/// allocation, no lock of nsk's), so nothing of nsk's is touched from two places and a fork
+/// while it runs inherits no lock it holds. `finish` (or drop) reaps it.
+pub struct NetnsTask {
+    pid: libc::pid_t,
+    /// The task's stack, and the word it reports through (an fd, or minus an errno): both kept,
+    /// unmoved, until it is reaped.
+    _stack: Vec<u8>,
+    out: Box<std::sync::atomic::AtomicI64>,
+    reaped: bool,
+}
+
+const NETNS_TASK_STACK: usize = 64 << 10;
+/// `out` before the task reports.
+const NETNS_PENDING: i64 = i64::MIN;
+
+impl NetnsTask {
+    pub fn start() -> Result<NetnsTask, Errno> {
+        let mut stack: Vec<u8> = Vec::with_capacity(NETNS_TASK_STACK);
+        let out = Box::new(std::sync::atomic::AtomicI64::new(NETNS_PENDING));
+        // The stack grows down from the end of the buffer, 16-byte aligned.
+        let top = (stack.as_mut_ptr() as usize + NETNS_TASK_STACK) & !15;
+        let arg = &*out as *const std::sync::atomic::AtomicI64 as *mut libc::c_void;
+        // SAFETY: the task runs `netns_task` on its own stack (`stack`, which outlives it: kept in
+        // the returned value until it is reaped) and reads only `out` (likewise kept). It shares
+        // the address space (CLONE_VM) but touches nothing else of nsk's: see `netns_task`. No
+        // exit signal: it is reaped with __WCLONE.
+        let pid = unsafe {
+            libc::clone(
+                netns_task,
+                top as *mut libc::c_void,
+                libc::CLONE_VM | libc::CLONE_FILES,
+                arg,
+            )
+        };
+        if pid < 0 {
+            return Err(Errno::last());
+        }
+        Ok(NetnsTask {
+            pid,
+            _stack: stack,
+            out,
+            reaped: false,
+        })
+    }
+
+    fn reap(&mut self) -> i64 {
+        if !self.reaped {
+            let flags = nix::sys::wait::WaitPidFlag::__WCLONE;
+            while let Err(Errno::EINTR) =
+                nix::sys::wait::waitpid(Pid::from_raw(self.pid), Some(flags))
+            {}
+            self.reaped = true;
+        }
+        self.out.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The namespace, once the task has ended.
+    pub fn finish(mut self) -> Result<OwnedFd, Errno> {
+        match self.reap() {
+            NETNS_PENDING => Err(Errno::ECHILD),
+            fd if fd >= 0 => {
+                self.out
+                    .store(NETNS_PENDING, std::sync::atomic::Ordering::Relaxed);
+                // SAFETY: the task opened this fd in the fd table it shares with nsk, and nothing
+                // else owns it.
+                Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+            }
+            e => Err(Errno::from_raw((-e) as i32)),
+        }
+    }
+}
+
+impl Drop for NetnsTask {
+    fn drop(&mut self) {
+        let fd = self.reap();
+        if fd >= 0 {
+            // SAFETY: as in `finish`: the task's fd, owned by nobody else, closed once.
+            drop(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        }
+    }
+}
+
+/// The helper task of `NetnsTask::start`.
+extern "C" fn netns_task(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the AtomicI64 that NetnsTask keeps alive until this task is reaped.
+    let out = unsafe { &*(arg as *const std::sync::atomic::AtomicI64) };
+    let r = match make_netns() {
+        Ok(fd) => fd as i64,
+        Err(e) => -(e.raw_os_error() as i64),
+    };
+    out.store(r, std::sync::atomic::Ordering::Release);
+    0
+}
+
+/// In the helper task: a new network namespace, its loopback up, and an fd for it.
+fn make_netns() -> rustix::io::Result<RawFd> {
+    use rustix::fd::IntoRawFd;
+    // SAFETY: the task is a process of its own (no CLONE_THREAD): only it enters the namespace.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET)? };
+    let sock = rustix::net::socket_with(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::DGRAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )?
+    .into_raw_fd();
+    let up = loopback_up_raw(sock);
+    // SAFETY: `sock` is the socket made above, closed once here.
+    unsafe { rustix::io::close(sock) };
+    up?;
+    rustix::fs::open(
+        c"/proc/thread-self/ns/net",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map(|fd| fd.into_raw_fd())
+}
+
+fn loopback_up_raw(sock: RawFd) -> rustix::io::Result<()> {
+    use rustix::ioctl::{ioctl, Opcode, Updater};
+    const GET: Opcode = libc::SIOCGIFFLAGS as Opcode;
+    const SET: Opcode = libc::SIOCSIFFLAGS as Opcode;
+    // SAFETY: `sock` is open for the duration of this call.
+    let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(sock) };
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS take a struct ifreq, read and written in place.
+    unsafe {
+        ioctl(fd, Updater::<GET, libc::ifreq>::new(&mut ifr))?;
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        ioctl(fd, Updater::<SET, libc::ifreq>::new(&mut ifr))?;
+    }
+    Ok(())
 }

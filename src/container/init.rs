@@ -6,7 +6,7 @@ use super::rootfs;
 use crate::cgroup::Hierarchy;
 use crate::error::{Context, Error, Result};
 use crate::exec::channel::{Channel, Msg};
-use crate::exec::command::{exec_failure, exec_search, DEFAULT_PATH};
+use crate::exec::command::{exec_failure, DEFAULT_PATH};
 use crate::exec::user::resolve_user;
 use crate::sys;
 use nix::sys::signal::{kill, SigSet, Signal};
@@ -26,6 +26,9 @@ pub struct InitArgs<'a> {
     /// The path the cgroups were planned with, below each hierarchy's root.
     pub cgroup_rel: &'a str,
     pub chan: Channel,
+    /// The parent makes the network namespace (loopback up) and sends it with `Go`: init joins
+    /// it then, and mounts /sys after (a sysfs shows the network namespace of its mounter).
+    pub net_later: bool,
 }
 
 /// Entry point in the cloned child. Never returns.
@@ -64,9 +67,18 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
     if !cfg.userns {
         build(cfg, a).map_err(fail)?;
     }
-    match a.chan.recv().map_err(fail)? {
-        Some((Msg::Go, _)) => {}
+    let netns = match a.chan.recv().map_err(fail)? {
+        Some((Msg::Go, fd)) => fd,
         _ => sys::exit_now(125), // the parent gave up
+    };
+    if a.net_later {
+        let ns = netns
+            .ok_or_else(|| Error::failed("no network namespace came from nsk"))
+            .map_err(fail)?;
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+            .ctx(|| "cannot join the container's network namespace")
+            .map_err(fail)?;
+        rootfs::mount_sys(cfg).map_err(fail)?;
     }
     if cfg.userns {
         nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
@@ -100,55 +112,23 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
     } else {
         None
     };
-    let (exec_r, exec_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .ctx(|| "cannot create a pipe")
-        .map_err(fail)?;
-    let cmd = match sys::fork()
-        .ctx(|| "cannot fork the command")
-        .map_err(fail)?
-    {
-        None => {
-            drop(exec_r);
-            let (errno, code, what) = exec_command(cfg, slave.as_ref());
-            let msg = format!("{}\n{}\n{}", errno as i32, code, what);
-            let _ = nix::unistd::write(&exec_w, msg.as_bytes());
-            sys::exit_now(code)
-        }
-        Some(pid) => pid,
-    };
-    drop(exec_w);
+    let cmd = start_command(cfg, slave.as_ref())?;
     drop(slave);
-    let mut buf = [0u8; 4096];
-    let n = loop {
-        match nix::unistd::read(&exec_r, &mut buf) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            r => break r.unwrap_or(0),
-        }
-    };
-    if n > 0 {
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let mut it = text.splitn(3, '\n');
-        let errno =
-            nix::errno::Errno::from_raw(it.next().and_then(|s| s.parse().ok()).unwrap_or(0));
-        let code: i32 = it.next().and_then(|s| s.parse().ok()).unwrap_or(127);
-        let what = it.next().unwrap_or("").to_string();
-        let _ = waitpid(cmd, None);
-        return Err((exec_failure(errno, code, &what), code));
-    }
     a.chan
         .send(&Msg::Ready { pid: cmd.as_raw() }, None)
         .map_err(fail)?;
     Ok(cmd)
 }
 
-/// Hostname, loopback, and the root filesystem.
+/// Hostname, loopback (unless the parent makes the network namespace), and the root
+/// filesystem (without /sys then: it is mounted once init is in that namespace).
 fn build(cfg: &Config, a: &InitArgs) -> Result<()> {
     nix::unistd::sethostname(&cfg.hostname)
         .ctx(|| format!("cannot set hostname {}", cfg.hostname))?;
-    if cfg.net == super::config::Net::None {
+    if cfg.net == super::config::Net::None && !a.net_later {
         sys::loopback_up().ctx(|| "cannot bring lo up")?;
     }
-    rootfs::setup(cfg, a.state_dir)
+    rootfs::setup(cfg, a.state_dir, !a.net_later)
 }
 
 /// Capabilities a container keeps by default: docker's set, minus CAP_MKNOD.
@@ -171,85 +151,189 @@ pub const DEFAULT_CAPS: &[caps::Capability] = {
     ]
 };
 
-/// In the forked command process: session and terminal, directory, identity, capabilities,
-/// clean fds and signals, then exec. Returns only on failure: (errno, exit code, what).
-fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> (nix::errno::Errno, i32, String) {
+/// Where starting the command failed (the command's process reports it to init).
+#[derive(Clone, Copy)]
+enum Stage {
+    Session,
+    Terminal,
+    Workdir,
+    Capabilities,
+    Setgroups,
+    Group,
+    User,
+    Fds,
+    Exec,
+}
+
+/// Start the command as PID 2 and return its PID once it runs. Everything that takes memory is
+/// done here first (the user, the working directory, argv, the environment, where PATH leads);
+/// the command's process then shares init's memory until its exec, making system calls only
+/// (`command_process`): no copy of init's pages is made for it, and none is left for its exec
+/// to tear down. Init resumes once the command has exec'd, or failed (CLONE_VFORK).
+fn start_command(cfg: &Config, slave: Option<&OwnedFd>) -> SetupResult<Pid> {
     use nix::errno::Errno;
-    let err = |e: Errno, what: &str| (e, 125, what.to_string());
+    use std::ffi::CString;
+    let failed = |errno: Errno, code: i32, what: &str| (exec_failure(errno, code, what), code);
+    let ident = resolve_user(None, cfg.user.as_deref())
+        .map_err(|e| failed(Errno::UnknownErrno, 125, &e))?;
+    let workdir = format!("working directory {}", cfg.workdir);
+    std::fs::create_dir_all(&cfg.workdir).map_err(|e| {
+        failed(
+            Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            125,
+            &workdir,
+        )
+    })?;
+    let mut env = cfg.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", ident.home.as_deref().unwrap_or("/")));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    let c = |s: &str| CString::new(s).unwrap_or_default();
+    let name = &cfg.command[0];
+    // A name with a slash is run as it is; a bare one is looked for in PATH (execvpe).
+    let candidates: Vec<CString> = if name.contains('/') {
+        vec![c(name)]
+    } else {
+        path.split(':')
+            .map(|d| c(&format!("{}/{name}", if d.is_empty() { "." } else { d })))
+            .collect()
+    };
+    let argv: Vec<CString> = cfg.command.iter().map(|a| c(a)).collect();
+    let envp: Vec<CString> = env.iter().map(|e| c(e)).collect();
+    let plan = CommandPlan {
+        slave: slave.map(|s| s.as_raw_fd()),
+        workdir: c(&cfg.workdir),
+        confine: !cfg.privileged,
+        bounding: DEFAULT_CAPS.iter().fold(0, |m, c| m | c.bitmask()),
+        uid: ident.uid,
+        gid: ident.gid,
+        groups: ident.groups.clone(),
+        setgroups_may_fail: cfg.userns,
+        candidates,
+        argv: sys::NullTerminated::new(&argv),
+        envp: sys::NullTerminated::new(&envp),
+        bare: !name.contains('/'),
+    };
+    let mut report: Option<(Errno, i32, Stage)> = None;
+    let pid = sys::spawn_vfork(&mut || {
+        report = Some(command_process(&plan));
+        127
+    })
+    .ctx(|| "cannot start the command")
+    .map_err(fail)?;
+    let Some((errno, code, stage)) = report else {
+        return Ok(pid);
+    };
+    let _ = waitpid(pid, None);
+    let what = match stage {
+        Stage::Session => "setsid".to_string(),
+        Stage::Terminal => "the terminal".to_string(),
+        Stage::Workdir => workdir,
+        Stage::Capabilities => "capabilities".to_string(),
+        Stage::Setgroups => "setgroups".to_string(),
+        Stage::Group => format!("group {}", ident.gid),
+        Stage::User => format!("user {}", ident.uid),
+        Stage::Fds => "fds".to_string(),
+        Stage::Exec => name.clone(),
+    };
+    Err(failed(errno, code, &what))
+}
+
+/// What the command's process needs, prepared by init (`start_command`).
+struct CommandPlan {
+    slave: Option<std::os::fd::RawFd>,
+    workdir: std::ffi::CString,
+    confine: bool,
+    /// The capabilities a confined command keeps (bit N for capability N).
+    bounding: u64,
+    uid: Uid,
+    gid: Gid,
+    groups: Vec<Gid>,
+    setgroups_may_fail: bool,
+    /// The paths to exec, in turn (one, or one per PATH entry).
+    candidates: Vec<std::ffi::CString>,
+    argv: sys::NullTerminated,
+    envp: sys::NullTerminated,
+    /// Whether the command was a bare name looked for in PATH.
+    bare: bool,
+}
+
+/// The command's process, sharing init's memory until its exec: session and terminal,
+/// directory, capabilities, identity, fds and signals, then exec, in system calls only (no
+/// allocation: init's heap is not its own). Returns only on failure, with docker's exit codes
+/// (125 for the setup, 126 found but not runnable, 127 not found) and where it failed.
+fn command_process(p: &CommandPlan) -> (nix::errno::Errno, i32, Stage) {
+    use nix::errno::Errno;
+    let err = |e: Errno, stage: Stage| (e, 125, stage);
     // Signals: back to defaults (Rust ignores SIGPIPE) and nothing blocked.
     sys::reset_signals();
-    if let Some(s) = slave {
+    if let Some(s) = p.slave {
         if let Err(e) = nix::unistd::setsid() {
-            return err(e, "setsid");
+            return err(e, Stage::Session);
         }
+        // SAFETY: the slave stays open in init, whose memory and fds this process shares a copy
+        // of, until it has exec'd.
+        let s = unsafe { std::os::fd::BorrowedFd::borrow_raw(s) };
         if let Err(e) = sys::set_controlling_tty(s.as_raw_fd()) {
-            return err(e, "the terminal");
+            return err(e, Stage::Terminal);
         }
         let dup = nix::unistd::dup2_stdin(s)
             .and_then(|_| nix::unistd::dup2_stdout(s))
             .and_then(|_| nix::unistd::dup2_stderr(s));
         if let Err(e) = dup {
-            return err(e, "the terminal");
+            return err(e, Stage::Terminal);
         }
     }
-    let ident = match resolve_user(None, cfg.user.as_deref()) {
-        Ok(i) => i,
-        // The message is whole: no errno to add.
-        Err(e) => return (Errno::UnknownErrno, 125, e),
-    };
-    let home = ident.home.clone().unwrap_or_else(|| "/".into());
-    if let Err(e) = std::fs::create_dir_all(&cfg.workdir) {
-        return (
-            Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-            125,
-            format!("working directory {}", cfg.workdir),
-        );
+    if let Err(e) = nix::unistd::chdir(p.workdir.as_c_str()) {
+        return err(e, Stage::Workdir);
     }
-    if let Err(e) = nix::unistd::chdir(cfg.workdir.as_str()) {
-        return err(e, &format!("working directory {}", cfg.workdir));
-    }
-    if !cfg.privileged {
-        if let Err(e) = drop_bounding_caps() {
-            return err(e, "capabilities");
+    if p.confine {
+        if let Err(e) = sys::drop_bounding_except(p.bounding) {
+            return err(e, Stage::Capabilities);
         }
     }
-    if let Err(e) = nix::unistd::setgroups(&ident.groups) {
-        if !cfg.userns {
-            return err(e, "setgroups");
+    if let Err(e) = nix::unistd::setgroups(&p.groups) {
+        if !p.setgroups_may_fail {
+            return err(e, Stage::Setgroups);
         }
     }
-    if let Err(e) = nix::unistd::setresgid(ident.gid, ident.gid, ident.gid) {
-        return err(e, &format!("group {}", ident.gid));
+    if let Err(e) = nix::unistd::setresgid(p.gid, p.gid, p.gid) {
+        return err(e, Stage::Group);
     }
-    if let Err(e) = nix::unistd::setresuid(ident.uid, ident.uid, ident.uid) {
-        return err(e, &format!("user {}", ident.uid));
+    if let Err(e) = nix::unistd::setresuid(p.uid, p.uid, p.uid) {
+        return err(e, Stage::User);
     }
-    if !cfg.privileged && ident.uid.is_root() {
-        let set: caps::CapsHashSet = DEFAULT_CAPS.iter().copied().collect();
-        for s in [caps::CapSet::Effective, caps::CapSet::Permitted] {
-            if caps::set(None, s, &set).is_err() {
-                return err(Errno::EPERM, "capabilities");
-            }
+    // docker's set for root, none for another user (whose permitted set the kernel emptied at
+    // setresuid), and an empty inheritable set, as docker's since CVE-2022-24769: a file with
+    // inheritable file capabilities gains nothing through it.
+    if p.confine {
+        let keep = if p.uid.is_root() { p.bounding } else { 0 };
+        if let Err(e) = sys::capset(keep, keep, 0) {
+            return err(e, Stage::Capabilities);
         }
-    }
-    // An empty inheritable set, as docker's since CVE-2022-24769: a file with inheritable file
-    // capabilities gains nothing through it.
-    if !cfg.privileged && caps::clear(None, caps::CapSet::Inheritable).is_err() {
-        return err(Errno::EPERM, "capabilities");
     }
     if let Err(e) = sys::cloexec_from(3) {
-        return err(e, "fds");
+        return err(e, Stage::Fds);
     }
-    let mut env = cfg.env.clone();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={home}"));
+    let mut seen = None;
+    for path in &p.candidates {
+        let e = sys::execve_raw(path, &p.argv, &p.envp);
+        if !p.bare {
+            let code = if e == Errno::ENOENT { 127 } else { 126 };
+            return (e, code, Stage::Exec);
+        }
+        if !matches!(e, Errno::ENOENT | Errno::ENOTDIR) {
+            seen.get_or_insert(e);
+        }
     }
-    let path = env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or(DEFAULT_PATH)
-        .to_string();
-    exec_search(&cfg.command, &env, &path)
+    match seen {
+        Some(e) => (e, 126, Stage::Exec),
+        None => (Errno::ENOENT, 127, Stage::Exec),
+    }
 }
 
 pub fn drop_bounding_caps() -> std::result::Result<(), nix::errno::Errno> {

@@ -93,7 +93,8 @@ fn open_path(p: &Path) -> Result<OwnedFd> {
 
 /// Build the root filesystem and pivot into it. Runs in the container's init, in its new mount
 /// namespace, before the command starts. `state_dir` is the container's directory on the host.
-pub fn setup(cfg: &Config, state_dir: &Path) -> Result<()> {
+/// Without `with_sys`, /sys is left for `mount_sys` (init is not in its network namespace yet).
+pub fn setup(cfg: &Config, state_dir: &Path, with_sys: bool) -> Result<()> {
     mnt(
         None,
         Path::new("/"),
@@ -156,24 +157,26 @@ pub fn setup(cfg: &Config, state_dir: &Path) -> Result<()> {
         nosuid_nodev_noexec,
         None,
     )?;
-    let sys_ = top_dir_at(here, "sys")?;
-    let sysfs = mnt(
-        Some("sysfs"),
-        &sys_,
-        Some("sysfs"),
-        nosuid_nodev_noexec | MsFlags::MS_RDONLY,
-        None,
-    );
-    if let (Err(e), Some(tree)) = (&sysfs, &host_sys) {
-        let target = open_path(&sys_)?;
-        sys::move_mount(tree, &target)
-            .ctx(|| format!("cannot mount sysfs ({e}), nor bind the host's /sys"))?;
-        remount_ro(
+    if with_sys {
+        let sys_ = top_dir_at(here, "sys")?;
+        let sysfs = mnt(
+            Some("sysfs"),
             &sys_,
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        )?;
-    } else {
-        sysfs?;
+            Some("sysfs"),
+            nosuid_nodev_noexec | MsFlags::MS_RDONLY,
+            None,
+        );
+        if let (Err(e), Some(tree)) = (&sysfs, &host_sys) {
+            let target = open_path(&sys_)?;
+            sys::move_mount(tree, &target)
+                .ctx(|| format!("cannot mount sysfs ({e}), nor bind the host's /sys"))?;
+            remount_ro(
+                &sys_,
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            )?;
+        } else {
+            sysfs?;
+        }
     }
     umount2(here, MntFlags::MNT_DETACH).ctx(|| "cannot detach the old root")?;
     chdir("/").ctx(|| "cannot chdir to the new root")?;
@@ -184,7 +187,29 @@ pub fn setup(cfg: &Config, state_dir: &Path) -> Result<()> {
         bind_volume(v, *is_dir, tree)?;
     }
     if !cfg.privileged {
-        mask_paths()?;
+        mask_paths(|p| with_sys || !is_below_sys(p))?;
+    }
+    Ok(())
+}
+
+/// Whether `p` is /sys or below it.
+fn is_below_sys(p: &str) -> bool {
+    Path::new(p).starts_with("/sys")
+}
+
+/// Mount /sys (read-only) and mask what is masked there, once init has joined its network
+/// namespace: a sysfs shows the network devices of the namespace it is mounted from.
+pub fn mount_sys(cfg: &Config) -> Result<()> {
+    let sys_ = top_dir("sys")?;
+    mnt(
+        Some("sysfs"),
+        &sys_,
+        Some("sysfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
+        None,
+    )?;
+    if !cfg.privileged {
+        mask_paths(is_below_sys)?;
     }
     Ok(())
 }
@@ -424,8 +449,9 @@ fn bind_volume(v: &Volume, is_dir: bool, tree: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
-fn mask_paths() -> Result<()> {
-    for p in MASKED {
+/// Mask the paths of MASKED and READONLY that `which` selects.
+fn mask_paths(which: impl Fn(&str) -> bool) -> Result<()> {
+    for p in MASKED.iter().filter(|p| which(p)) {
         let p = Path::new(p);
         let Ok(md) = fs::symlink_metadata(p) else {
             continue;
@@ -442,7 +468,7 @@ fn mask_paths() -> Result<()> {
             mnt(Some("/dev/null"), p, None, MsFlags::MS_BIND, None)?;
         }
     }
-    for p in READONLY {
+    for p in READONLY.iter().filter(|p| which(p)) {
         let p = Path::new(p);
         if fs::symlink_metadata(p).is_err() {
             continue;

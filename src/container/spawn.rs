@@ -18,7 +18,7 @@ use nix::sys::signal::{kill, SigSet, Signal};
 
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 /// Removes what a failed run made: the init process, cgroups, the state directory.
@@ -60,6 +60,11 @@ pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>) -> Result<i32> {
         }
     }
     let root = nix::unistd::geteuid().is_root();
+    // A detached run's monitor starts its own.
+    let net = match cfg.detach {
+        false => NetPrep::start(&cfg)?,
+        true => None,
+    };
     let hier = if root || !cfg.limits.is_empty() {
         Some(Hierarchy::detect()?)
     } else {
@@ -121,13 +126,73 @@ pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>) -> Result<i32> {
         return detach(store, cfg, st, guard, cg, setup_lock);
     }
     let sigs = supervise::block_signals()?;
-    let (init_pid, chan, master) = launch(&cfg, &dir, cg, &mut st, &mut guard, &sigs)?;
-    record_running(store, &mut st, init_pid)?;
+    let (init_pid, chan, master) = launch(&cfg, &dir, cg, &mut st, &mut guard, &sigs, net)?;
+    let mounts = record_running(store, &mut st, init_pid)?;
     drop(setup_lock);
     guard.armed = false;
     let raw = pty::RawMode::stdin();
     let status = supervise::supervise(init_pid, &chan, master, &sigs, raw.ok().flatten());
-    finish(store, &cfg, st, status)
+    finish(store, &cfg, st, status, mounts)
+}
+
+/// The container's network namespace, with its loopback up, made by a helper task (see
+/// `sys::NetnsTask`) from the start of the run, beside the state, init's clone, init's build of
+/// the filesystem and the cgroups. Init joins it on `Go` (which carries it), then mounts its
+/// /sys. Only where init's own clone would make one owned by the host: without `--net host` or
+/// `--userns`. (No volume goes on /sys: `parse_volume` refuses it.)
+struct NetPrep(sys::NetnsTask);
+
+impl NetPrep {
+    fn wanted(cfg: &Config) -> bool {
+        cfg.net == super::config::Net::None && !cfg.userns
+    }
+
+    fn start(cfg: &Config) -> Result<Option<NetPrep>> {
+        if !NetPrep::wanted(cfg) {
+            return Ok(None);
+        }
+        sys::NetnsTask::start()
+            .map(|t| Some(NetPrep(t)))
+            .ctx(|| "cannot start the network namespace's task")
+    }
+
+    fn finish(self) -> Result<OwnedFd> {
+        self.0
+            .finish()
+            .ctx(|| "cannot create the container's network namespace")
+    }
+}
+
+/// The container's mount namespace, held from the moment its command runs until nsk has
+/// removed what it made. Init's exit then leaves the namespace's teardown (the overlay, /proc,
+/// /dev, the masks) to whoever drops this: `release` drops it on a helper thread, beside the
+/// removal of the cgroups and the state, and the returned guard waits for it.
+struct MountsHold {
+    _ns: OwnedFd,
+}
+
+impl MountsHold {
+    fn release(self) -> Teardown {
+        // If no thread can be made, the closure (and the namespace) is dropped here instead.
+        Teardown(
+            std::thread::Builder::new()
+                .stack_size(64 << 10)
+                .spawn(move || drop(self))
+                .ok(),
+        )
+    }
+}
+
+/// Waits, when dropped, for a namespace teardown started by `MountsHold::release`: nsk ends
+/// only once the container's mounts are gone.
+struct Teardown(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Where the container's cgroups go.
@@ -171,9 +236,10 @@ fn launch(
     st: &mut State,
     guard: &mut Cleanup,
     sigs: &Signals,
+    net: Option<NetPrep>,
 ) -> Result<(Pid, Channel, Option<OwnedFd>)> {
     let (parent, child) = Channel::pair()?;
-    let flags = cfg
+    let mut flags = cfg
         .clone_kinds()
         .fold(CloneFlags::empty(), |f, k| f | k.flag);
     let set = guard.cgroups.clone();
@@ -194,6 +260,10 @@ fn launch(
             .ctx(|| format!("cannot open {}", d.display()))?,
         );
     }
+    let net_later = net.is_some();
+    if net_later {
+        flags.remove(CloneFlags::CLONE_NEWNET);
+    }
     let (forked, into_v2) = crate::exec::fork_into(flags, v2_fd.as_ref())
         .ctx(|| "cannot create the container's namespaces")?;
     let pid = match forked {
@@ -208,6 +278,7 @@ fn launch(
                 join_v1,
                 cgroup_rel: cg.map_or("", |c| c.rel),
                 chan: child,
+                net_later,
             })
         }
         Some(pid) => pid,
@@ -224,7 +295,9 @@ fn launch(
     }
     // Init may already have failed (v1: it checks volumes while the cgroups are made) and
     // closed its end: its report, queued on the channel, says why, not the failed send.
-    let sent = parent.send(&Msg::Go, None);
+    let netns = net.map(NetPrep::finish).transpose()?;
+    let sent = parent.send(&Msg::Go, netns.as_ref().map(|f| f.as_fd()));
+    drop(netns);
     let master = match await_setup(&parent, true, Some((pid, sigs))) {
         Ok(m) => m,
         Err(SetupEnd::Failed(e)) => return Err(e),
@@ -257,8 +330,14 @@ fn write_id_maps(pid: Pid) -> Result<()> {
     Ok(())
 }
 
-fn record_running(store: &Store, st: &mut State, pid: Pid) -> Result<()> {
+/// Record the running container's PID, start time and namespaces; returns a hold on its mount
+/// namespace (None if it cannot be opened: init's exit then tears it down, as it would anyway).
+fn record_running(store: &Store, st: &mut State, pid: Pid) -> Result<Option<MountsHold>> {
     let dir = process::ProcDir::open(pid.as_raw())?;
+    let mounts = dir
+        .open_at("ns/mnt", nix::fcntl::OFlag::O_RDONLY)
+        .ok()
+        .map(|ns| MountsHold { _ns: ns });
     st.pid = Some(pid.as_raw());
     st.start_time = Some(dir.stat()?.start_time);
     for (k, ino) in crate::ns::KINDS.iter().zip(dir.ns_inodes()) {
@@ -267,11 +346,20 @@ fn record_running(store: &Store, st: &mut State, pid: Pid) -> Result<()> {
         }
     }
     st.status = Status::Running;
-    store.save(st)
+    store.save(st)?;
+    Ok(mounts)
 }
 
-/// Record how the container ended, remove it with --rm, and return nsk's exit code.
-fn finish(store: &Store, cfg: &Config, mut st: State, status: i32) -> Result<i32> {
+/// Record how the container ended, remove it with --rm, and return nsk's exit code. The mount
+/// namespace (`mounts`) is torn down meanwhile, and is gone when this returns.
+fn finish(
+    store: &Store,
+    cfg: &Config,
+    mut st: State,
+    status: i32,
+    mounts: Option<MountsHold>,
+) -> Result<i32> {
+    let _teardown = mounts.map(MountsHold::release);
     let code = crate::exec::command::exit_code(status);
     if cfg.remove {
         // The state is this process's own, kept in memory since it made the cgroups: only the
@@ -419,18 +507,19 @@ fn detach(
                 let _ = nix::unistd::dup2_stderr(log);
             }
             let started = supervise::block_signals().and_then(|sigs| {
-                let (pid, chan, _) = launch(&cfg, &dir, cg, &mut st, &mut guard, &sigs)?;
-                record_running(store, &mut st, pid)?;
+                let net = NetPrep::start(&cfg)?;
+                let (pid, chan, _) = launch(&cfg, &dir, cg, &mut st, &mut guard, &sigs, net)?;
+                let mounts = record_running(store, &mut st, pid)?;
                 drop(setup_lock);
-                Ok((sigs, pid, chan))
+                Ok((sigs, pid, chan, mounts))
             });
             match started {
-                Ok((sigs, pid, chan)) => {
+                Ok((sigs, pid, chan, mounts)) => {
                     guard.armed = false;
                     let _ = nix::unistd::write(&wr, b"ok\n");
                     drop(wr);
                     let status = supervise::supervise(pid, &chan, None, &sigs, None);
-                    let _ = finish(store, &cfg, st, status);
+                    let _ = finish(store, &cfg, st, status, mounts);
                     sys::exit_now(0)
                 }
                 Err(e) => {
