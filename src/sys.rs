@@ -26,6 +26,35 @@ pub fn fork() -> Result<Option<Pid>, Errno> {
     clone_fork(CloneFlags::empty())
 }
 
+/// Close every fd from 3 up but `keep`: what a process inherited and does not need (close_range
+/// where the kernel has it, else each fd /proc/self/fd lists).
+pub fn close_fds_except(keep: RawFd) -> Result<(), Errno> {
+    let range = |lo: RawFd, hi: u32| {
+        // SAFETY: close_range only closes fds; it takes no pointers.
+        Errno::result(unsafe { libc::syscall(libc::SYS_close_range, lo as u32, hi, 0u32) })
+    };
+    let r = match keep {
+        k if k > 3 => range(3, k as u32 - 1).and_then(|_| range(k + 1, u32::MAX)),
+        k => range(k.max(2) + 1, u32::MAX),
+    };
+    match r {
+        Err(Errno::ENOSYS) => {
+            let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+                .map_err(|_| Errno::ENOSYS)?
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .filter(|&fd| fd > 2 && fd != keep)
+                .collect();
+            for fd in fds {
+                // The directory's own fd is gone by now; EBADF is fine.
+                let _ = nix::unistd::close(fd);
+            }
+            Ok(())
+        }
+        r => r.map(drop),
+    }
+}
+
 /// Mark every fd from `first` up close-on-exec, so nothing but stdio reaches an exec'd command.
 pub fn cloexec_from(first: u32) -> Result<(), Errno> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
@@ -742,6 +771,32 @@ mod tests {
     }
 
     #[test]
+    fn the_network_namespace_task_ignores_job_control_and_leaves_no_fd_here() {
+        use nix::sys::signal::{kill, Signal};
+        let task = super::NetnsTask::start().unwrap();
+        let pid = nix::unistd::Pid::from_raw(task.pid());
+        // A Ctrl-C or Ctrl-Z for nsk's process group reaches the task too: blocked there.
+        for s in [Signal::SIGINT, Signal::SIGTSTP, Signal::SIGTERM] {
+            kill(pid, s).unwrap();
+        }
+        let fd = task.finish().unwrap();
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        // The task's own fds stayed in its own table: the returned one is the only fd here on
+        // that namespace.
+        let others: Vec<_> = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name() != fd.as_raw_fd().to_string().as_str())
+            .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == link))
+            .collect();
+        assert!(others.is_empty(), "{others:?}");
+        // Killed before nsk took the namespace (done or not), it is reported as such.
+        let task = super::NetnsTask::start().unwrap();
+        kill(nix::unistd::Pid::from_raw(task.pid()), Signal::SIGKILL).unwrap();
+        assert_eq!(task.finish().err(), Some(nix::errno::Errno::ECANCELED));
+    }
+
+    #[test]
     fn a_vfork_spawn_runs_in_the_callers_memory_and_ends_with_its_code() {
         let mut seen = 0u32;
         let pid = super::spawn_vfork(&mut || {
@@ -918,104 +973,161 @@ pub fn set_rlimit(resource: libc::__rlimit_resource_t, l: &libc::rlimit64) -> Re
 /// A network namespace being made, with its loopback up, by a helper task while nsk goes on
 /// with the state, the clone and the cgroups: making one is a few hundred microseconds of kernel
 /// work that would otherwise sit on the way to the container's command. The task shares nsk's
-/// memory and fd table (nothing is copied to start it) but is its own process, so the namespace
-/// it enters is not nsk's. It makes raw system calls only (rustix: no libc, so no errno, no
-/// allocation, no lock of nsk's), so nothing of nsk's is touched from two places and a fork
-/// while it runs inherits no lock it holds. `finish` (or drop) reaps it.
+/// memory (nothing is copied to start it) but is its own process with its own fd table, so the
+/// namespace it enters is not nsk's and no fd of its reaches nsk's other children. It starts with
+/// every signal blocked, dies with nsk (parent-death signal), makes raw system calls only
+/// (rustix: no libc, so no errno, no allocation, no lock of nsk's: a fork while it runs inherits
+/// no lock it holds), and once the namespace is ready it stops itself; `finish` then opens the
+/// namespace through /proc and kills it. Dropped unfinished, it is killed and reaped.
 pub struct NetnsTask {
     pid: libc::pid_t,
-    /// The task's stack, and the word it reports through (an fd, or minus an errno): both kept,
-    /// unmoved, until it is reaped.
+    /// The task's stack, and what it reads and reports through (minus an errno on failure):
+    /// both kept, unmoved, until it is reaped.
     _stack: Vec<u8>,
-    out: Box<std::sync::atomic::AtomicI64>,
+    arg: Box<NetnsTaskArg>,
     reaped: bool,
 }
 
+struct NetnsTaskArg {
+    /// NETNS_PENDING until the task fails (minus its errno).
+    out: std::sync::atomic::AtomicI64,
+    /// nsk's PID: the task's parent, unless nsk died before the task armed its death signal.
+    parent: libc::pid_t,
+}
+
 const NETNS_TASK_STACK: usize = 64 << 10;
-/// `out` before the task reports.
 const NETNS_PENDING: i64 = i64::MIN;
 
 impl NetnsTask {
     pub fn start() -> Result<NetnsTask, Errno> {
+        use nix::sys::signal::{SigSet, SigmaskHow};
         let mut stack: Vec<u8> = Vec::with_capacity(NETNS_TASK_STACK);
-        let out = Box::new(std::sync::atomic::AtomicI64::new(NETNS_PENDING));
+        let arg = Box::new(NetnsTaskArg {
+            out: std::sync::atomic::AtomicI64::new(NETNS_PENDING),
+            parent: std::process::id() as libc::pid_t,
+        });
         // The stack grows down from the end of the buffer, 16-byte aligned.
         let top = (stack.as_mut_ptr() as usize + NETNS_TASK_STACK) & !15;
-        let arg = &*out as *const std::sync::atomic::AtomicI64 as *mut libc::c_void;
+        let argp = &*arg as *const NetnsTaskArg as *mut libc::c_void;
+        // Every signal blocked in the task from its first instruction (a Ctrl-C or a SIGTSTP for
+        // nsk's process group must not end or stop it half-way): blocked here around the clone,
+        // as posix_spawn does, and nsk's own mask put back right after.
+        let mut old = SigSet::empty();
+        nix::sys::signal::sigprocmask(
+            SigmaskHow::SIG_SETMASK,
+            Some(&SigSet::all()),
+            Some(&mut old),
+        )?;
         // SAFETY: the task runs `netns_task` on its own stack (`stack`, which outlives it: kept in
-        // the returned value until it is reaped) and reads only `out` (likewise kept). It shares
-        // the address space (CLONE_VM) but touches nothing else of nsk's: see `netns_task`. No
-        // exit signal: it is reaped with __WCLONE.
-        let pid = unsafe {
-            libc::clone(
-                netns_task,
-                top as *mut libc::c_void,
-                libc::CLONE_VM | libc::CLONE_FILES,
-                arg,
-            )
-        };
+        // the returned value until it is reaped) and reads and writes only `arg` (likewise kept).
+        // It shares the address space (CLONE_VM) but touches nothing else of nsk's: see
+        // `netns_task`. No exit signal: it is waited for with __WCLONE.
+        let pid =
+            unsafe { libc::clone(netns_task, top as *mut libc::c_void, libc::CLONE_VM, argp) };
+        let clone_err = Errno::last();
+        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
         if pid < 0 {
-            return Err(Errno::last());
+            return Err(clone_err);
         }
         Ok(NetnsTask {
             pid,
             _stack: stack,
-            out,
+            arg,
             reaped: false,
         })
     }
 
-    fn reap(&mut self) -> i64 {
-        if !self.reaped {
-            let flags = nix::sys::wait::WaitPidFlag::__WCLONE;
-            while let Err(Errno::EINTR) =
-                nix::sys::wait::waitpid(Pid::from_raw(self.pid), Some(flags))
-            {}
-            self.reaped = true;
+    /// Kill the task (stopped, or still at work) and reap it.
+    fn kill_and_reap(&mut self) {
+        if self.reaped {
+            return;
         }
-        self.out.load(std::sync::atomic::Ordering::Acquire)
+        let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), nix::sys::signal::Signal::SIGKILL);
+        let flags = nix::sys::wait::WaitPidFlag::__WCLONE;
+        while let Err(Errno::EINTR) = nix::sys::wait::waitpid(Pid::from_raw(self.pid), Some(flags))
+        {
+        }
+        self.reaped = true;
     }
 
-    /// The namespace, once the task has ended.
+    /// The namespace, once the task has made it; ECANCELED when the task was killed first.
     pub fn finish(mut self) -> Result<OwnedFd, Errno> {
-        match self.reap() {
-            NETNS_PENDING => Err(Errno::ECHILD),
-            fd if fd >= 0 => {
-                self.out
-                    .store(NETNS_PENDING, std::sync::atomic::Ordering::Relaxed);
-                // SAFETY: the task opened this fd in the fd table it shares with nsk, and nothing
-                // else owns it.
-                Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+        use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WSTOPPED | WaitPidFlag::__WCLONE;
+        let ended = loop {
+            match waitid(Id::Pid(Pid::from_raw(self.pid)), flags) {
+                Err(Errno::EINTR) => continue,
+                r => break r,
             }
-            e => Err(Errno::from_raw((-e) as i32)),
+        };
+        match ended {
+            Ok(WaitStatus::Stopped(..)) => {
+                // Stopped only once the namespace is ready: the task is in it until killed.
+                let ns = nix::fcntl::open(
+                    format!("/proc/{}/ns/net", self.pid).as_str(),
+                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                );
+                self.kill_and_reap();
+                ns
+            }
+            Ok(_) => {
+                // Ended (reaped by this wait): failed with the errno it reported, or killed.
+                self.reaped = true;
+                match self.arg.out.load(std::sync::atomic::Ordering::Acquire) {
+                    NETNS_PENDING => Err(Errno::ECANCELED),
+                    e => Err(Errno::from_raw((-e) as i32)),
+                }
+            }
+            Err(e) => {
+                self.kill_and_reap();
+                Err(e)
+            }
         }
+    }
+}
+
+#[cfg(test)]
+impl NetnsTask {
+    fn pid(&self) -> libc::pid_t {
+        self.pid
     }
 }
 
 impl Drop for NetnsTask {
     fn drop(&mut self) {
-        let fd = self.reap();
-        if fd >= 0 {
-            // SAFETY: as in `finish`: the task's fd, owned by nobody else, closed once.
-            drop(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
-        }
+        self.kill_and_reap();
     }
 }
 
 /// The helper task of `NetnsTask::start`.
 extern "C" fn netns_task(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the AtomicI64 that NetnsTask keeps alive until this task is reaped.
-    let out = unsafe { &*(arg as *const std::sync::atomic::AtomicI64) };
-    let r = match make_netns() {
-        Ok(fd) => fd as i64,
-        Err(e) => -(e.raw_os_error() as i64),
-    };
-    out.store(r, std::sync::atomic::Ordering::Release);
-    0
+    use rustix::process::Signal;
+    use rustix::process::{getpid, getppid, kill_process, set_parent_process_death_signal};
+    // SAFETY: `arg` is the NetnsTaskArg that NetnsTask keeps alive until this task is reaped.
+    let arg = unsafe { &*(arg as *const NetnsTaskArg) };
+    // Dies with nsk; nsk may have died before this was armed: then it ends at once.
+    let orphaned = set_parent_process_death_signal(Some(Signal::KILL)).is_err()
+        || getppid().map(|p| p.as_raw_pid()) != Some(arg.parent);
+    if orphaned {
+        return 0;
+    }
+    if let Err(e) = make_netns() {
+        arg.out.store(
+            -(e.raw_os_error() as i64),
+            std::sync::atomic::Ordering::Release,
+        );
+        return 0;
+    }
+    // Ready: stopped until nsk has opened the namespace through /proc and kills this task (a
+    // SIGCONT from elsewhere only brings it back here).
+    loop {
+        let _ = kill_process(getpid(), Signal::STOP);
+    }
 }
 
-/// In the helper task: a new network namespace, its loopback up, and an fd for it.
-fn make_netns() -> rustix::io::Result<RawFd> {
+/// In the helper task: a new network namespace with its loopback up.
+fn make_netns() -> rustix::io::Result<()> {
     use rustix::fd::IntoRawFd;
     // SAFETY: the task is a process of its own (no CLONE_THREAD): only it enters the namespace.
     unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET)? };
@@ -1029,13 +1141,7 @@ fn make_netns() -> rustix::io::Result<RawFd> {
     let up = loopback_up_raw(sock);
     // SAFETY: `sock` is the socket made above, closed once here.
     unsafe { rustix::io::close(sock) };
-    up?;
-    rustix::fs::open(
-        c"/proc/thread-self/ns/net",
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map(|fd| fd.into_raw_fd())
+    up
 }
 
 fn loopback_up_raw(sock: RawFd) -> rustix::io::Result<()> {

@@ -165,16 +165,15 @@ pub fn parse_volume(s: &str) -> Result<Volume> {
     if dest.split('/').any(|c| c == "..") {
         return Err(bad("the container path may not contain '..'"));
     }
-    if dest.trim_matches('/').is_empty() {
-        return Err(bad("cannot mount over the container's root"));
-    }
-    let top = dest.trim_start_matches('/').split('/').next().unwrap_or("");
-    let whole = dest
-        .trim_matches('/')
+    // The components that name something: `/./sys//x` is /sys/x.
+    let comps: Vec<&str> = dest
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
-        .count()
-        == 1;
+        .collect();
+    let Some(&top) = comps.first() else {
+        return Err(bad("cannot mount over the container's root"));
+    };
+    let whole = comps.len() == 1;
     if top == "proc" || top == "sys" || (top == "dev" && whole) {
         return Err(bad(&format!(
             "nsk mounts the container's own /{top} there; bind below another path"
@@ -288,6 +287,11 @@ mod tests {
             "/tmp:/dev",
             "/tmp:/proc/x",
             "/tmp:/sys",
+            // Spelled with `.` components: still the root, /sys and /dev.
+            "/tmp:/.",
+            "/tmp:/./",
+            "/tmp:/./sys/kernel",
+            "/tmp:/.//dev/./",
         ] {
             let e = parse_volume(bad).unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");

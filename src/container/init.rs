@@ -33,6 +33,17 @@ pub struct InitArgs<'a> {
 
 /// Entry point in the cloned child. Never returns.
 pub fn main(a: InitArgs) -> ! {
+    // Nothing nsk (or its caller) had open stays open in the container's PID 1 but stdio (the
+    // command's) and the channel: no host directory (the state's, a cgroup's), no pipe or
+    // signalfd of the parent's.
+    if let Err(e) = sys::close_fds_except(a.chan.fd().as_raw_fd()) {
+        let msg = format!(
+            "cannot close inherited fds: {}",
+            crate::error::errno_text(e)
+        );
+        let _ = a.chan.send(&Msg::Fail { msg, code: 125 }, None);
+        sys::exit_now(125)
+    }
     sys::set_cmdline("nsk init");
     match setup(&a) {
         Ok(cmd) => reap(cmd, &a.chan),
@@ -114,6 +125,11 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
     };
     let cmd = start_command(cfg, slave.as_ref())?;
     drop(slave);
+    // The command's process shared init's memory until its exec: a change of user there made
+    // that memory dumpable again (per fs.suid_dumpable). Init's is not, again.
+    nix::sys::prctl::set_dumpable(false)
+        .ctx(|| "cannot make init non-dumpable")
+        .map_err(fail)?;
     a.chan
         .send(&Msg::Ready { pid: cmd.as_raw() }, None)
         .map_err(fail)?;

@@ -127,7 +127,7 @@ pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>) -> Result<i32> {
     }
     let sigs = supervise::block_signals()?;
     let (init_pid, chan, master) = launch(&cfg, &dir, cg, &mut st, &mut guard, &sigs, net)?;
-    let mounts = record_running(store, &mut st, init_pid)?;
+    let mounts = record_running(store, &cfg, &mut st, init_pid)?;
     drop(setup_lock);
     guard.armed = false;
     let raw = pty::RawMode::stdin();
@@ -157,16 +157,23 @@ impl NetPrep {
     }
 
     fn finish(self) -> Result<OwnedFd> {
-        self.0
-            .finish()
-            .ctx(|| "cannot create the container's network namespace")
+        self.0.finish().map_err(|e| match e {
+            nix::errno::Errno::ECANCELED => Error::failed(
+                "cannot create the container's network namespace: its task was killed",
+            ),
+            e => Error::Os {
+                what: "cannot create the container's network namespace".into(),
+                errno: e,
+            },
+        })
     }
 }
 
-/// The container's mount namespace, held from the moment its command runs until nsk has
-/// removed what it made. Init's exit then leaves the namespace's teardown (the overlay, /proc,
-/// /dev, the masks) to whoever drops this: `release` drops it on a helper thread, beside the
-/// removal of the cgroups and the state, and the returned guard waits for it.
+/// The mount namespace of a `--rm` container, held from the moment its command runs until nsk
+/// has removed what it made. Init's exit then leaves the namespace's teardown (the overlay,
+/// /proc, /dev, the masks) to whoever drops this: `release` drops it on a helper thread, beside
+/// the removal of the cgroups and the state, and the returned guard waits for it: the container
+/// is gone, mounts included, when that removal returns.
 struct MountsHold {
     _ns: OwnedFd,
 }
@@ -330,14 +337,22 @@ fn write_id_maps(pid: Pid) -> Result<()> {
     Ok(())
 }
 
-/// Record the running container's PID, start time and namespaces; returns a hold on its mount
-/// namespace (None if it cannot be opened: init's exit then tears it down, as it would anyway).
-fn record_running(store: &Store, st: &mut State, pid: Pid) -> Result<Option<MountsHold>> {
+/// Record the running container's PID, start time and namespaces. With `--rm`, returns a hold
+/// on its mount namespace (None if it cannot be opened: init's exit then tears it down, as it
+/// does without `--rm`, so that a container that stays is rid of its mounts when `stop` or
+/// `rm -f`, which wait for its init, return).
+fn record_running(
+    store: &Store,
+    cfg: &Config,
+    st: &mut State,
+    pid: Pid,
+) -> Result<Option<MountsHold>> {
     let dir = process::ProcDir::open(pid.as_raw())?;
-    let mounts = dir
-        .open_at("ns/mnt", nix::fcntl::OFlag::O_RDONLY)
-        .ok()
-        .map(|ns| MountsHold { _ns: ns });
+    let mounts = match cfg.remove {
+        true => dir.open_at("ns/mnt", nix::fcntl::OFlag::O_RDONLY).ok(),
+        false => None,
+    }
+    .map(|ns| MountsHold { _ns: ns });
     st.pid = Some(pid.as_raw());
     st.start_time = Some(dir.stat()?.start_time);
     for (k, ino) in crate::ns::KINDS.iter().zip(dir.ns_inodes()) {
@@ -509,7 +524,7 @@ fn detach(
             let started = supervise::block_signals().and_then(|sigs| {
                 let net = NetPrep::start(&cfg)?;
                 let (pid, chan, _) = launch(&cfg, &dir, cg, &mut st, &mut guard, &sigs, net)?;
-                let mounts = record_running(store, &mut st, pid)?;
+                let mounts = record_running(store, &cfg, &mut st, pid)?;
                 drop(setup_lock);
                 Ok((sigs, pid, chan, mounts))
             });

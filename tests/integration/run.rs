@@ -66,6 +66,46 @@ fn namespaces_differ_from_the_host() {
 }
 
 #[test]
+fn the_containers_init_holds_no_inherited_fd() {
+    let env = Env::new();
+    // A directory fd the caller leaks to nsk (not close-on-exec), as a careless parent would.
+    let leak = nix::fcntl::open(
+        std::env::temp_dir().as_path(),
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .unwrap();
+    for (name, extra) in [
+        ("fd1", vec!["-d"]),
+        ("fd2", vec!["-d", "--rm", "--memory", "64M"]),
+    ] {
+        let mut args = extra.clone();
+        args.extend(["--name", name, "--", "sleep", "100"]);
+        let o = env.run(&args);
+        assert_eq!(o.code, 0, "{o:?}");
+        let pid = env.pid(name);
+        // Init keeps stdio (its command's) and its channel to nsk, a socket: no directory, no
+        // pipe, no signalfd, nothing of the caller's.
+        let mut fds: Vec<(i32, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                let n: i32 = e.file_name().to_str().unwrap().parse().unwrap();
+                let l = std::fs::read_link(e.path()).unwrap();
+                (n, l.to_string_lossy().into_owned())
+            })
+            .collect();
+        fds.sort();
+        let above: Vec<_> = fds.iter().filter(|(n, _)| *n > 2).collect();
+        assert_eq!(above.len(), 1, "{name}: {fds:?}");
+        assert!(above[0].1.starts_with("socket:["), "{name}: {fds:?}");
+        assert_eq!(env.nsk(&["rm", "-f", name]).code, 0);
+    }
+    drop(leak);
+    env.assert_clean();
+}
+
+#[test]
 fn state_records_pid_start_time_and_namespace_inodes() {
     let env = Env::new();
     let o = env.run(&["-d", "--name", "st", "--", "sleep", "100"]);
