@@ -169,8 +169,8 @@ impl NetPrep {
     }
 }
 
-/// The mount namespace of a `--rm` container, held from the moment its command runs until nsk
-/// has removed what it made. Init's exit then leaves the namespace's teardown (the overlay,
+/// The mount namespace of a foreground `--rm` container, held from the moment its command runs
+/// until nsk has removed what it made. Init's exit then leaves the namespace's teardown (the overlay,
 /// /proc, /dev, the masks) to whoever drops this: `release` drops it on a helper thread, beside
 /// the removal of the cgroups and the state, and the returned guard waits for it: the container
 /// is gone, mounts included, when that removal returns.
@@ -337,10 +337,10 @@ fn write_id_maps(pid: Pid) -> Result<()> {
     Ok(())
 }
 
-/// Record the running container's PID, start time and namespaces. With `--rm`, returns a hold
-/// on its mount namespace (None if it cannot be opened: init's exit then tears it down, as it
-/// does without `--rm`, so that a container that stays is rid of its mounts when `stop` or
-/// `rm -f`, which wait for its init, return).
+/// Record the running container's PID, start time and namespaces. For a foreground `--rm` run,
+/// returns a hold on its mount namespace (None if it cannot be opened: init's exit then tears it
+/// down, as it does for every other container, so that one that stays, or runs detached, is rid
+/// of its mounts when `stop` or `rm -f`, which wait for its init, return).
 fn record_running(
     store: &Store,
     cfg: &Config,
@@ -348,7 +348,7 @@ fn record_running(
     pid: Pid,
 ) -> Result<Option<MountsHold>> {
     let dir = process::ProcDir::open(pid.as_raw())?;
-    let mounts = match cfg.remove {
+    let mounts = match cfg.remove && !cfg.detach {
         true => dir.open_at("ns/mnt", nix::fcntl::OFlag::O_RDONLY).ok(),
         false => None,
     }
@@ -377,6 +377,13 @@ fn finish(
     let _teardown = mounts.map(MountsHold::release);
     let code = crate::exec::command::exit_code(status);
     if cfg.remove {
+        // `nsk rm -f` may be removing it too: one removal at a time, under the container's lock,
+        // and once another has removed it there is nothing left to do.
+        let _lock = match store.lock(&cfg.name) {
+            Ok(l) => l,
+            Err(Error::NotFound(_)) => return Ok(code),
+            Err(e) => return Err(e),
+        };
         // The state is this process's own, kept in memory since it made the cgroups: only the
         // directory is checked to be still this container's (a state read back from a file is
         // checked whole by `remove`).

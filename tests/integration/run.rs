@@ -106,6 +106,30 @@ fn the_containers_init_holds_no_inherited_fd() {
 }
 
 #[test]
+fn rm_force_of_a_detached_rm_container_removes_it_every_time() {
+    // The container's own `--rm` and `rm -f` both remove it once it is stopped: one at a time,
+    // and the one that finds it gone is done (before, `rm -f` mostly said "no such container").
+    let env = Env::new();
+    for i in 0..20 {
+        let name = format!("rmf{i}");
+        let o = env.run(&[
+            "-d", "--rm", "--memory", "64M", "--name", &name, "--", "sleep", "100",
+        ]);
+        assert_eq!(o.code, 0, "{o:?}");
+        let o = env.nsk(&["rm", "-f", &name]);
+        assert_eq!(
+            (o.code, o.stdout.as_str()),
+            (0, format!("{name}\n").as_str()),
+            "{o:?}"
+        );
+    }
+    wait_for("the monitors to finish", || {
+        env.leftover_cgroups().is_empty()
+    });
+    env.assert_clean();
+}
+
+#[test]
 fn state_records_pid_start_time_and_namespace_inodes() {
     let env = Env::new();
     let o = env.run(&["-d", "--name", "st", "--", "sleep", "100"]);
