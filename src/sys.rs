@@ -63,26 +63,25 @@ pub fn cloexec_from(first: u32) -> Result<(), Errno> {
     Errno::result(r).map(drop)
 }
 
-/// Bring the loopback interface of the current network namespace up.
+/// Bring the loopback interface of the current network namespace up (raw system calls only:
+/// `NetnsTask`'s task runs this too).
 pub fn loopback_up() -> Result<(), Errno> {
-    // SAFETY: socket(2) with constant arguments; the fd is owned right away.
-    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    let sock = Errno::result(s).map(|fd| {
-        // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
-        unsafe { OwnedFd::from_raw_fd(fd) }
-    })?;
-    // SAFETY: ifreq is plain old data; all-zero is a valid value.
-    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
-        *d = *s as libc::c_char;
-    }
-    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we pass, which lives on our stack.
-    unsafe {
-        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr))?;
-        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr))?;
-    }
-    Ok(())
+    raw_loopback_up().map_err(|e| Errno::from_raw(e.raw_os_error()))
+}
+
+fn raw_loopback_up() -> rustix::io::Result<()> {
+    use rustix::fd::IntoRawFd;
+    let sock = rustix::net::socket_with(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::DGRAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )?
+    .into_raw_fd();
+    let up = loopback_up_raw(sock);
+    // SAFETY: `sock` is the socket made above, closed once here.
+    unsafe { rustix::io::close(sock) };
+    up
 }
 
 /// Make the terminal `fd` the controlling terminal of the calling session leader.
@@ -1128,20 +1127,9 @@ extern "C" fn netns_task(arg: *mut libc::c_void) -> libc::c_int {
 
 /// In the helper task: a new network namespace with its loopback up.
 fn make_netns() -> rustix::io::Result<()> {
-    use rustix::fd::IntoRawFd;
     // SAFETY: the task is a process of its own (no CLONE_THREAD): only it enters the namespace.
     unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET)? };
-    let sock = rustix::net::socket_with(
-        rustix::net::AddressFamily::INET,
-        rustix::net::SocketType::DGRAM,
-        rustix::net::SocketFlags::CLOEXEC,
-        None,
-    )?
-    .into_raw_fd();
-    let up = loopback_up_raw(sock);
-    // SAFETY: `sock` is the socket made above, closed once here.
-    unsafe { rustix::io::close(sock) };
-    up
+    raw_loopback_up()
 }
 
 fn loopback_up_raw(sock: RawFd) -> rustix::io::Result<()> {

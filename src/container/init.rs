@@ -224,7 +224,7 @@ fn start_command(cfg: &Config, slave: Option<&OwnedFd>) -> SetupResult<Pid> {
         slave: slave.map(|s| s.as_raw_fd()),
         workdir: c(&cfg.workdir),
         confine: !cfg.privileged,
-        bounding: DEFAULT_CAPS.iter().fold(0, |m, c| m | c.bitmask()),
+        bounding: default_caps_mask(),
         uid: ident.uid,
         gid: ident.gid,
         groups: ident.groups.clone(),
@@ -352,8 +352,9 @@ fn command_process(p: &CommandPlan) -> (nix::errno::Errno, i32, Stage) {
     }
 }
 
-pub fn drop_bounding_caps() -> std::result::Result<(), nix::errno::Errno> {
-    sys::drop_bounding_except(DEFAULT_CAPS.iter().fold(0, |m, c| m | c.bitmask()))
+/// DEFAULT_CAPS as a mask (bit N for capability N).
+fn default_caps_mask() -> u64 {
+    DEFAULT_CAPS.iter().fold(0, |m, c| m | c.bitmask())
 }
 
 /// Wait for signals: forward them to the command, reap zombies, and when the command ends,
