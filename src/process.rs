@@ -9,6 +9,21 @@ pub fn start_time(pid: i32) -> Result<u64> {
     Ok(stat(pid)?.start_time)
 }
 
+/// This process's start time, read once per process (a fork reads its own).
+pub fn own_start_time() -> Result<u64> {
+    static OWN: std::sync::Mutex<Option<(u32, u64)>> = std::sync::Mutex::new(None);
+    let me = std::process::id();
+    let mut own = OWN.lock().unwrap_or_else(|e| e.into_inner());
+    match *own {
+        Some((pid, t)) if pid == me => Ok(t),
+        _ => {
+            let t = start_time(me as i32)?;
+            *own = Some((me, t));
+            Ok(t)
+        }
+    }
+}
+
 /// Is `pid` still the process that started at `start`, and not a zombie?
 pub fn is_running(pid: i32, start: u64) -> bool {
     stat(pid).is_ok_and(|st| st.start_time == start && st.state != 'Z' && st.state != 'X')
@@ -406,6 +421,9 @@ CapBnd:\t00000000a80425fb\nNoNewPrivs:\t1\n";
     fn self_start_time() {
         assert!(start_time(std::process::id() as i32).unwrap() > 0);
         assert!(start_time(i32::MAX).is_err());
+        let me = start_time(std::process::id() as i32).unwrap();
+        assert_eq!(own_start_time().unwrap(), me);
+        assert_eq!(own_start_time().unwrap(), me, "the kept value");
     }
 
     #[test]

@@ -160,7 +160,8 @@ pub fn read_at(dir: impl AsFd, name: &str, shown: &Path, max: u64) -> Result<Vec
     use std::io::Read;
     let fd = open_at(dir, name, shown, Kind::File)?;
     let mut f = std::fs::File::from(fd);
-    let mut v = vec![];
+    // Room for a whole state file at once: one read, and one more that finds the end.
+    let mut v = Vec::with_capacity(8192);
     (&mut f)
         .take(max + 1)
         .read_to_end(&mut v)

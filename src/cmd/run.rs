@@ -23,6 +23,16 @@ pub fn limits_from(a: &RunArgs) -> Result<Limits> {
 }
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
+    let net = match a.net {
+        NetMode::None => Net::None,
+        NetMode::Host => Net::Host,
+    };
+    // The network namespace is made beside everything that follows (a detached run's monitor
+    // makes its own).
+    let netns = match a.detach {
+        false => spawn::NetPrep::start(net, a.userns)?,
+        true => None,
+    };
     let id = config::new_id()?;
     let name = a.name.clone().unwrap_or_else(|| id[..12].to_string());
     config::validate_name(&name)?;
@@ -115,10 +125,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         command,
         workdir,
         user: a.user.clone().or(defaults.user.clone()),
-        net: match a.net {
-            NetMode::None => Net::None,
-            NetMode::Host => Net::Host,
-        },
+        net,
         userns: a.userns,
         volumes,
         limits,
@@ -131,7 +138,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         image: image.as_ref().map(|i| i.meta.id.clone()),
     };
     let detached = cfg.detach.then(|| cfg.name.clone());
-    let code = spawn::run(&ctx.store, cfg, image.map(|i| i.pin))?;
+    let code = spawn::run(&ctx.store, cfg, image.map(|i| i.pin), netns)?;
     if let Some(name) = detached {
         // Started: the name is the output (the container's goes to nsk logs).
         crate::output::print(&format!("{name}\n"))?;

@@ -49,8 +49,10 @@ impl Drop for Cleanup<'_> {
 
 /// Start the container described by `cfg`; returns nsk's exit code (the command's), or with
 /// `cfg.detach` 0 once the command has started in the background (the caller prints the name).
-/// `pin` (the image cache's lock, with --image) is held until the state file names the image.
-pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>) -> Result<i32> {
+/// `pin` (the image cache's lock, with --image) is held until the state file names the image;
+/// `net` is the network namespace's task, started by the caller as soon as it knew (see
+/// `NetPrep::start`); a detached run's monitor starts its own.
+pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>, net: Option<NetPrep>) -> Result<i32> {
     if let Some(r) = &cfg.rootfs {
         if !r.is_dir() {
             return Err(Error::invalid(format!(
@@ -60,11 +62,6 @@ pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>) -> Result<i32> {
         }
     }
     let root = nix::unistd::geteuid().is_root();
-    // A detached run's monitor starts its own.
-    let net = match cfg.detach {
-        false => NetPrep::start(&cfg)?,
-        true => None,
-    };
     let hier = if root || !cfg.limits.is_empty() {
         Some(Hierarchy::detect()?)
     } else {
@@ -139,16 +136,14 @@ pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>) -> Result<i32> {
 /// `sys::NetnsTask`) from the start of the run, beside the state, init's clone, init's build of
 /// the filesystem and the cgroups. Init joins it on `Go` (which carries it), then mounts its
 /// /sys. Only where init's own clone would make one owned by the host: without `--net host` or
-/// `--userns`. (No volume goes on /sys: `parse_volume` refuses it.)
-struct NetPrep(sys::NetnsTask);
+/// `--userns`. (No volume goes on /sys: `parse_volume` refuses it.) A foreground run starts it
+/// as soon as the command line is parsed, before the checks, the image and the state; dropped
+/// (a refused command line), it is killed and reaped.
+pub struct NetPrep(sys::NetnsTask);
 
 impl NetPrep {
-    fn wanted(cfg: &Config) -> bool {
-        cfg.net == super::config::Net::None && !cfg.userns
-    }
-
-    fn start(cfg: &Config) -> Result<Option<NetPrep>> {
-        if !NetPrep::wanted(cfg) {
+    pub fn start(net: super::config::Net, userns: bool) -> Result<Option<NetPrep>> {
+        if net != super::config::Net::None || userns {
             return Ok(None);
         }
         sys::NetnsTask::start()
@@ -379,7 +374,7 @@ fn finish(
     if cfg.remove {
         // `nsk rm -f` may be removing it too: one removal at a time, under the container's lock,
         // and once another has removed it there is nothing left to do.
-        let _lock = match store.lock(&cfg.name) {
+        let (_lock, marker) = match store.lock_marked(&cfg.name) {
             Ok(l) => l,
             Err(Error::NotFound(_)) => return Ok(code),
             Err(e) => return Err(e),
@@ -387,7 +382,7 @@ fn finish(
         // The state is this process's own, kept in memory since it made the cgroups: only the
         // directory is checked to be still this container's (a state read back from a file is
         // checked whole by `remove`).
-        if store.marker(&cfg.name)?.id != st.id {
+        if marker.id != st.id {
             return Err(super::state::damaged(
                 &cfg.name,
                 "its directory names another container",
@@ -529,7 +524,7 @@ fn detach(
                 let _ = nix::unistd::dup2_stderr(log);
             }
             let started = supervise::block_signals().and_then(|sigs| {
-                let net = NetPrep::start(&cfg)?;
+                let net = NetPrep::start(cfg.net, cfg.userns)?;
                 let (pid, chan, _) = launch(&cfg, &dir, cg, &mut st, &mut guard, &sigs, net)?;
                 let mounts = record_running(store, &cfg, &mut st, pid)?;
                 drop(setup_lock);

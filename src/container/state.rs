@@ -289,7 +289,7 @@ impl Store {
             id: st.id.clone(),
             cgroup_parent: cgroup_parent.to_string(),
             creator_pid: me,
-            creator_start: process::start_time(me)?,
+            creator_start: process::own_start_time()?,
         };
         let tmp = format!(".new-{}.{me}.{}", st.id, marker.creator_start);
         let tmp_path = self.root.join(&tmp);
@@ -408,6 +408,11 @@ impl Store {
     /// still names the directory locked (not one removed meanwhile, nor a new one of the same
     /// name), or the container is gone.
     pub fn lock(&self, name: &str) -> Result<Flock<fs::File>> {
+        self.lock_marked(name).map(|(l, _)| l)
+    }
+
+    /// `lock`, and the marker read again once the lock is held.
+    pub fn lock_marked(&self, name: &str) -> Result<(Flock<fs::File>, Marker)> {
         let (fd, m) = self.open(name)?;
         let l = Flock::lock(fs::File::from(fd), FlockArg::LockExclusive).map_err(|(_, e)| {
             Error::Os {
@@ -416,7 +421,7 @@ impl Store {
             }
         })?;
         match self.open(name) {
-            Ok((_, now)) if now.id == m.id => Ok(l),
+            Ok((_, now)) if now.id == m.id => Ok((l, now)),
             Ok(_) | Err(Error::NotFound(_)) => Err(no_such(name)),
             Err(e) => Err(e),
         }
@@ -531,7 +536,11 @@ impl Store {
         // Renamed first (atomic), so a removal cut short leaves no half directory under the
         // name: only a temporary one that the next run sweeps.
         let me = std::process::id() as i32;
-        let gone = format!(".rm-{}.{me}.{}", m.id, process::start_time(me).unwrap_or(0));
+        let gone = format!(
+            ".rm-{}.{me}.{}",
+            m.id,
+            process::own_start_time().unwrap_or(0)
+        );
         match nix::fcntl::renameat(&root, name, &root, gone.as_str()) {
             Ok(()) => {}
             Err(Errno::ENOENT) => return Ok(()),
