@@ -22,7 +22,7 @@
 #                        of a plain and a gzip root filesystem tarball (IMPORT_MB, 64)
 #   bench/run.sh all     every scenario, then bench/RESULTS.md and bench/ratios.svg
 #   ROUNDS=10 RUNS=5     rounds, and runs of each command per round (order alternates per round)
-#   PTY_ROUNDS=4 PTY_MB=100 NS_SETS=300 CP_MB=1024 CP_ROUNDS=4 CP_RUNS=3 TOP_N=100 TOP_SECS=20
+#   PTY_ROUNDS=10 PTY_MB=100 NS_SETS=300 CP_MB=1024 CP_ROUNDS=4 CP_RUNS=3 TOP_N=100 TOP_SECS=20
 #   IMPORT_MB=64 BASE=0e85a21
 #
 # Fairness: crun is started directly (`crun --root DIR run --bundle B`) by hyperfine, and on a
@@ -42,7 +42,7 @@ case $SCENARIO in run | enter | pty | ps | cp | top | budgets | all) ;; *)
 esac
 ROUNDS=${ROUNDS:-10}
 RUNS=${RUNS:-5}
-PTY_ROUNDS=${PTY_ROUNDS:-4}
+PTY_ROUNDS=${PTY_ROUNDS:-10}
 PTY_MB=${PTY_MB:-100}
 NS_SETS=${NS_SETS:-300}
 IMPORT_MB=${IMPORT_MB:-64}
