@@ -7,7 +7,8 @@
 #                        state roots on the disk of this directory, then both on a tmpfs
 #   bench/run.sh enter   nsk enter -T PID /bin/true against nsenter -a (and runc exec), into a
 #                        runc container
-#   bench/run.sh pty     100 MB through a PTY under script: script+cat, nsk enter -t, runc exec -t;
+#   bench/run.sh pty     100 MB through a PTY under script: script+cat, nsk enter -t, runc exec -t,
+#                        and a script inside script (two PTY hops with script's proxy on both);
 #                        CPU per MB per PTY hop
 #   bench/run.sh ps      nsk ps --host --json against lsns -J with NS_SETS (300) extra namespace
 #                        sets (unshare --pid --fork --uts --ipc --net --mount sleep), killed by PID
@@ -36,7 +37,7 @@ cd "$(dirname "$0")/.."
 for c in hyperfine python3; do command -v $c >/dev/null || { echo "bench/run.sh: needs $c" >&2; exit 1; }; done
 SCENARIO=${1:-run}
 case $SCENARIO in run | enter | pty | ps | cp | top | budgets | all) ;; *)
-	sed -n '2,27p' "$0" >&2
+	sed -n '2,28p' "$0" >&2
 	exit 2
 	;;
 esac
@@ -280,23 +281,27 @@ scenario_pty() {
 	start_target
 	echo "== pty: $PTY_MB MB through a PTY under script (rounds $PTY_ROUNDS x 1 run)"
 	# PTY hops: script+cat 1 (script's), nsk enter -t and runc exec -t 2 (theirs and script's).
+	# A script inside script is the same two hops with script's own proxy on both: what two
+	# hops cost on this machine.
 	SH=1 SROUNDS=$PTY_ROUNDS SRUNS=1 WARM=0 series pty \
 		script "script -qfc 'cat $R/big' /dev/null >/dev/null" \
+		script2 "script -qfc \"script -qfc 'cat $R/big' /dev/null\" /dev/null >/dev/null" \
 		nsk "script -qfc '$NSK --root $W/state enter -t $PID cat /big' /dev/null >/dev/null" \
 		runc "script -qfc 'runc exec -t nskbench-sleeper cat /big' /dev/null >/dev/null"
 	report pty "pty|$PTY_MB MB through enter -t under script|nsk|script|script -qfc cat|1.0" \
-		"pty|the same, against runc exec -t under script|nsk|runc|runc exec -t|0.67"
+		"pty|the same, against runc exec -t under script|nsk|runc|runc exec -t|0.67" \
+		"pty|the same, against a script inside script (two hops, as nsk's)|nsk|script2|script -qfc script -qfc cat|-"
 	python3 - "$W" "$PTY_MB" "$NOTES" <<'PY'
 import json, sys, statistics as st
 d, mb, notes = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rounds = int(open(f"{d}/pty.rounds").read())
 res = [{x["command"]: x for x in json.load(open(f"{d}/pty.r{r}.json"))["results"]} for r in range(1, rounds + 1)]
-hops = {"script": 1, "nsk": 2, "runc": 2}
+hops = {"script": 1, "script2": 2, "nsk": 2, "runc": 2}
 with open(notes, "a") as out:
     for n, h in hops.items():
         cpu = st.median([r[n]["user"] + r[n]["system"] for r in res])  # hyperfine: means per round
         wall = st.median([t for r in res for t in r[n]["times"]])
-        line = (f"pty: {n:<6} {mb / wall:6.1f} MB/s, CPU (user+sys of the process tree) "
+        line = (f"pty: {n:<7} {mb / wall:6.1f} MB/s, CPU (user+sys of the process tree) "
                 f"{cpu * 1e3 / mb:5.2f} ms/MB, {h} hop(s): {cpu * 1e3 / mb / h:5.2f} ms per MB per hop")
         print("  " + line)
         out.write(line + "\n")
