@@ -249,25 +249,30 @@ pub fn sweep_temps(dir: &Path) {
         return;
     };
     for e in rd.flatten() {
-        let n = e.file_name().to_string_lossy().into_owned();
-        if !n.starts_with('.') || !e.file_type().is_ok_and(|t| t.is_file()) {
-            continue;
-        }
-        let mut f = n.rsplitn(3, '.');
-        let (Some(seq), Some(pid), Some(_)) = (f.next(), f.next(), f.next()) else {
-            continue;
-        };
-        let (Ok(_), Ok(pid)) = (seq.parse::<u32>(), pid.parse::<i32>()) else {
-            continue;
-        };
-        let gone = pid > 0
-            && matches!(
-                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
-                Err(Errno::ESRCH)
-            );
-        if gone {
-            let _ = std::fs::remove_file(e.path());
-        }
+        sweep_temp(&e);
+    }
+}
+
+/// `sweep_temps` for one entry of a directory being listed anyway.
+pub fn sweep_temp(e: &std::fs::DirEntry) {
+    let n = e.file_name().to_string_lossy().into_owned();
+    if !n.starts_with('.') || !e.file_type().is_ok_and(|t| t.is_file()) {
+        return;
+    }
+    let mut f = n.rsplitn(3, '.');
+    let (Some(seq), Some(pid), Some(_)) = (f.next(), f.next(), f.next()) else {
+        return;
+    };
+    let (Ok(_), Ok(pid)) = (seq.parse::<u32>(), pid.parse::<i32>()) else {
+        return;
+    };
+    let gone = pid > 0
+        && matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(Errno::ESRCH)
+        );
+    if gone {
+        let _ = std::fs::remove_file(e.path());
     }
 }
 

@@ -360,13 +360,14 @@ impl Store {
     /// Remove what killed runs and removals left under temporary names, once the process named
     /// in the name is gone: `.new-ID.PID.START` of a run (holding nothing but nsk's own files
     /// of a container being made) and `.rm-ID.PID.START` of a removal. Only nsk makes entries
-    /// in the (checked) root under such names.
+    /// in the (checked) root under such names. The same listing removes the temp files of
+    /// state writes cut short (`secure::sweep_temps`).
     fn sweep(&self, root: &OwnedFd) {
-        secure::sweep_temps(&self.root);
         let Ok(rd) = fs::read_dir(&self.root) else {
             return;
         };
         for e in rd.flatten() {
+            secure::sweep_temp(&e);
             let name = e.file_name().to_string_lossy().into_owned();
             let (rest, new) = match (name.strip_prefix(".new-"), name.strip_prefix(".rm-")) {
                 (Some(r), _) => (r, true),
@@ -765,6 +766,51 @@ pub(crate) mod tests {
 
     const ID_A: &str = "0123456789abcdef0123456789abcdef";
     const ID_B: &str = "fedcba9876543210fedcba9876543210";
+
+    #[test]
+    fn one_listing_sweeps_what_dead_runs_and_removals_left_and_nothing_else() {
+        let t = tempfile::tempdir().unwrap();
+        let s = Store::new(t.path().join("root"));
+        drop(s.create(&test_state("kept", ID_B), "nsk").unwrap());
+        let r = &s.root;
+        // A PID that is gone (reaped), and this process (alive, with its true start time).
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        let dead = c.id();
+        c.wait().unwrap();
+        let me = std::process::id();
+        let start = process::start_time(me as i32).unwrap();
+        let dir = |n: &str, files: &[&str]| {
+            fs::create_dir(r.join(n)).unwrap();
+            for f in files {
+                fs::write(r.join(n).join(f), "{}").unwrap();
+            }
+        };
+        dir(&format!(".new-{ID_A}.{dead}.1"), &[MARKER, STATE]);
+        dir(&format!(".new-{ID_A}.{dead}.2"), &[MARKER, "not-nsks"]);
+        dir(&format!(".rm-{ID_A}.{dead}.3"), &[STATE, "upper-left-over"]);
+        dir(&format!(".new-{ID_A}.{me}.{start}"), &[MARKER]);
+        dir(&format!(".rm-{ID_A}.{me}.{start}"), &[]);
+        dir(&format!(".new-not-an-id.{dead}.1"), &[]);
+        fs::write(r.join(format!(".{PARENTS}.{dead}.0")), "{}").unwrap();
+        fs::write(r.join(format!(".{PARENTS}.{me}.1")), "{}").unwrap();
+        s.sweep_stale();
+        let mut left: Vec<String> = fs::read_dir(r)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut want = vec![
+            format!(".new-{ID_A}.{dead}.2"),
+            format!(".new-{ID_A}.{me}.{start}"),
+            format!(".rm-{ID_A}.{me}.{start}"),
+            format!(".new-not-an-id.{dead}.1"),
+            format!(".{PARENTS}.{me}.1"),
+            "kept".to_string(),
+        ];
+        want.sort();
+        assert_eq!(left, want);
+        assert!(s.read("kept").is_ok());
+    }
 
     #[test]
     fn store_create_is_exclusive() {
