@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     // The network namespace is made beside everything that follows (a detached run's monitor
     // makes its own).
     let netns = match a.detach {
-        false => spawn::NetPrep::start(net, a.userns)?,
+        false => spawn::NetPrep::start(net, a.userns),
         true => None,
     };
     let id = config::new_id()?;

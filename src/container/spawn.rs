@@ -142,13 +142,14 @@ pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>, net: Option<NetPrep>) 
 pub struct NetPrep(sys::NetnsTask);
 
 impl NetPrep {
-    pub fn start(net: super::config::Net, userns: bool) -> Result<Option<NetPrep>> {
+    /// None when not wanted, and when the task cannot be started (no process to spare, no
+    /// memory): init's clone then makes the namespace, as with `--userns`, and reports what
+    /// fails there; a command line with a mistake is refused for that mistake first.
+    pub fn start(net: super::config::Net, userns: bool) -> Option<NetPrep> {
         if net != super::config::Net::None || userns {
-            return Ok(None);
+            return None;
         }
-        sys::NetnsTask::start()
-            .map(|t| Some(NetPrep(t)))
-            .ctx(|| "cannot start the network namespace's task")
+        sys::NetnsTask::start().ok().map(NetPrep)
     }
 
     fn finish(self) -> Result<OwnedFd> {
@@ -524,7 +525,7 @@ fn detach(
                 let _ = nix::unistd::dup2_stderr(log);
             }
             let started = supervise::block_signals().and_then(|sigs| {
-                let net = NetPrep::start(cfg.net, cfg.userns)?;
+                let net = NetPrep::start(cfg.net, cfg.userns);
                 let (pid, chan, _) = launch(&cfg, &dir, cg, &mut st, &mut guard, &sigs, net)?;
                 let mounts = record_running(store, &cfg, &mut st, pid)?;
                 drop(setup_lock);

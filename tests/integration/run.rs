@@ -130,6 +130,57 @@ fn rm_force_of_a_detached_rm_container_removes_it_every_time() {
 }
 
 #[test]
+fn with_no_process_to_spare_a_run_says_what_is_wrong_and_leaves_nothing() {
+    // nsk in a pids cgroup that is full (a container's, at its limit): it cannot start a
+    // process. A mistake on its command line is still what it reports; a good command line
+    // fails at the container's clone, with one line, and leaves nothing behind.
+    let env = Env::new();
+    let o = env.run(&["-d", "--name", "full", "--pids", "2", "--", "sleep", "100"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let procs = env.cgroup_dir("full", "pids").join("cgroup.procs");
+    let in_full = |args: &[&str]| -> Out {
+        let c = env.run_cmd(args);
+        let mut sh = std::process::Command::new("sh");
+        sh.arg("-c")
+            .arg(format!("echo $$ > '{}' && exec \"$@\"", procs.display()))
+            .arg("sh")
+            .arg(c.get_program())
+            .args(c.get_args())
+            .stdin(Stdio::null());
+        for (k, v) in c.get_envs() {
+            if let Some(v) = v {
+                sh.env(k, v);
+            }
+        }
+        sh.output().unwrap().into()
+    };
+    for (args, says) in [
+        (
+            &["--name", "bad/name", "--", "true"][..],
+            "invalid container name",
+        ),
+        (&["--memory", "10", "--", "true"][..], "--memory"),
+        (
+            &["-v", "/nonexistent-nsk-src:/x", "--", "true"][..],
+            "nonexistent-nsk-src",
+        ),
+    ] {
+        let o = in_full(args);
+        assert_eq!(o.code, 125, "{args:?}: {o:?}");
+        assert!(o.stderr.contains(says), "{args:?}: {o:?}");
+        assert_eq!(o.stderr.lines().count(), 1, "{args:?}: {o:?}");
+    }
+    let o = in_full(&["--name", "fine", "--", "true"]);
+    assert_eq!(o.code, 125, "{o:?}");
+    assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+    assert!(o.stderr.starts_with("nsk: "), "{o:?}");
+    let ps = env.nsk(&["ps", "-a"]);
+    assert!(!ps.stdout.contains("fine"), "{ps:?}");
+    assert_eq!(env.nsk(&["rm", "-f", "full"]).code, 0);
+    env.assert_clean();
+}
+
+#[test]
 fn state_records_pid_start_time_and_namespace_inodes() {
     let env = Env::new();
     let o = env.run(&["-d", "--name", "st", "--", "sleep", "100"]);
