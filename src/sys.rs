@@ -29,10 +29,7 @@ pub fn fork() -> Result<Option<Pid>, Errno> {
 /// Close every fd from 3 up but `keep`: what a process inherited and does not need (close_range
 /// where the kernel has it, else each fd /proc/self/fd lists).
 pub fn close_fds_except(keep: RawFd) -> Result<(), Errno> {
-    let range = |lo: RawFd, hi: u32| {
-        // SAFETY: close_range only closes fds; it takes no pointers.
-        Errno::result(unsafe { libc::syscall(libc::SYS_close_range, lo as u32, hi, 0u32) })
-    };
+    let range = |lo: RawFd, hi: u32| close_range(lo as u32, hi, 0);
     let r = match keep {
         k if k > 3 => range(3, k as u32 - 1).and_then(|_| range(k + 1, u32::MAX)),
         k => range(k.max(2) + 1, u32::MAX),
@@ -58,9 +55,13 @@ pub fn close_fds_except(keep: RawFd) -> Result<(), Errno> {
 /// Mark every fd from `first` up close-on-exec, so nothing but stdio reaches an exec'd command.
 pub fn cloexec_from(first: u32) -> Result<(), Errno> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-    // SAFETY: close_range only changes fd flags; it takes no pointers.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    Errno::result(r).map(drop)
+    close_range(first, u32::MAX, CLOSE_RANGE_CLOEXEC)
+}
+
+/// close_range(2): close (flags 0) or mark close-on-exec the fds `first..=last`.
+fn close_range(first: u32, last: u32, flags: libc::c_uint) -> Result<(), Errno> {
+    // SAFETY: close_range only closes fds or changes their flags; it takes no pointers.
+    Errno::result(unsafe { libc::syscall(libc::SYS_close_range, first, last, flags) }).map(drop)
 }
 
 /// Bring the loopback interface of the current network namespace up (raw system calls only:
