@@ -156,6 +156,9 @@ pub fn group_conflict_line(e: &clap::Error, args: &[String]) -> Option<String> {
 
 /// Parse the command line, run the verb, and return the process exit code.
 pub fn main_with_args() -> i32 {
+    // Started first, when the command line reads as a foreground `nsk run` (a guess, checked
+    // against the parse): dropped on every return below, killed and reaped.
+    let netns = cmd::run::early_netns();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => {
@@ -181,8 +184,10 @@ pub fn main_with_args() -> i32 {
         json: cli.json,
         color: output::use_color(cli.color),
     };
+    // Another verb: the guess was wrong, the task goes now.
+    let netns = netns.filter(|_| matches!(cli.cmd, Command::Run(_)));
     let r = match cli.cmd {
-        Command::Run(a) => cmd::run::run(&ctx, *a),
+        Command::Run(a) => cmd::run::run(&ctx, *a, netns),
         Command::Ps(a) => cmd::ps::ps(&ctx, a),
         Command::Inspect(a) => cmd::inspect::inspect(&ctx, a),
         Command::Limit(a) => cmd::limit::limit(&ctx, a),

@@ -22,16 +22,65 @@ pub fn limits_from(a: &RunArgs) -> Result<Limits> {
     Ok(l)
 }
 
-pub fn run(ctx: &Ctx, a: RunArgs) -> Result<i32> {
+/// The task that makes a foreground run's network namespace, started before the command line
+/// is parsed when it reads as one (`reads_as_own_netns_run`), so that the namespace is made
+/// while the parse and the checks run on the other CPU. Only a guess: `run` takes the task only
+/// when the parsed command line wants that namespace, and otherwise (or for another verb) it is
+/// killed and reaped at once; a run it missed starts its own after the parse.
+pub fn early_netns() -> Option<spawn::NetPrep> {
+    if !reads_as_own_netns_run(std::env::args_os().skip(1)) {
+        return None;
+    }
+    spawn::NetPrep::start(Net::None, false)
+}
+
+/// Whether arguments (argv without argv[0]) read as `nsk [global options] run ...` with none of
+/// the options that mean no network namespace of the container's own (`--net`, `--userns`) or
+/// a detached run (`-d`, whose monitor makes its own) before `--`. A short option cluster with a
+/// `d` counts as `-d`, and the command's own words are read too (without `--`), so the guess
+/// errs towards "no": a miss costs only the head start.
+fn reads_as_own_netns_run(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let mut args = args;
+    loop {
+        let Some(a) = args.next() else { return false };
+        match a.as_bytes() {
+            // Global options with a separate value.
+            b"--root" | b"--color" => {
+                args.next();
+            }
+            b"run" => break,
+            w if w.starts_with(b"-") => {}
+            _ => return false,
+        }
+    }
+    for a in args {
+        let w = a.as_bytes();
+        if w == b"--" {
+            break;
+        }
+        let short_d = w.len() > 1 && w[0] == b'-' && w[1] != b'-' && w.contains(&b'd');
+        if short_d || w.starts_with(b"--net") || w == b"--userns" || w.starts_with(b"--detach") {
+            return false;
+        }
+    }
+    true
+}
+
+/// `early` is the task `early_netns` started, if it did.
+pub fn run(ctx: &Ctx, a: RunArgs, early: Option<spawn::NetPrep>) -> Result<i32> {
     let net = match a.net {
         NetMode::None => Net::None,
         NetMode::Host => Net::Host,
     };
     // The network namespace is made beside everything that follows (a detached run's monitor
-    // makes its own).
-    let netns = match a.detach {
-        false => spawn::NetPrep::start(net, a.userns),
-        true => None,
+    // makes its own): by the task started before the parse when it guessed right, otherwise by
+    // one started now.
+    let wanted = !a.detach && net == Net::None && !a.userns;
+    let netns = match (wanted, early) {
+        (true, Some(t)) => Some(t),
+        (true, None) => spawn::NetPrep::start(net, a.userns),
+        (false, _) => None,
     };
     let id = config::new_id()?;
     let name = a.name.clone().unwrap_or_else(|| id[..12].to_string());
@@ -247,4 +296,44 @@ fn command_line(a: &RunArgs, d: &crate::image::source::Defaults) -> Vec<String> 
         c.push("/bin/sh".into());
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reads_as_own_netns_run;
+
+    fn guess(line: &str) -> bool {
+        reads_as_own_netns_run(line.split_whitespace().map(std::ffi::OsString::from))
+    }
+
+    #[test]
+    fn a_foreground_run_with_its_own_network_namespace_is_guessed() {
+        assert!(guess("run --rm --rootfs /r -- /bin/true"));
+        assert!(guess("--root /s run --memory 256M -it /bin/sh"));
+        assert!(guess("--root=/s --json --color never run /bin/true"));
+        // A container command's own words after -- are not nsk's.
+        assert!(guess("run --rm -- sh -c d --net host --userns"));
+    }
+
+    #[test]
+    fn anything_else_is_not() {
+        for line in [
+            "",
+            "ps",
+            "--root run ps",
+            "--color run ps",
+            "enter run",
+            "image run",
+            "run -d /bin/true",
+            "run -itd /bin/true",
+            "run --detach /bin/true",
+            "run --net host /bin/true",
+            "run --net=host /bin/true",
+            "run --userns /bin/true",
+            // Without --, the command's words are read too: a miss, never a wrong start.
+            "run /bin/sh -d",
+        ] {
+            assert!(!guess(line), "{line}");
+        }
+    }
 }
