@@ -407,13 +407,16 @@ pub fn exit_now(code: i32) -> ! {
 /// Show `title` as this process's command line (/proc/PID/cmdline, ps), as setproctitle(3) does:
 /// the argument area the kernel reads it from is overwritten in place, cut to fit. For the
 /// container's init, a fork of the nsk that started it: otherwise everything inside would read
-/// the host's nsk command line, paths and all, in /proc/1/cmdline. Best effort: a /proc/self/stat
-/// that cannot be read or parsed leaves the command line as it is.
+/// the host's nsk command line, paths and all, in /proc/1/cmdline. The area is found from argv
+/// itself (`arg_area_from_argv`, no system call: init's setup is on the way to the container's
+/// command), else from /proc/self/stat. Best effort: when neither finds it, the command line
+/// stays as it is.
 pub fn set_cmdline(title: &str) {
-    let Some((start, end)) = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| arg_area(&s))
-    else {
+    let Some((start, end)) = arg_area_from_argv().or_else(|| {
+        std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|s| arg_area(&s))
+    }) else {
         return;
     };
     let len = end - start;
@@ -431,6 +434,36 @@ pub fn set_cmdline(title: &str) {
         // so the zeroed rest of the area does not show.
         *((end - 1) as *mut u8) = b' ';
     }
+}
+
+/// The argument area as exec(2) laid it out: the arguments back to back from argv[0] (which glibc
+/// keeps as `program_invocation_name`), each ending in a NUL. Only when the memory there holds
+/// exactly this process's arguments, checked byte by byte up to the first difference: what
+/// `set_cmdline` then overwrites is the arguments and nothing else.
+fn arg_area_from_argv() -> Option<(usize, usize)> {
+    use std::os::unix::ffi::OsStrExt;
+    extern "C" {
+        static program_invocation_name: *const libc::c_char;
+    }
+    // SAFETY: a pointer glibc sets once at start-up; read, not written.
+    let start = unsafe { program_invocation_name } as usize;
+    if start == 0 {
+        return None;
+    }
+    let mut at = start;
+    for a in std::env::args_os() {
+        for &b in a.as_bytes().iter().chain([0u8].iter()) {
+            // SAFETY: `at` is argv[0] or just past a NUL-ended argument found at the address
+            // before it: in exec's layout the next argument, or after the last one the first
+            // environment string, all on the mapped stack. Reading stops at the first byte that
+            // is not the one expected.
+            if unsafe { *(at as *const u8) } != b {
+                return None;
+            }
+            at += 1;
+        }
+    }
+    (at > start).then_some((start, at))
 }
 
 /// arg_start and arg_end (fields 48 and 49) of /proc/PID/stat, counted after the command name.
@@ -773,7 +806,7 @@ mod tests {
     #[test]
     fn the_network_namespace_task_ignores_job_control_and_leaves_no_fd_here() {
         use nix::sys::signal::{kill, Signal};
-        let task = super::NetnsTask::start().unwrap();
+        let mut task = super::NetnsTask::start().unwrap();
         let pid = nix::unistd::Pid::from_raw(task.pid());
         // A Ctrl-C or Ctrl-Z for nsk's process group reaches the task too: blocked there.
         for s in [Signal::SIGINT, Signal::SIGTSTP, Signal::SIGTERM] {
@@ -790,8 +823,11 @@ mod tests {
             .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == link))
             .collect();
         assert!(others.is_empty(), "{others:?}");
+        // Finished, the task is killed; dropped, it is reaped (no zombie left behind).
+        drop(task);
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
         // Killed before nsk took the namespace (done or not), it is reported as such.
-        let task = super::NetnsTask::start().unwrap();
+        let mut task = super::NetnsTask::start().unwrap();
         kill(nix::unistd::Pid::from_raw(task.pid()), Signal::SIGKILL).unwrap();
         assert_eq!(task.finish().err(), Some(nix::errno::Errno::ECANCELED));
     }
@@ -826,6 +862,8 @@ mod tests {
         let own = std::fs::read_to_string("/proc/self/stat").unwrap();
         let (s, e) = super::arg_area(&own).unwrap();
         assert!(e > s);
+        // Found from argv, the area is the one the kernel reports.
+        assert_eq!(super::arg_area_from_argv(), Some((s, e)));
     }
 
     #[test]
@@ -1051,7 +1089,9 @@ impl NetnsTask {
     }
 
     /// The namespace, once the task has made it; ECANCELED when the task was killed first.
-    pub fn finish(mut self) -> Result<OwnedFd, Errno> {
+    /// The task is killed here but reaped when this is dropped: its exit is not waited for on
+    /// the way to the container's `Go`.
+    pub fn finish(&mut self) -> Result<OwnedFd, Errno> {
         use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
         let flags = WaitPidFlag::WEXITED | WaitPidFlag::WSTOPPED | WaitPidFlag::__WCLONE;
         let ended = loop {
@@ -1068,7 +1108,10 @@ impl NetnsTask {
                     nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
                     nix::sys::stat::Mode::empty(),
                 );
-                self.kill_and_reap();
+                let _ = nix::sys::signal::kill(
+                    Pid::from_raw(self.pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
                 ns
             }
             Ok(_) => {
