@@ -152,7 +152,8 @@ impl NetPrep {
         sys::NetnsTask::start().ok().map(NetPrep)
     }
 
-    fn finish(self) -> Result<OwnedFd> {
+    /// The namespace; the task is reaped when this is dropped.
+    fn finish(&mut self) -> Result<OwnedFd> {
         self.0.finish().map_err(|e| match e {
             nix::errno::Errno::ECANCELED => Error::failed(
                 "cannot create the container's network namespace: its task was killed",
@@ -298,9 +299,12 @@ fn launch(
     }
     // Init may already have failed (v1: it checks volumes while the cgroups are made) and
     // closed its end: its report, queued on the channel, says why, not the failed send.
-    let netns = net.map(NetPrep::finish).transpose()?;
+    let mut net = net;
+    let netns = net.as_mut().map(NetPrep::finish).transpose()?;
     let sent = parent.send(&Msg::Go, netns.as_ref().map(|f| f.as_fd()));
     drop(netns);
+    // The namespace's task (killed) is reaped now, while init goes on.
+    drop(net);
     let master = match await_setup(&parent, true, Some((pid, sigs))) {
         Ok(m) => m,
         Err(SetupEnd::Failed(e)) => return Err(e),
