@@ -156,18 +156,32 @@ pub fn group_conflict_line(e: &clap::Error, args: &[String]) -> Option<String> {
 
 /// Parse the command line, run the verb, and return the process exit code.
 pub fn main_with_args() -> i32 {
+    // A SIGCHLD that nsk's caller ignored would stay ignored here and in the container's init
+    // (a fork): children would be reaped by the kernel, and neither would ever see its child
+    // end. nsk waits for its children, so it takes the default back.
+    sys::default_sigchld();
     // Started first, when the command line reads as a foreground `nsk run` (a guess, checked
-    // against the parse): dropped on every return below, killed and reaped.
+    // against the parse). A command line that is refused, or only asks for help, drops it
+    // without waiting for it (`abandon`): nsk exits right after.
     let netns = cmd::run::early_netns();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => {
             // --help, --version.
+            if let Some(t) = netns {
+                t.abandon();
+            }
             let _ = e.print();
             return 0;
         }
         Err(e) => {
-            let args: Vec<String> = std::env::args().skip(1).collect();
+            if let Some(t) = netns {
+                t.abandon();
+            }
+            let args: Vec<String> = std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
             let line = invalid_value_line(&e)
                 .or_else(|| group_conflict_line(&e, &args))
                 .unwrap_or_else(|| clap_one_line(&e.render().to_string(), &args));

@@ -596,6 +596,13 @@ pub fn clone3_fork<F: AsFd>(flags: CloneFlags, cgroup: Option<F>) -> Result<Opti
     }
 }
 
+/// SIGCHLD back to its default disposition (it may have been inherited ignored).
+pub fn default_sigchld() {
+    use nix::sys::signal::{SigHandler, Signal};
+    // SAFETY: installing SIG_DFL runs no handler code in this process.
+    let _ = unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
+}
+
 /// Before exec: every signal back to its default disposition (Rust ignores SIGPIPE) and none
 /// blocked.
 pub fn reset_signals() {
@@ -1073,6 +1080,15 @@ impl NetnsTask {
             arg,
             reaped: false,
         })
+    }
+
+    /// Kill the task and leave it unreaped, for a process about to exit: the task may still be
+    /// in the middle of making the namespace, which would be waited for; once nsk has exited,
+    /// it dies (its stack, in the memory it shares, stays mapped until then) and its new parent
+    /// reaps it.
+    pub fn abandon(self) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), nix::sys::signal::Signal::SIGKILL);
+        std::mem::forget(self);
     }
 
     /// Kill the task (stopped, or still at work) and reap it.

@@ -94,7 +94,11 @@ pub fn run(ctx: &Ctx, a: RunArgs, early: Option<spawn::NetPrep>) -> Result<i32> 
         }
     }
     config::validate_cgroup_parent(&a.cgroup_parent)?;
-    check_command_is_not_an_option(&a, &std::env::args().skip(1).collect::<Vec<_>>())?;
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    check_command_is_not_an_option(&a, &args)?;
     if let Some(u) = &a.user {
         check_user(u)?;
     }

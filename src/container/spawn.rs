@@ -152,6 +152,12 @@ impl NetPrep {
         sys::NetnsTask::start().ok().map(NetPrep)
     }
 
+    /// Drop the task without waiting for it, for a process about to exit (see
+    /// `sys::NetnsTask::abandon`).
+    pub fn abandon(self) {
+        self.0.abandon()
+    }
+
     /// The namespace; the task is reaped when this is dropped.
     fn finish(&mut self) -> Result<OwnedFd> {
         self.0.finish().map_err(|e| match e {
@@ -264,12 +270,28 @@ fn launch(
             .ctx(|| format!("cannot open {}", d.display()))?,
         );
     }
-    let net_later = net.is_some();
-    if net_later {
+    let mut net = net;
+    if net.is_some() {
         flags.remove(CloneFlags::CLONE_NEWNET);
     }
-    let (forked, into_v2) = crate::exec::fork_into(flags, v2_fd.as_ref())
-        .ctx(|| "cannot create the container's namespaces")?;
+    let mut forked = crate::exec::fork_into(flags, v2_fd.as_ref());
+    if forked == Err(nix::errno::Errno::EAGAIN) && net.is_some() {
+        // No process to spare but the one the network namespace's task holds: it goes, and
+        // init's own clone makes the namespace.
+        net = None;
+        flags.insert(CloneFlags::CLONE_NEWNET);
+        forked = crate::exec::fork_into(flags, v2_fd.as_ref());
+    }
+    let net_later = net.is_some();
+    let (forked, into_v2) = forked.map_err(|e| match e {
+        nix::errno::Errno::EAGAIN => Error::failed(
+            "cannot start the container's init: no process to spare (the pids limit of nsk's cgroup, ulimit -u or kernel.threads-max)",
+        ),
+        e => Error::Os {
+            what: "cannot create the container's namespaces".into(),
+            errno: e,
+        },
+    })?;
     let pid = match forked {
         None => {
             drop(parent);
@@ -299,7 +321,6 @@ fn launch(
     }
     // Init may already have failed (v1: it checks volumes while the cgroups are made) and
     // closed its end: its report, queued on the channel, says why, not the failed send.
-    let mut net = net;
     let netns = net.as_mut().map(NetPrep::finish).transpose()?;
     let sent = parent.send(&Msg::Go, netns.as_ref().map(|f| f.as_fd()));
     drop(netns);

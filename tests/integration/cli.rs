@@ -45,6 +45,30 @@ fn bad_input_gives_one_line_and_exit_125() {
     let o = env.nsk(&["frobnicate"]);
     assert_eq!(o.code, 125);
     assert!(!o.stderr.contains("panicked"));
+    // Bytes that are not UTF-8, in a value, an option's name or the container's command: one
+    // line, never a panic.
+    use std::os::unix::ffi::OsStrExt;
+    let odd = std::ffi::OsStr::from_bytes(b"\xff");
+    let odd_opt = std::ffi::OsStr::from_bytes(b"--\xff");
+    for args in [
+        vec![
+            std::ffi::OsStr::new("--"),
+            std::ffi::OsStr::new("echo"),
+            odd,
+        ],
+        vec![std::ffi::OsStr::new("echo"), odd],
+        vec![
+            std::ffi::OsStr::new("--name"),
+            odd,
+            std::ffi::OsStr::new("true"),
+        ],
+        vec![odd_opt],
+    ] {
+        let o: Out = env.run_cmd(&[]).args(&args).output().unwrap().into();
+        assert_eq!(o.code, 125, "{args:?}: {o:?}");
+        assert_eq!(o.stderr.lines().count(), 1, "{args:?}: {o:?}");
+        assert!(o.stderr.starts_with("nsk: "), "{args:?}: {o:?}");
+    }
 }
 
 #[test]
