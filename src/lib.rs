@@ -154,6 +154,16 @@ pub fn group_conflict_line(e: &clap::Error, args: &[String]) -> Option<String> {
     Some(clap_one_line(&msg, args))
 }
 
+/// nsk's arguments (without argv[0]) as text, bytes that are not UTF-8 replaced: for the
+/// messages that quote them and the checks that read them after clap (which refuses such bytes
+/// where it wants text).
+pub fn args_lossy() -> Vec<String> {
+    std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Parse the command line, run the verb, and return the process exit code.
 pub fn main_with_args() -> i32 {
     // A SIGCHLD that nsk's caller ignored would stay ignored here and in the container's init
@@ -178,10 +188,7 @@ pub fn main_with_args() -> i32 {
             if let Some(t) = netns {
                 t.abandon();
             }
-            let args: Vec<String> = std::env::args_os()
-                .skip(1)
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect();
+            let args = args_lossy();
             let line = invalid_value_line(&e)
                 .or_else(|| group_conflict_line(&e, &args))
                 .unwrap_or_else(|| clap_one_line(&e.render().to_string(), &args));

@@ -1087,16 +1087,21 @@ impl NetnsTask {
     /// it dies (its stack, in the memory it shares, stays mapped until then) and its new parent
     /// reaps it.
     pub fn abandon(self) {
-        let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), nix::sys::signal::Signal::SIGKILL);
+        self.kill();
         std::mem::forget(self);
     }
 
-    /// Kill the task (stopped, or still at work) and reap it.
+    /// SIGKILL to the task (stopped, or still at work).
+    fn kill(&self) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), nix::sys::signal::Signal::SIGKILL);
+    }
+
+    /// Kill the task and reap it.
     fn kill_and_reap(&mut self) {
         if self.reaped {
             return;
         }
-        let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), nix::sys::signal::Signal::SIGKILL);
+        self.kill();
         let flags = nix::sys::wait::WaitPidFlag::__WCLONE;
         while let Err(Errno::EINTR) = nix::sys::wait::waitpid(Pid::from_raw(self.pid), Some(flags))
         {
@@ -1124,10 +1129,7 @@ impl NetnsTask {
                     nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
                     nix::sys::stat::Mode::empty(),
                 );
-                let _ = nix::sys::signal::kill(
-                    Pid::from_raw(self.pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+                self.kill();
                 ns
             }
             Ok(_) => {

@@ -76,11 +76,10 @@ pub fn run(ctx: &Ctx, a: RunArgs, early: Option<spawn::NetPrep>) -> Result<i32> 
     // The network namespace is made beside everything that follows (a detached run's monitor
     // makes its own): by the task started before the parse when it guessed right, otherwise by
     // one started now.
-    let wanted = !a.detach && net == Net::None && !a.userns;
-    let netns = match (wanted, early) {
-        (true, Some(t)) => Some(t),
-        (true, None) => spawn::NetPrep::start(net, a.userns),
-        (false, _) => None,
+    let netns = match (a.detach, early) {
+        (true, _) => None,
+        (false, Some(t)) if spawn::NetPrep::wanted(net, a.userns) => Some(t),
+        (false, _) => spawn::NetPrep::start(net, a.userns),
     };
     let id = config::new_id()?;
     let name = a.name.clone().unwrap_or_else(|| id[..12].to_string());
@@ -94,11 +93,7 @@ pub fn run(ctx: &Ctx, a: RunArgs, early: Option<spawn::NetPrep>) -> Result<i32> 
         }
     }
     config::validate_cgroup_parent(&a.cgroup_parent)?;
-    let args: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    check_command_is_not_an_option(&a, &args)?;
+    check_command_is_not_an_option(&a, &crate::args_lossy())?;
     if let Some(u) = &a.user {
         check_user(u)?;
     }

@@ -137,16 +137,21 @@ pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>, net: Option<NetPrep>) 
 /// the filesystem and the cgroups. Init joins it on `Go` (which carries it), then mounts its
 /// /sys. Only where init's own clone would make one owned by the host: without `--net host` or
 /// `--userns`. (No volume goes on /sys: `parse_volume` refuses it.) A foreground run starts it
-/// as soon as the command line is parsed, before the checks, the image and the state; dropped
-/// (a refused command line), it is killed and reaped.
+/// before its command line is parsed (`cmd::run::early_netns`), before the checks, the image and
+/// the state; dropped (a refused command line), it is killed and reaped.
 pub struct NetPrep(sys::NetnsTask);
 
 impl NetPrep {
+    /// Whether a run with these options wants the task's namespace.
+    pub fn wanted(net: super::config::Net, userns: bool) -> bool {
+        net == super::config::Net::None && !userns
+    }
+
     /// None when not wanted, and when the task cannot be started (no process to spare, no
     /// memory): init's clone then makes the namespace, as with `--userns`, and reports what
     /// fails there; a command line with a mistake is refused for that mistake first.
     pub fn start(net: super::config::Net, userns: bool) -> Option<NetPrep> {
-        if net != super::config::Net::None || userns {
+        if !NetPrep::wanted(net, userns) {
             return None;
         }
         sys::NetnsTask::start().ok().map(NetPrep)
