@@ -830,7 +830,14 @@ mod tests {
             .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == link))
             .collect();
         assert!(others.is_empty(), "{others:?}");
-        // Finished, the task is killed; dropped, it is reaped (no zombie left behind).
+        // Finished, the task stays stopped (its exit would compete with the container's init
+        // for a CPU); dropped, it is killed and reaped (no zombie left behind).
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next());
+        assert!(matches!(state, Some("T" | "t")), "{stat}");
         drop(task);
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
         // Killed before nsk took the namespace (done or not), it is reported as such.
@@ -1023,7 +1030,7 @@ pub fn set_rlimit(resource: libc::__rlimit_resource_t, l: &libc::rlimit64) -> Re
 /// every signal blocked, dies with nsk (parent-death signal), makes raw system calls only
 /// (rustix: no libc, so no errno, no allocation, no lock of nsk's: a fork while it runs inherits
 /// no lock it holds), and once the namespace is ready it stops itself; `finish` then opens the
-/// namespace through /proc and kills it. Dropped unfinished, it is killed and reaped.
+/// namespace through /proc. Dropped, finished or not, it is killed and reaped.
 pub struct NetnsTask {
     pid: libc::pid_t,
     /// The task's stack, and what it reads and reports through (minus an errno on failure):
@@ -1110,8 +1117,8 @@ impl NetnsTask {
     }
 
     /// The namespace, once the task has made it; ECANCELED when the task was killed first.
-    /// The task is killed here but reaped when this is dropped: its exit is not waited for on
-    /// the way to the container's `Go`.
+    /// The task stays stopped in it until this is dropped (killed and reaped then): its exit
+    /// costs nothing on the way to the container's command.
     pub fn finish(&mut self) -> Result<OwnedFd, Errno> {
         use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
         let flags = WaitPidFlag::WEXITED | WaitPidFlag::WSTOPPED | WaitPidFlag::__WCLONE;
@@ -1124,13 +1131,11 @@ impl NetnsTask {
         match ended {
             Ok(WaitStatus::Stopped(..)) => {
                 // Stopped only once the namespace is ready: the task is in it until killed.
-                let ns = nix::fcntl::open(
+                nix::fcntl::open(
                     format!("/proc/{}/ns/net", self.pid).as_str(),
                     nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
                     nix::sys::stat::Mode::empty(),
-                );
-                self.kill();
-                ns
+                )
             }
             Ok(_) => {
                 // Ended (reaped by this wait): failed with the errno it reported, or killed.

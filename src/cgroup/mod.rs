@@ -480,10 +480,13 @@ fn create_leaf(
             m.mountpoint.display()
         )));
     }
-    match m.v2 {
-        true => v2::prepare_parents(&m.mountpoint, rel, needed, log)?,
+    let cpuset = match m.v2 {
+        true => {
+            v2::prepare_parents(&m.mountpoint, rel, needed, log)?;
+            None
+        }
         false => v1::prepare_parents(m, rel, log)?,
-    }
+    };
     match fs::create_dir(leaf) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
@@ -494,8 +497,8 @@ fn create_leaf(
         }
         Err(e) => return Err(e).ctx(|| format!("cannot create cgroup {}", leaf.display())),
     }
-    if !m.v2 && m.controllers.iter().any(|c| c == "cpuset") {
-        v1::init_cpuset(leaf)?;
+    if let Some(c) = cpuset {
+        v1::set_cpuset(leaf, &c)?;
     }
     Ok(())
 }
@@ -611,43 +614,47 @@ impl CgroupSet {
         Ok(())
     }
 
-    /// Handles to join the v1 hierarchies later, from anywhere: for each v1 directory, its
-    /// hierarchy's root (opened now, while the host's cgroupfs is reachable) and the path of
-    /// the `tasks` file below it. `rel` is the path the set was planned with.
-    pub fn v1_join_handles(&self, rel: &str) -> Result<Vec<(std::os::fd::OwnedFd, PathBuf)>> {
-        let rel = rel.trim_matches('/');
-        let depth = rel.split('/').filter(|c| !c.is_empty()).count();
-        let mut v = vec![];
-        for d in self.dirs.iter().filter(|d| d.key != "unified") {
-            let root = d.path.ancestors().nth(depth).unwrap_or(&d.path);
-            let fd = nix::fcntl::open(
-                root,
-                nix::fcntl::OFlag::O_PATH
-                    | nix::fcntl::OFlag::O_DIRECTORY
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .ctx(|| format!("cannot open {}", root.display()))?;
-            v.push((fd, Path::new(rel).join("tasks")));
-        }
-        Ok(v)
+    /// The `tasks` files of the set's v1 directories, open for writing, in the set's order: a
+    /// process that is handed them joins those cgroups with `join_self_v1`, from anywhere (the
+    /// container's init, once the host's cgroupfs is out of its sight). Write access to these
+    /// files, and to nothing else of the host's cgroupfs, is what it gets.
+    pub fn v1_tasks_files(&self) -> Result<Vec<std::os::fd::OwnedFd>> {
+        self.v1_dirs()
+            .map(|d| {
+                let f = d.join("tasks");
+                nix::fcntl::open(
+                    &f,
+                    nix::fcntl::OFlag::O_WRONLY
+                        | nix::fcntl::OFlag::O_NOFOLLOW
+                        | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .ctx(|| format!("cannot open {}", f.display()))
+            })
+            .collect()
+    }
+
+    /// The set's v1 directories (all but the unified one), in order.
+    pub fn v1_dirs(&self) -> impl Iterator<Item = &Path> {
+        self.dirs
+            .iter()
+            .filter(|d| d.key != "unified")
+            .map(|d| d.path.as_path())
     }
 }
 
 /// Move the calling single-threaded process into v1 cgroups by writing "0" to their `tasks`
-/// files. The kernel moves a task that moves itself without taking the global threadgroup
-/// lock, whose RCU grace period makes a `cgroup.procs` write take milliseconds.
-pub fn join_self_v1(handles: &[(std::os::fd::OwnedFd, PathBuf)]) -> Result<()> {
-    use nix::fcntl::OFlag;
-    for (root, tasks) in handles {
-        let fd = nix::fcntl::openat(
-            root,
-            tasks.as_path(),
-            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .ctx(|| format!("cannot open cgroup file {}", tasks.display()))?;
-        nix::unistd::write(&fd, b"0").ctx(|| format!("cannot join cgroup {}", tasks.display()))?;
+/// files (`CgroupSet::v1_tasks_files`; `dirs` names them in errors). The kernel moves a task
+/// that moves itself without taking the global threadgroup lock, whose RCU grace period makes a
+/// `cgroup.procs` write take milliseconds.
+pub fn join_self_v1<'a>(
+    tasks: &[std::os::fd::OwnedFd],
+    dirs: impl Iterator<Item = &'a Path>,
+) -> Result<()> {
+    let mut dirs = dirs;
+    for fd in tasks {
+        let dir = dirs.next().unwrap_or(Path::new("?"));
+        nix::unistd::write(fd, b"0").ctx(|| format!("cannot join cgroup {}", dir.display()))?;
     }
     Ok(())
 }
@@ -815,11 +822,10 @@ impl CgroupSet {
             ))
         })?;
         let path = dir.join(w.file);
-        let old = fs::read_to_string(&path).ctx(|| format!("cannot read {}", path.display()))?;
+        let old = read_small(&path).ctx(|| format!("cannot read {}", path.display()))?;
         write_value(&path, &w.value).map_err(|e| Error::cgroup_write(&path, &w.value, e))?;
         done.push((path.clone(), old.trim().to_string()));
-        let got =
-            fs::read_to_string(&path).ctx(|| format!("cannot read back {}", path.display()))?;
+        let got = read_small(&path).ctx(|| format!("cannot read back {}", path.display()))?;
         if !same_value(&w.value, &got) {
             return Err(Error::failed(format!(
                 "wrote '{}' to {} but it reads back as '{}'",
@@ -995,27 +1001,46 @@ pub fn mount_view(h: &Hierarchy) {
     );
 }
 
+/// The text of a small cgroup file (a value, a short list): opened and read to its end, with no
+/// stat for a size (cgroup files report none).
+pub(crate) fn read_small(p: &Path) -> std::io::Result<String> {
+    use std::io::{ErrorKind, Read};
+    let mut f = fs::File::open(p)?;
+    let (mut buf, mut chunk) = (Vec::new(), [0u8; 512]);
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    String::from_utf8(buf).map_err(|_| ErrorKind::InvalidData.into())
+}
+
 /// Is `p` on a cgroup filesystem (v1 or v2)? Paths read back from state files are acted on only
 /// when they are, so a damaged or forged file cannot point nsk at anything else.
 pub fn on_cgroupfs(p: &Path) -> bool {
+    nix::sys::statfs::statfs(p).is_ok_and(|s| is_cgroupfs(&s))
+}
+
+fn is_cgroupfs(s: &nix::sys::statfs::Statfs) -> bool {
     const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
     const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-    nix::sys::statfs::statfs(p).is_ok_and(|s| {
-        let t = s.filesystem_type().0;
-        t == CGROUP_SUPER_MAGIC || t == CGROUP2_SUPER_MAGIC
-    })
+    let t = s.filesystem_type().0;
+    t == CGROUP_SUPER_MAGIC || t == CGROUP2_SUPER_MAGIC
 }
 
 fn rmdir_retry(p: &Path) -> Result<()> {
-    match fs::symlink_metadata(p) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        _ if !on_cgroupfs(p) => {
+    match nix::sys::statfs::statfs(p) {
+        Err(nix::errno::Errno::ENOENT) => return Ok(()),
+        Ok(s) if is_cgroupfs(&s) => {}
+        _ => {
             return Err(Error::failed(format!(
                 "refusing to remove {}: not a cgroup directory",
                 p.display()
             )))
         }
-        _ => {}
     }
     let mut delay = std::time::Duration::from_millis(1);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -1035,9 +1060,6 @@ fn rmdir_retry(p: &Path) -> Result<()> {
     }
 }
 
-/// Write one value to a cgroup file in a single write(2), newline-terminated. An empty value is
-/// written as a lone newline: that is how the kernel is told "empty" (a v2 `cpuset.cpus` that
-/// inherits its parent's CPUs), where writing zero bytes would change nothing.
 /// The first line of a cgroup file, trimmed ("" when unreadable).
 pub fn first_line(p: impl AsRef<Path>) -> String {
     fs::read_to_string(p)
@@ -1045,6 +1067,9 @@ pub fn first_line(p: impl AsRef<Path>) -> String {
         .unwrap_or_default()
 }
 
+/// Write one value to a cgroup file in a single write(2), newline-terminated. An empty value is
+/// written as a lone newline: that is how the kernel is told "empty" (a v2 `cpuset.cpus` that
+/// inherits its parent's CPUs), where writing zero bytes would change nothing.
 pub fn write_value(path: &Path, value: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut f = fs::OpenOptions::new()

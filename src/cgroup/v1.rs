@@ -10,34 +10,81 @@ use std::path::Path;
 /// Create the missing ancestors of `rel` in hierarchy `m` (the leaf itself is created by the
 /// caller). cpuset ancestors get their parent's cpus and mems, without which no task fits; an
 /// existing one is checked too, since the nsk that just created it may not have got that far.
-/// Every ancestor nsk creates goes to `log` first.
-pub(super) fn prepare_parents(m: &Mount, rel: &str, log: &mut dyn super::ParentLog) -> Result<()> {
+/// Every ancestor nsk creates goes to `log` first. In a cpuset hierarchy, returns the cpus and
+/// mems of the leaf's parent, for the leaf (`set_cpuset`).
+pub(super) fn prepare_parents(
+    m: &Mount,
+    rel: &str,
+    log: &mut dyn super::ParentLog,
+) -> Result<Option<Cpuset>> {
     let mut cur = m.mountpoint.clone();
     let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
     let cpuset = m.controllers.iter().any(|c| c == "cpuset");
+    let mut values = None;
     for c in &comps[..comps.len().saturating_sub(1)] {
         cur.push(c);
         super::create_parent(&cur, log)?;
         if cpuset {
-            init_cpuset(&cur)?;
+            values = Some(init_cpuset(&cur)?);
         }
     }
-    Ok(())
+    match values {
+        Some(v) => Ok(Some(v)),
+        // The leaf's parent is the hierarchy's root.
+        None if cpuset => Cpuset::read(&cur).map(Some),
+        None => Ok(None),
+    }
 }
 
-/// Copy cpuset.cpus and cpuset.mems from the parent when they are empty.
-pub(super) fn init_cpuset(dir: &Path) -> Result<()> {
-    let Some(parent) = dir.parent() else {
-        return Ok(());
-    };
-    for f in ["cpuset.cpus", "cpuset.mems"] {
-        let p = dir.join(f);
-        let cur = fs::read_to_string(&p).ctx(|| format!("cannot read {}", p.display()))?;
-        if cur.trim().is_empty() {
-            let v = fs::read_to_string(parent.join(f))
-                .ctx(|| format!("cannot read {}", parent.join(f).display()))?;
-            fs::write(&p, v.trim()).ctx(|| format!("cannot write {}", p.display()))?;
+/// A cpuset's cpuset.cpus and cpuset.mems (trimmed; empty when unset).
+pub(super) struct Cpuset {
+    cpus: String,
+    mems: String,
+}
+
+const CPUSET_FILES: [&str; 2] = ["cpuset.cpus", "cpuset.mems"];
+
+impl Cpuset {
+    fn read(dir: &Path) -> Result<Cpuset> {
+        let [cpus, mems] = CPUSET_FILES.map(|f| {
+            let p = dir.join(f);
+            super::read_small(&p)
+                .map(|v| v.trim().to_string())
+                .ctx(|| format!("cannot read {}", p.display()))
+        });
+        Ok(Cpuset {
+            cpus: cpus?,
+            mems: mems?,
+        })
+    }
+}
+
+/// Give `dir` its parent's cpus or mems where its own are empty; returns `dir`'s.
+fn init_cpuset(dir: &Path) -> Result<Cpuset> {
+    let mut own = Cpuset::read(dir)?;
+    if !own.cpus.is_empty() && !own.mems.is_empty() {
+        return Ok(own);
+    }
+    let parent = Cpuset::read(dir.parent().unwrap_or(dir))?;
+    for (f, v, inherited) in [
+        (CPUSET_FILES[0], &mut own.cpus, parent.cpus),
+        (CPUSET_FILES[1], &mut own.mems, parent.mems),
+    ] {
+        if v.is_empty() {
+            let p = dir.join(f);
+            fs::write(&p, &inherited).ctx(|| format!("cannot write {}", p.display()))?;
+            *v = inherited;
         }
+    }
+    Ok(own)
+}
+
+/// Give a cpuset cgroup just created its parent's cpus and mems (a new cpuset has none, or
+/// the parent's with cgroup.clone_children: written either way, without reading it first).
+pub(super) fn set_cpuset(dir: &Path, parent: &Cpuset) -> Result<()> {
+    for (f, v) in CPUSET_FILES.iter().zip([&parent.cpus, &parent.mems]) {
+        let p = dir.join(f);
+        fs::write(&p, v).ctx(|| format!("cannot write {}", p.display()))?;
     }
     Ok(())
 }
@@ -50,7 +97,7 @@ fn bytes(l: Limit) -> String {
 }
 
 fn read_u64(set: &CgroupSet, controller: &str, file: &str) -> Option<u64> {
-    let s = fs::read_to_string(set.dir_for(controller)?.join(file)).ok()?;
+    let s = super::read_small(&set.dir_for(controller)?.join(file)).ok()?;
     let s = s.trim();
     if s == "-1" || s == "max" {
         return Some(u64::MAX);

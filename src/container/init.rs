@@ -21,10 +21,9 @@ pub struct InitArgs<'a> {
     pub cfg: &'a Config,
     pub state_dir: &'a Path,
     pub hier: Option<&'a Hierarchy>,
-    /// v1 cgroups to join (made by the parent while init builds its filesystem).
+    /// v1 cgroups to join (made by the parent while init builds its filesystem, their `tasks`
+    /// files sent with `Go`).
     pub join_v1: Option<&'a crate::cgroup::CgroupSet>,
-    /// The path the cgroups were planned with, below each hierarchy's root.
-    pub cgroup_rel: &'a str,
     pub chan: Channel,
     /// The parent makes the network namespace (loopback up) and sends it with `Go`: init joins
     /// it then, and mounts /sys after (a sysfs shows the network namespace of its mounter).
@@ -68,24 +67,30 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
             .ctx(|| "cannot set the parent-death signal")
             .map_err(fail)?;
     }
-    // Handles to the v1 hierarchies, opened while the host's cgroupfs is still reachable.
-    let join = match a.join_v1 {
-        Some(cg) => cg.v1_join_handles(a.cgroup_rel).map_err(fail)?,
-        None => vec![],
-    };
     // Without a user namespace the filesystem is built at once; with one, the parent must
     // write the id maps first.
     if !cfg.userns {
         build(cfg, a).map_err(fail)?;
     }
-    let netns = match a.chan.recv().map_err(fail)? {
-        Some((Msg::Go, fd)) => fd,
+    // With `Go`: the network namespace (when the parent made it), then the `tasks` file of each
+    // v1 cgroup to join (opened by the parent, which made them: init's own build needs no host
+    // cgroupfs path, and holds no handle on the host's hierarchies).
+    let mut fds = match a.chan.recv_fds().map_err(fail)? {
+        Some((Msg::Go, fds)) => fds.into_iter(),
         _ => sys::exit_now(125), // the parent gave up
     };
-    if a.net_later {
-        let ns = netns
-            .ok_or_else(|| Error::failed("no network namespace came from nsk"))
-            .map_err(fail)?;
+    let netns = if a.net_later { fds.next() } else { None };
+    let tasks: Vec<OwnedFd> = fds.collect();
+    let want = a.join_v1.map_or(0, |s| s.v1_dirs().count());
+    if tasks.len() != want || (a.net_later && netns.is_none()) {
+        return Err(fail(Error::failed(format!(
+            "nsk sent {} cgroup files and {} network namespace, expected {want} and {}",
+            tasks.len(),
+            usize::from(netns.is_some()),
+            usize::from(a.net_later)
+        ))));
+    }
+    if let Some(ns) = netns {
         nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
             .ctx(|| "cannot join the container's network namespace")
             .map_err(fail)?;
@@ -100,8 +105,10 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
             .map_err(fail)?;
         build(cfg, a).map_err(fail)?;
     }
-    crate::cgroup::join_self_v1(&join).map_err(fail)?;
-    drop(join);
+    if let Some(set) = a.join_v1 {
+        crate::cgroup::join_self_v1(&tasks, set.v1_dirs()).map_err(fail)?;
+    }
+    drop(tasks);
     // The cgroup namespace is created here, after we joined our cgroups, so
     // that they are its root; the container's view of cgroupfs is mounted inside it.
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)

@@ -127,6 +127,7 @@ pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>, net: Option<NetPrep>) 
     let mounts = record_running(store, &cfg, &mut st, init_pid)?;
     drop(setup_lock);
     guard.armed = false;
+    store.sweep_stale();
     let raw = pty::RawMode::stdin();
     let status = supervise::supervise(init_pid, &chan, master, &sigs, raw.ok().flatten());
     finish(store, &cfg, st, status, mounts)
@@ -163,7 +164,7 @@ impl NetPrep {
         self.0.abandon()
     }
 
-    /// The namespace; the task is reaped when this is dropped.
+    /// The namespace; the task is killed and reaped when this is dropped.
     fn finish(&mut self) -> Result<OwnedFd> {
         self.0.finish().map_err(|e| match e {
             nix::errno::Errno::ECANCELED => Error::failed(
@@ -307,7 +308,6 @@ fn launch(
                 state_dir: dir,
                 hier: cg.map(|c| c.hier),
                 join_v1,
-                cgroup_rel: cg.map_or("", |c| c.rel),
                 chan: child,
                 net_later,
             })
@@ -319,18 +319,25 @@ fn launch(
     if cfg.userns {
         write_id_maps(pid)?;
     }
-    match (cg, &set) {
-        (Some(p), Some(set)) if !v2 => setup_cgroups(cfg, p, set, st)?,
-        (Some(_), Some(set)) if !into_v2 => set.attach(pid.as_raw())?,
-        _ => {}
-    }
+    // v1: init joins the cgroups itself (see `join_self_v1`), through their `tasks` files.
+    let tasks = match (cg, &set) {
+        (Some(p), Some(set)) if !v2 => {
+            setup_cgroups(cfg, p, set, st)?;
+            set.v1_tasks_files()?
+        }
+        (Some(_), Some(set)) if !into_v2 => {
+            set.attach(pid.as_raw())?;
+            vec![]
+        }
+        _ => vec![],
+    };
     // Init may already have failed (v1: it checks volumes while the cgroups are made) and
     // closed its end: its report, queued on the channel, says why, not the failed send.
     let netns = net.as_mut().map(NetPrep::finish).transpose()?;
-    let sent = parent.send(&Msg::Go, netns.as_ref().map(|f| f.as_fd()));
-    drop(netns);
-    // The namespace's task (killed) is reaped now, while init goes on.
-    drop(net);
+    let fds: Vec<_> = netns.iter().chain(&tasks).map(|f| f.as_fd()).collect();
+    let sent = parent.send_fds(&Msg::Go, &fds);
+    drop(fds);
+    drop((netns, tasks));
     let master = match await_setup(&parent, true, Some((pid, sigs))) {
         Ok(m) => m,
         Err(SetupEnd::Failed(e)) => return Err(e),
@@ -347,6 +354,9 @@ fn launch(
         }
     };
     sent?;
+    // The namespace's task, stopped, is killed and reaped now, while the command runs: its exit
+    // no longer competes with init's last steps for a CPU.
+    drop(net);
     Ok((pid, parent, master))
 }
 
@@ -566,6 +576,7 @@ fn detach(
                     guard.armed = false;
                     let _ = nix::unistd::write(&wr, b"ok\n");
                     drop(wr);
+                    store.sweep_stale();
                     let status = supervise::supervise(pid, &chan, None, &sigs, None);
                     let _ = finish(store, &cfg, st, status, mounts);
                     sys::exit_now(0)

@@ -282,7 +282,6 @@ impl Store {
             ))
         };
         let root = ensure_root(&self.root)?;
-        self.sweep(&root);
         let me = std::process::id() as i32;
         let marker = Marker {
             name: st.name.clone(),
@@ -428,7 +427,8 @@ impl Store {
         }
     }
 
-    /// Remove what killed runs and removals left under temporary names.
+    /// Remove what killed runs and removals left under temporary names. A run does it once its
+    /// container's command runs (a listing of the whole root, off the way to the command).
     pub fn sweep_stale(&self) {
         if let Ok(Some(root)) = open_root(&self.root) {
             self.sweep(&root);

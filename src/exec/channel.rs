@@ -28,6 +28,9 @@ pub enum Msg {
 /// The largest message: SOCK_SEQPACKET delivers each whole, and the receiver's buffer is this size.
 const MAX_MSG: usize = 8192;
 
+/// The most fds one message carries: a network namespace and one `tasks` file per v1 hierarchy.
+pub const MAX_FDS: usize = 16;
+
 pub struct Channel {
     fd: OwnedFd,
 }
@@ -50,6 +53,14 @@ impl Channel {
     }
 
     pub fn send(&self, m: &Msg, fd: Option<BorrowedFd<'_>>) -> Result<()> {
+        self.send_fds(m, fd.as_slice())
+    }
+
+    /// Send `m` with `fds` (at most MAX_FDS).
+    pub fn send_fds(&self, m: &Msg, fds: &[BorrowedFd<'_>]) -> Result<()> {
+        if fds.len() > MAX_FDS {
+            return Err(Error::failed("too many fds for one message"));
+        }
         let encode = |m: &Msg| {
             serde_json::to_vec(m).map_err(|e| Error::failed(format!("cannot encode message: {e}")))
         };
@@ -67,7 +78,7 @@ impl Channel {
             }
         }
         let iov = [IoSlice::new(&buf)];
-        let fds: Vec<RawFd> = fd.map(|f| f.as_raw_fd()).into_iter().collect();
+        let fds: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
         let cmsg = [ControlMessage::ScmRights(&fds)];
         let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
         sendmsg::<()>(
@@ -81,16 +92,23 @@ impl Channel {
         Ok(())
     }
 
-    /// Receive one message; None at end of stream (the peer closed or exec'd).
+    /// Receive one message and the first fd sent with it (any other is closed); None at end of
+    /// stream (the peer closed or exec'd).
     pub fn recv(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
+        Ok(self.recv_fds()?.map(|(m, fds)| (m, fds.into_iter().next())))
+    }
+
+    /// Receive one message and the fds sent with it, in order (at most MAX_FDS: a message
+    /// with more arrives with none of them). None at end of stream.
+    pub fn recv_fds(&self) -> Result<Option<(Msg, Vec<OwnedFd>)>> {
         // Messages are small; a stack buffer saves zeroing 64 KiB per call on the start-up path.
         let mut buf = [0u8; MAX_MSG];
-        let mut cmsg_buf = nix::cmsg_space!([RawFd; 1]);
+        let mut cmsg_buf = nix::cmsg_space!([RawFd; MAX_FDS]);
         // A peer that exits with a message of ours unread leaves ECONNRESET pending here, and
         // the kernel reports it before the messages the peer queued first (its failure report):
         // the error is consumed by that read, so read once more for them.
         let mut reset = false;
-        let (n, fd) = loop {
+        let (n, fds) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
             match recvmsg::<()>(
                 self.fd.as_raw_fd(),
@@ -99,18 +117,19 @@ impl Channel {
                 MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
                 Ok(r) => {
-                    let mut fd = None;
+                    let mut fds = vec![];
                     if let Ok(cmsgs) = r.cmsgs() {
                         for c in cmsgs {
-                            if let ControlMessageOwned::ScmRights(fds) = c {
-                                for raw in fds {
-                                    let owned = crate::sys::own_received_fd(raw);
-                                    fd.get_or_insert(owned);
-                                }
+                            if let ControlMessageOwned::ScmRights(raw) = c {
+                                fds.extend(raw.into_iter().map(crate::sys::own_received_fd));
                             }
                         }
                     }
-                    break (r.bytes, fd);
+                    if r.flags.contains(MsgFlags::MSG_CTRUNC) {
+                        // Some did not fit: the message is not what was sent.
+                        fds.clear();
+                    }
+                    break (r.bytes, fds);
                 }
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(nix::errno::Errno::ECONNRESET) if !reset => reset = true,
@@ -122,7 +141,7 @@ impl Channel {
         }
         let m = serde_json::from_slice(&buf[..n])
             .map_err(|e| Error::failed(format!("bad message from the container process: {e}")))?;
-        Ok(Some((m, fd)))
+        Ok(Some((m, fds)))
     }
 }
 
@@ -144,6 +163,31 @@ mod tests {
         drop(child);
         assert_eq!(parent.recv().unwrap().unwrap().0, fail);
         assert!(parent.recv().unwrap().is_none());
+    }
+
+    /// Several fds arrive in the order sent; `recv` keeps the first and closes the others.
+    #[test]
+    fn fds_arrive_in_order() {
+        let (a, b) = Channel::pair().unwrap();
+        let files = ["/dev/null", "/dev/zero", "/"].map(|p| std::fs::File::open(p).unwrap());
+        let target = |fd: &OwnedFd| std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        let sent: Vec<_> = files.iter().map(|f| f.as_fd()).collect();
+        a.send_fds(&Msg::Go, &sent).unwrap();
+        let (m, fds) = b.recv_fds().unwrap().unwrap();
+        assert_eq!(m, Msg::Go);
+        let got: Vec<_> = fds.iter().map(|f| target(f).unwrap()).collect();
+        assert_eq!(
+            got,
+            ["/dev/null", "/dev/zero", "/"].map(std::path::PathBuf::from)
+        );
+        a.send_fds(&Msg::Go, &sent).unwrap();
+        let (_, first) = b.recv().unwrap().unwrap();
+        assert_eq!(
+            target(&first.unwrap()).unwrap(),
+            std::path::Path::new("/dev/null")
+        );
+        let too_many: Vec<_> = (0..=MAX_FDS).map(|_| files[0].as_fd()).collect();
+        assert!(a.send_fds(&Msg::Go, &too_many).is_err());
     }
 
     #[test]
