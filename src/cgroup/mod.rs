@@ -634,6 +634,23 @@ impl CgroupSet {
             .collect()
     }
 
+    /// Check that the `tasks` files `v1_tasks_files` opened are still those at the set's paths
+    /// (same file by device and inode): a directory renamed or replaced in between would have
+    /// taken a process that joined through them under a name nsk does not know.
+    pub fn check_tasks_files(&self, files: &[std::os::fd::OwnedFd]) -> Result<()> {
+        for (d, f) in self.v1_dirs().zip(files) {
+            let opened = nix::sys::stat::fstat(f).ctx(|| format!("cannot stat {}", d.display()))?;
+            let now = nix::sys::stat::lstat(&d.join("tasks")).ok();
+            if now.is_none_or(|n| (n.st_dev, n.st_ino) != (opened.st_dev, opened.st_ino)) {
+                return Err(Error::failed(format!(
+                    "cgroup {} was renamed or replaced while the container started",
+                    d.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The set's v1 directories (all but the unified one), in order.
     pub fn v1_dirs(&self) -> impl Iterator<Item = &Path> {
         self.dirs
@@ -1170,6 +1187,41 @@ pub(crate) mod tests {
         assert!(same_value("default 200", "default 200\n8:0 100\n"));
         assert_eq!(expand_cpu_list("0-2,5"), Some(vec![0, 1, 2, 5]));
         assert_eq!(expand_cpu_list("x"), None);
+    }
+
+    /// `tasks` files opened by path are still those of the set's directories, and a directory
+    /// renamed or replaced since is told.
+    #[test]
+    fn tasks_files_are_checked_against_their_paths() {
+        let t = tempfile::tempdir().unwrap();
+        let dirs: Vec<Dir> = ["memory", "pids"]
+            .iter()
+            .map(|k| {
+                let path = t.path().join(k).join("c1");
+                fs::create_dir_all(&path).unwrap();
+                fs::write(path.join("tasks"), "").unwrap();
+                Dir {
+                    key: k.to_string(),
+                    path,
+                }
+            })
+            .collect();
+        let set = CgroupSet {
+            version: Version::V1,
+            dirs,
+        };
+        let files = set.v1_tasks_files().unwrap();
+        set.check_tasks_files(&files).unwrap();
+        let pids = t.path().join("pids");
+        fs::rename(pids.join("c1"), pids.join("c1-moved")).unwrap();
+        let e = set.check_tasks_files(&files).unwrap_err().to_string();
+        assert!(e.contains("pids/c1 was renamed or replaced"), "{e}");
+        fs::create_dir(pids.join("c1")).unwrap();
+        fs::write(pids.join("c1/tasks"), "").unwrap();
+        assert!(
+            set.check_tasks_files(&files).is_err(),
+            "a new directory of the name"
+        );
     }
 
     #[test]

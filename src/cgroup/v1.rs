@@ -9,8 +9,8 @@ use std::path::Path;
 
 /// Create the missing ancestors of `rel` in hierarchy `m` (the leaf itself is created by the
 /// caller). cpuset ancestors get their parent's cpus and mems, without which no task fits; an
-/// existing one is checked too, since the nsk that just created it may not have got that far.
-/// Every ancestor nsk creates goes to `log` first. In a cpuset hierarchy, returns the cpus and
+/// existing one is checked too, since the nsk that just created it may not have got that far
+/// (as runc does). Every ancestor nsk creates goes to `log` first. In a cpuset hierarchy, returns the cpus and
 /// mems of the leaf's parent, for the leaf (`set_cpuset`).
 pub(super) fn prepare_parents(
     m: &Mount,
@@ -284,5 +284,55 @@ pub(super) fn read(r: &mut Reader, rep: &mut Report) {
         .map(|s| s == "FROZEN" || s == "FREEZING");
     if let Some(v) = r.num("memory", "memory.failcnt") {
         rep.events.insert("max".into(), v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpuset_dir(d: &Path, cpus: &str, mems: &str) {
+        fs::create_dir_all(d).unwrap();
+        fs::write(d.join("cpuset.cpus"), cpus).unwrap();
+        fs::write(d.join("cpuset.mems"), mems).unwrap();
+    }
+
+    /// An ancestor without cpus or mems gets its parent's; one with them is only read; the leaf
+    /// gets its parent's values without being read.
+    #[test]
+    fn cpuset_parents_are_filled_and_the_leaf_gets_its_parents() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().to_path_buf();
+        cpuset_dir(&root, "0-3\n", "0\n");
+        cpuset_dir(&root.join("empty"), "\n", "\n");
+        cpuset_dir(&root.join("set"), "2\n", "0\n");
+        let m = Mount {
+            controllers: vec!["cpuset".into()],
+            mountpoint: root.clone(),
+            v2: false,
+        };
+        let read = |d: &str| fs::read_to_string(root.join(d).join("cpuset.cpus")).unwrap();
+        let leaf = prepare_parents(&m, "empty/c1", &mut vec![])
+            .unwrap()
+            .unwrap();
+        assert_eq!((read("empty").as_str(), leaf.cpus.as_str()), ("0-3", "0-3"));
+        let leaf = prepare_parents(&m, "set/c1", &mut vec![]).unwrap().unwrap();
+        assert_eq!((leaf.cpus.as_str(), leaf.mems.as_str()), ("2", "0"));
+        assert_eq!(read("set"), "2\n", "a parent with cpus is not written");
+        let leaf = prepare_parents(&m, "c1", &mut vec![]).unwrap().unwrap();
+        assert_eq!(leaf.cpus, "0-3", "below the root, the root's");
+        fs::create_dir(root.join("c1")).unwrap();
+        set_cpuset(&root.join("c1"), &leaf).unwrap();
+        assert_eq!(
+            fs::read_to_string(root.join("c1/cpuset.mems")).unwrap(),
+            "0"
+        );
+        let plain = Mount {
+            controllers: vec!["memory".into()],
+            ..m
+        };
+        assert!(prepare_parents(&plain, "set/c1", &mut vec![])
+            .unwrap()
+            .is_none());
     }
 }

@@ -212,10 +212,12 @@ pub fn check_hostname(h: &str) -> Result<()> {
 }
 
 /// `nsk run --bogus` is an unknown option, not a command named `--bogus`: a command that starts
-/// with '-' must follow `--`.
+/// with '-' must follow `--` (the command is the tail of the command line, so the argument just
+/// before it; a `--` further on, as in `nsk run --bogus 1 -- true`, is part of what was taken).
 fn check_command_is_not_an_option(a: &RunArgs, args: &[String]) -> Result<()> {
     if let Some(first) = a.command.first().filter(|c| c.starts_with('-')) {
-        if !args.iter().any(|x| x == "--") {
+        let before = args.len().checked_sub(a.command.len() + 1);
+        if before.and_then(|i| args.get(i)).map(String::as_str) != Some("--") {
             return Err(crate::error::Error::invalid(format!(
                 "unknown option '{first}' for nsk run (a command that starts with '-' goes after --: nsk run -- {first}; see nsk run --help)"
             )));

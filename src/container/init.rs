@@ -84,7 +84,7 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
     let want = a.join_v1.map_or(0, |s| s.v1_dirs().count());
     if tasks.len() != want || (a.net_later && netns.is_none()) {
         return Err(fail(Error::failed(format!(
-            "nsk sent {} cgroup files and {} network namespace, expected {want} and {}",
+            "the container's init got {} cgroup files and {} network namespaces, expected {want} and {}",
             tasks.len(),
             usize::from(netns.is_some()),
             usize::from(a.net_later)

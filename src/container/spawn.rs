@@ -4,7 +4,7 @@
 
 use super::config::Config;
 use super::init::{self, InitArgs};
-use super::state::{State, Status, Store};
+use super::state::{Stale, State, Status, Store};
 use crate::cgroup::{CgroupSet, Hierarchy};
 use crate::clock::now_rfc3339;
 use crate::error::{Context, Error, Result};
@@ -127,7 +127,7 @@ pub fn run<P>(store: &Store, cfg: Config, pin: Option<P>, net: Option<NetPrep>) 
     let mounts = record_running(store, &cfg, &mut st, init_pid)?;
     drop(setup_lock);
     guard.armed = false;
-    store.sweep_stale();
+    let _sweep = Beside::sweep(store);
     let raw = pty::RawMode::stdin();
     let status = supervise::supervise(init_pid, &chan, master, &sigs, raw.ok().flatten());
     finish(store, &cfg, st, status, mounts)
@@ -188,22 +188,51 @@ struct MountsHold {
 }
 
 impl MountsHold {
-    fn release(self) -> Teardown {
-        // If no thread can be made, the closure (and the namespace) is dropped here instead.
-        Teardown(
-            std::thread::Builder::new()
-                .stack_size(64 << 10)
-                .spawn(move || drop(self))
-                .ok(),
-        )
+    fn release(self) -> Beside {
+        Beside::drop_of(self, 64 << 10)
     }
 }
 
-/// Waits, when dropped, for a namespace teardown started by `MountsHold::release`: nsk ends
-/// only once the container's mounts are gone.
-struct Teardown(Option<std::thread::JoinHandle<()>>);
+/// The removal of what dead runs and removals left in the state root (`Store::stale`), done
+/// when dropped: a killed removal's may be a container's whole writable layer, so it goes
+/// `Beside` the container, not before its command nor in the way of its terminal and signals.
+struct Sweep(Option<Stale>);
 
-impl Drop for Teardown {
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            s.remove();
+        }
+    }
+}
+
+/// A value whose drop does work (a namespace teardown, a sweep), dropped on a thread of its own
+/// beside what nsk does next. Waits for it when dropped itself: nsk ends only once that work is
+/// done. If no thread can be made, the value is dropped at once, here.
+struct Beside(Option<std::thread::JoinHandle<()>>);
+
+impl Beside {
+    fn drop_of<T: Send + 'static>(v: T, stack: usize) -> Beside {
+        Beside(
+            std::thread::Builder::new()
+                .stack_size(stack)
+                .spawn(move || drop(v))
+                .ok(),
+        )
+    }
+
+    /// The sweep of the state root: listed here (one directory read), and what is found removed
+    /// on a thread with a main thread's stack (trees are removed recursively).
+    fn sweep(store: &Store) -> Beside {
+        let stale = store.stale();
+        match stale.is_empty() {
+            true => Beside(None),
+            false => Beside::drop_of(Sweep(Some(stale)), 8 << 20),
+        }
+    }
+}
+
+impl Drop for Beside {
     fn drop(&mut self) {
         if let Some(t) = self.0.take() {
             let _ = t.join();
@@ -337,7 +366,7 @@ fn launch(
     let fds: Vec<_> = netns.iter().chain(&tasks).map(|f| f.as_fd()).collect();
     let sent = parent.send_fds(&Msg::Go, &fds);
     drop(fds);
-    drop((netns, tasks));
+    drop(netns);
     let master = match await_setup(&parent, true, Some((pid, sigs))) {
         Ok(m) => m,
         Err(SetupEnd::Failed(e)) => return Err(e),
@@ -357,6 +386,11 @@ fn launch(
     // The namespace's task, stopped, is killed and reaped now, while the command runs: its exit
     // no longer competes with init's last steps for a CPU.
     drop(net);
+    // Init joined through files opened before: a directory renamed meanwhile took it along,
+    // under a name the state does not have.
+    if let (Some(set), false) = (&set, tasks.is_empty()) {
+        set.check_tasks_files(&tasks)?;
+    }
     Ok((pid, parent, master))
 }
 
@@ -576,9 +610,10 @@ fn detach(
                     guard.armed = false;
                     let _ = nix::unistd::write(&wr, b"ok\n");
                     drop(wr);
-                    store.sweep_stale();
+                    let sweep = Beside::sweep(store);
                     let status = supervise::supervise(pid, &chan, None, &sigs, None);
                     let _ = finish(store, &cfg, st, status, mounts);
+                    drop(sweep);
                     sys::exit_now(0)
                 }
                 Err(e) => {

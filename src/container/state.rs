@@ -181,8 +181,53 @@ pub enum Loaded {
     Damaged(String),
 }
 
+#[derive(Clone)]
 pub struct Store {
     pub root: PathBuf,
+}
+
+/// The directories `Store::stale` found, to be removed: what a killed removal left may be a
+/// container's whole writable layer.
+pub struct Stale {
+    store: Store,
+    /// Names in the root, and whether each is a run's (`.new-`) rather than a removal's.
+    dirs: Vec<(String, bool)>,
+}
+
+impl Stale {
+    pub fn is_empty(&self) -> bool {
+        self.dirs.is_empty()
+    }
+
+    /// Remove them: a removal's whole, a run's only when it holds nothing but nsk's own files.
+    pub fn remove(self) {
+        if self.dirs.is_empty() {
+            return;
+        }
+        let Ok(Some(root)) = open_root(&self.store.root) else {
+            return;
+        };
+        for (name, new) in &self.dirs {
+            let p = self.store.root.join(name);
+            if secure::open_at(&root, name, &p, Kind::Dir).is_err() {
+                continue;
+            }
+            let only_nsks = |d: &Path| {
+                fs::read_dir(d).is_ok_and(|rd| {
+                    rd.flatten().all(|e| {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        n == MARKER
+                            || n == STATE
+                            || n.starts_with(&format!(".{MARKER}."))
+                            || n.starts_with(&format!(".{STATE}."))
+                    })
+                })
+            };
+            if !new || only_nsks(&p) {
+                remove_tree(&p);
+            }
+        }
+    }
 }
 
 /// The default state root: /run/nsk for root; otherwise $XDG_RUNTIME_DIR/nsk, or nsk-UID in
@@ -356,51 +401,37 @@ impl Store {
         made
     }
 
-    /// Remove what killed runs and removals left under temporary names, once the process named
-    /// in the name is gone: `.new-ID.PID.START` of a run (holding nothing but nsk's own files
-    /// of a container being made) and `.rm-ID.PID.START` of a removal. Only nsk makes entries
-    /// in the (checked) root under such names. The same listing removes the temp files of
-    /// state writes cut short (`secure::sweep_temps`).
-    fn sweep(&self, root: &OwnedFd) {
-        let Ok(rd) = fs::read_dir(&self.root) else {
-            return;
-        };
-        for e in rd.flatten() {
-            secure::sweep_temp(&e);
-            let name = e.file_name().to_string_lossy().into_owned();
-            let (rest, new) = match (name.strip_prefix(".new-"), name.strip_prefix(".rm-")) {
-                (Some(r), _) => (r, true),
-                (_, Some(r)) => (r, false),
-                _ => continue,
-            };
-            let f: Vec<&str> = rest.split('.').collect();
-            let [id, pid, start] = f.as_slice() else {
-                continue;
-            };
-            let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) else {
-                continue;
-            };
-            if !valid_id(id) || pid <= 0 || process::is_running(pid, start) {
-                continue;
+    /// What killed runs and removals left under temporary names, once the process named in the
+    /// name is gone: `.new-ID.PID.START` of a run (holding nothing but nsk's own files of a
+    /// container being made) and `.rm-ID.PID.START` of a removal. Only nsk makes entries in the
+    /// (checked) root under such names. The listing removes the temp files of state writes cut
+    /// short (`secure::sweep_temps`) at once; the directories go with `Stale::remove`.
+    pub fn stale(&self) -> Stale {
+        let mut dirs = vec![];
+        if let Ok(rd) = fs::read_dir(&self.root) {
+            for e in rd.flatten() {
+                secure::sweep_temp(&e);
+                let name = e.file_name().to_string_lossy().into_owned();
+                let (rest, new) = match (name.strip_prefix(".new-"), name.strip_prefix(".rm-")) {
+                    (Some(r), _) => (r, true),
+                    (_, Some(r)) => (r, false),
+                    _ => continue,
+                };
+                let f: Vec<&str> = rest.split('.').collect();
+                let [id, pid, start] = f.as_slice() else {
+                    continue;
+                };
+                let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) else {
+                    continue;
+                };
+                if valid_id(id) && pid > 0 && !process::is_running(pid, start) {
+                    dirs.push((name, new));
+                }
             }
-            let p = self.root.join(&name);
-            if secure::open_at(root, &name, &p, Kind::Dir).is_err() {
-                continue;
-            }
-            let only_nsks = |d: &Path| {
-                fs::read_dir(d).is_ok_and(|rd| {
-                    rd.flatten().all(|e| {
-                        let n = e.file_name().to_string_lossy().into_owned();
-                        n == MARKER
-                            || n == STATE
-                            || n.starts_with(&format!(".{MARKER}."))
-                            || n.starts_with(&format!(".{STATE}."))
-                    })
-                })
-            };
-            if !new || only_nsks(&p) {
-                remove_tree(&p);
-            }
+        }
+        Stale {
+            store: self.clone(),
+            dirs,
         }
     }
 
@@ -427,12 +458,9 @@ impl Store {
         }
     }
 
-    /// Remove what killed runs and removals left under temporary names. A run does it once its
-    /// container's command runs (a listing of the whole root, off the way to the command).
+    /// Remove what killed runs and removals left under temporary names (`stale`).
     pub fn sweep_stale(&self) {
-        if let Ok(Some(root)) = open_root(&self.root) {
-            self.sweep(&root);
-        }
+        self.stale().remove();
     }
 
     /// Read and cross-check container `name`'s state. An error when it is not an nsk container

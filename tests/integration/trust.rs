@@ -687,6 +687,8 @@ fn every_input_error_is_one_line_that_names_the_value() {
         (vec!["limit".into(), "x".into(), "--reset".into(), "--cpus".into(), "1".into()], "nsk: the argument '--reset' cannot be used with '--cpus <N>' (see nsk limit --help)\n"),
         // nsk's checks, before anything is made.
         (run(&["--bogus"]), "unknown option '--bogus' for nsk run (a command that starts with '-' goes after --: nsk run -- --bogus"),
+        // A -- further on does not make an unknown option a command.
+        (run(&["--cpuset-cpus", "1", "--", "true"]), "unknown option '--cpuset-cpus' for nsk run"),
         (run(&["--hostname", "a\nb", "true"]), "invalid hostname 'a\\nb'"),
         (run(&["--hostname", "a\u{1b}[2J", "true"]), "invalid hostname 'a\\u{1b}[2J'"),
         (run(&["--hostname", "a/b", "true"]), "invalid hostname 'a/b'"),
