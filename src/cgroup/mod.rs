@@ -651,6 +651,17 @@ impl CgroupSet {
         Ok(())
     }
 
+    /// Move the calling single-threaded process into the set's v1 cgroups by writing "0" to
+    /// their `tasks` files (`v1_tasks_files`, opened by whoever could reach them). The kernel
+    /// moves a task that moves itself without taking the global threadgroup lock, whose RCU
+    /// grace period makes a `cgroup.procs` write take milliseconds.
+    pub fn join_self_v1(&self, tasks: &[std::os::fd::OwnedFd]) -> Result<()> {
+        for (d, fd) in self.v1_dirs().zip(tasks) {
+            nix::unistd::write(fd, b"0").ctx(|| format!("cannot join cgroup {}", d.display()))?;
+        }
+        Ok(())
+    }
+
     /// The set's v1 directories (all but the unified one), in order.
     pub fn v1_dirs(&self) -> impl Iterator<Item = &Path> {
         self.dirs
@@ -658,22 +669,6 @@ impl CgroupSet {
             .filter(|d| d.key != "unified")
             .map(|d| d.path.as_path())
     }
-}
-
-/// Move the calling single-threaded process into v1 cgroups by writing "0" to their `tasks`
-/// files (`CgroupSet::v1_tasks_files`; `dirs` names them in errors). The kernel moves a task
-/// that moves itself without taking the global threadgroup lock, whose RCU grace period makes a
-/// `cgroup.procs` write take milliseconds.
-pub fn join_self_v1<'a>(
-    tasks: &[std::os::fd::OwnedFd],
-    dirs: impl Iterator<Item = &'a Path>,
-) -> Result<()> {
-    let mut dirs = dirs;
-    for fd in tasks {
-        let dir = dirs.next().unwrap_or(Path::new("?"));
-        nix::unistd::write(fd, b"0").ctx(|| format!("cannot join cgroup {}", dir.display()))?;
-    }
-    Ok(())
 }
 
 impl CgroupSet {

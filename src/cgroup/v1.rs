@@ -10,8 +10,8 @@ use std::path::Path;
 /// Create the missing ancestors of `rel` in hierarchy `m` (the leaf itself is created by the
 /// caller). cpuset ancestors get their parent's cpus and mems, without which no task fits; an
 /// existing one is checked too, since the nsk that just created it may not have got that far
-/// (as runc does). Every ancestor nsk creates goes to `log` first. In a cpuset hierarchy, returns the cpus and
-/// mems of the leaf's parent, for the leaf (`set_cpuset`).
+/// (as runc does). Every ancestor nsk creates goes to `log` first. In a cpuset hierarchy,
+/// returns the cpus and mems of the leaf's parent, for the leaf (`set_cpuset`).
 pub(super) fn prepare_parents(
     m: &Mount,
     rel: &str,

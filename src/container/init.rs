@@ -106,7 +106,7 @@ fn setup(a: &InitArgs) -> SetupResult<Pid> {
         build(cfg, a).map_err(fail)?;
     }
     if let Some(set) = a.join_v1 {
-        crate::cgroup::join_self_v1(&tasks, set.v1_dirs()).map_err(fail)?;
+        set.join_self_v1(&tasks).map_err(fail)?;
     }
     drop(tasks);
     // The cgroup namespace is created here, after we joined our cgroups, so

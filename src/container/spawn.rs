@@ -196,13 +196,11 @@ impl MountsHold {
 /// The removal of what dead runs and removals left in the state root (`Store::stale`), done
 /// when dropped: a killed removal's may be a container's whole writable layer, so it goes
 /// `Beside` the container, not before its command nor in the way of its terminal and signals.
-struct Sweep(Option<Stale>);
+struct Sweep(Stale);
 
 impl Drop for Sweep {
     fn drop(&mut self) {
-        if let Some(s) = self.0.take() {
-            s.remove();
-        }
+        self.0.remove();
     }
 }
 
@@ -227,7 +225,7 @@ impl Beside {
         let stale = store.stale();
         match stale.is_empty() {
             true => Beside(None),
-            false => Beside::drop_of(Sweep(Some(stale)), 8 << 20),
+            false => Beside::drop_of(Sweep(stale), 8 << 20),
         }
     }
 }
@@ -388,7 +386,7 @@ fn launch(
     drop(net);
     // Init joined through files opened before: a directory renamed meanwhile took it along,
     // under a name the state does not have.
-    if let (Some(set), false) = (&set, tasks.is_empty()) {
+    if let Some(set) = &set {
         set.check_tasks_files(&tasks)?;
     }
     Ok((pid, parent, master))

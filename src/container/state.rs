@@ -200,14 +200,15 @@ impl Stale {
     }
 
     /// Remove them: a removal's whole, a run's only when it holds nothing but nsk's own files.
-    pub fn remove(self) {
-        if self.dirs.is_empty() {
+    pub fn remove(&mut self) {
+        let dirs = std::mem::take(&mut self.dirs);
+        if dirs.is_empty() {
             return;
         }
         let Ok(Some(root)) = open_root(&self.store.root) else {
             return;
         };
-        for (name, new) in &self.dirs {
+        for (name, new) in &dirs {
             let p = self.store.root.join(name);
             if secure::open_at(&root, name, &p, Kind::Dir).is_err() {
                 continue;
