@@ -497,8 +497,18 @@ fn create_leaf(
         }
         Err(e) => return Err(e).ctx(|| format!("cannot create cgroup {}", leaf.display())),
     }
-    if let Some(c) = cpuset {
-        v1::set_cpuset(leaf, &c)?;
+    if let Some(mut c) = cpuset {
+        // EACCES: the values are not a subset of the parent's. The parent read was removed
+        // (left empty by another nsk) and made again by a third one, not yet filled in, or
+        // its values changed since: take them (filling an empty one) and try again.
+        let mut tries = 0;
+        while let Err(e) = v1::set_cpuset(leaf, &c) {
+            if tries == 5 || e.errno() != Some(nix::errno::Errno::EACCES) {
+                return Err(e);
+            }
+            tries += 1;
+            c = v1::init_cpuset(leaf.parent().unwrap_or(leaf))?;
+        }
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ impl Cpuset {
 }
 
 /// Give `dir` its parent's cpus or mems where its own are empty; returns `dir`'s.
-fn init_cpuset(dir: &Path) -> Result<Cpuset> {
+pub(super) fn init_cpuset(dir: &Path) -> Result<Cpuset> {
     let mut own = Cpuset::read(dir)?;
     if !own.cpus.is_empty() && !own.mems.is_empty() {
         return Ok(own);
