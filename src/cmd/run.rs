@@ -105,6 +105,7 @@ pub fn run(ctx: &Ctx, a: RunArgs, early: Option<spawn::NetPrep>) -> Result<i32> 
     }
     let limits = limits_from(&a)?;
     check_run_minimums(&limits)?;
+    check_open_file_limit()?;
     let storage = match a.storage_size.0 {
         units::Limit::Max => None,
         units::Limit::Value(n) if n < 1 << 20 => {
@@ -246,6 +247,23 @@ fn check_run_minimums(l: &Limits) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The open files a container's start may hold at once (the state root and its lock, pidfds, the
+/// channel to init, the network namespace, the v1 cgroups' `tasks` files, a terminal, a
+/// detached run's monitor), with room to spare: 19 at most were measured (`--userns`).
+const RUN_FILES: u64 = 32;
+
+/// Refuse a run that could run out of file descriptors half-way, before anything is made: a
+/// failed step's clean-up needs descriptors of its own.
+fn check_open_file_limit() -> Result<()> {
+    use nix::sys::resource::{getrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, _)) if soft < RUN_FILES => Err(crate::error::Error::failed(format!(
+            "the open-file limit is {soft} (ulimit -n): starting a container needs {RUN_FILES}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// docker's minimum memory limit.

@@ -193,6 +193,46 @@ fn with_no_process_to_spare_a_run_says_what_is_wrong_and_leaves_nothing() {
     env.assert_clean();
 }
 
+#[test]
+fn with_few_open_files_a_run_is_refused_before_anything_is_made() {
+    // Out of descriptors half-way, a run could not clean up either (the clean-up needs some):
+    // under the limit nsk asks for, it is refused before anything is made; at that limit,
+    // every kind of run works (the options that hold the most open files at once).
+    let env = Env::new();
+    let vol = tempfile::tempdir().unwrap();
+    let v = format!("{}:/v", vol.path().display());
+    let w = format!("{}:/w:ro", vol.path().display());
+    let ulimit = |n: u32, args: &[&str]| via_sh(&format!("ulimit -n {n}"), env.run_cmd(args));
+    for n in [6, 12, 31] {
+        let o = ulimit(n, &["--rm", "--", "true"]);
+        assert_eq!(o.code, 125, "{n}: {o:?}");
+        assert_eq!(
+            o.stderr,
+            format!("nsk: the open-file limit is {n} (ulimit -n): starting a container needs 32\n"),
+            "{o:?}"
+        );
+        env.assert_clean();
+    }
+    for args in [
+        &["--rm", "--", "true"][..],
+        &["--rm", "--memory", "64M", "--pids", "20", "--", "true"],
+        &["--rm", "-t", "--userns", "-v", &v, "-v", &w, "--", "true"],
+        &["--rm", "--net", "host", "-v", &v, "--", "true"],
+    ] {
+        let o = ulimit(32, args);
+        assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{args:?}: {o:?}");
+    }
+    let o = ulimit(
+        32,
+        &[
+            "-d", "--userns", "--name", "few", "-v", &v, "--", "sleep", "100",
+        ],
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(env.nsk(&["rm", "-f", "few"]).code, 0);
+    env.assert_clean();
+}
+
 /// `c` through `bash -c 'PRELUDE && exec "$@"'` (with `c`'s environment), killed if it takes
 /// more than a minute. bash: dash does not pass an ignored SIGCHLD on to what it execs.
 fn via_sh(prelude: &str, c: std::process::Command) -> Out {
