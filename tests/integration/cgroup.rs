@@ -5,6 +5,24 @@
 use crate::util::*;
 use nsk::cgroup::{CgroupSet, Hierarchy, Version};
 
+/// `Hierarchy::detect` names a pure cgroup v2 host without reading the mountinfo: what it says
+/// must be what the mountinfo says. The v2 guest takes that way, the host and the v1 guest read
+/// the mountinfo.
+#[test]
+fn detection_agrees_with_the_mountinfo() {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let slow = Hierarchy::from_mountinfo(&mi).expect("no cgroup hierarchy");
+    let h = Hierarchy::detect().unwrap();
+    assert_eq!((h.version, &h.mounts), (slow.version, &slow.mounts));
+    let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let pure = cg.lines().all(|l| l.starts_with("0::"));
+    let fast = Hierarchy::pure_v2();
+    assert_eq!(fast.is_some(), pure && is_cgroup_v2(), "{cg}");
+    if let Some(f) = fast {
+        assert_eq!((f.version, &f.mounts), (slow.version, &slow.mounts));
+    }
+}
+
 #[test]
 fn cgroup2_directories_and_clone_into_cgroup() {
     require_root();
