@@ -96,10 +96,9 @@ impl Hierarchy {
     /// The mountinfo would then show that mount as the only cgroup hierarchy that counts; with
     /// any v1 hierarchy, or cgroup2 elsewhere, it is read.
     pub fn pure_v2() -> Option<Hierarchy> {
-        use nix::sys::statfs::statfs;
-        const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+        use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
         let root = Path::new("/sys/fs/cgroup");
-        let fs_is = |p: &Path| statfs(p).ok().map(|s| s.filesystem_type().0);
+        let fs_is = |p: &Path| statfs(p).ok().map(|s| s.filesystem_type());
         // A v1 or hybrid host fails the first statfs (a tmpfs there) and costs no more.
         let mounted = fs_is(root) == Some(CGROUP2_SUPER_MAGIC)
             && fs_is(Path::new("/sys/fs")).is_some_and(|t| t != CGROUP2_SUPER_MAGIC);
@@ -1086,9 +1085,8 @@ pub fn on_cgroupfs(p: &Path) -> bool {
 }
 
 fn is_cgroupfs(s: &nix::sys::statfs::Statfs) -> bool {
-    const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
-    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-    let t = s.filesystem_type().0;
+    use nix::sys::statfs::{CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC};
+    let t = s.filesystem_type();
     t == CGROUP_SUPER_MAGIC || t == CGROUP2_SUPER_MAGIC
 }
 
